@@ -1,0 +1,59 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+// Imports flow one way: looptrace → TraceAnalysis → TraceFormat, LoopRuntime → TraceFormat.
+let package = Package(
+    name: "looptrace",
+    platforms: [.macOS(.v15)],
+    products: [
+        .library(name: "TraceFormat", targets: ["TraceFormat"]),
+        .library(name: "LoopRuntime", targets: ["LoopRuntime"]),
+        .library(name: "TraceAnalysis", targets: ["TraceAnalysis"]),
+        .executable(name: "looptrace", targets: ["looptrace"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-atomics", from: "1.3.0"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
+    ],
+    targets: [
+        .systemLibrary(name: "CZlib", providers: [.apt(["zlib1g-dev"])]),
+        .target(name: "CLoopTraceShims", linkerSettings: [.linkedLibrary("dl")]),
+        .target(
+            name: "TraceFormat",
+            dependencies: [
+                "CZlib", "CLoopTraceShims",
+                .product(name: "Atomics", package: "swift-atomics"),
+            ]
+        ),
+        .target(
+            name: "LoopRuntime",
+            dependencies: [
+                "TraceFormat", "CLoopTraceShims",
+                .product(name: "DequeModule", package: "swift-collections"),
+                .product(name: "HeapModule", package: "swift-collections"),
+                .product(name: "Atomics", package: "swift-atomics"),
+            ]
+        ),
+        .target(
+            name: "TraceAnalysis",
+            dependencies: [
+                "TraceFormat",
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
+            ]
+        ),
+        .executableTarget(
+            name: "looptrace",
+            dependencies: [
+                "TraceFormat", "TraceAnalysis",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .testTarget(name: "TraceFormatTests", dependencies: ["TraceFormat"]),
+        .testTarget(name: "LoopRuntimeTests", dependencies: ["LoopRuntime", "TraceFormat"]),
+        .testTarget(name: "TraceAnalysisTests", dependencies: ["TraceAnalysis", "TraceFormat"]),
+        .testTarget(name: "looptraceTests", dependencies: ["TraceFormat"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

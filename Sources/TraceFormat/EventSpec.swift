@@ -1,0 +1,223 @@
+/// How one argument of an event is stored on the wire.
+///
+/// Every kind is LEB128-based, so a reader can skip an argument it does not understand by kind
+/// alone. A new kind needs a new major format version; new event types and new trailing arguments
+/// only need a new minor version.
+public enum WireKind: UInt8, Sendable, CaseIterable {
+    /// An unsigned LEB128 varint.
+    case uvarint = 1
+    /// A zigzag-encoded signed LEB128 varint.
+    case svarint = 2
+    /// A task id, zigzag-coded as the difference from the previous task id of this chunk.
+    case task = 3
+    /// A callback or timer handle id, zigzag-coded as the difference from the previous handle
+    /// id of this chunk.
+    case handle = 4
+    /// A string id (uvarint) defined earlier in the same chunk by a `stringDef` record.
+    case string = 5
+    /// Inline UTF-8 text: a uvarint byte length, then the bytes.
+    case text = 6
+    /// A point in time: a zigzag svarint of nanoseconds relative to this event's own timestamp.
+    case time = 7
+}
+
+/// One argument of an event type.
+public struct ArgSpec: Sendable, Equatable {
+    /// The argument's name, with its unit where it has one (`timeoutNanos`).
+    public let name: String
+    /// How it is stored.
+    public let kind: WireKind
+    /// Names for the values of an enumerated argument; empty otherwise.
+    public let choices: [String]
+
+    /// Creates an argument description.
+    public init(_ name: String, _ kind: WireKind, choices: [String] = []) {
+        self.name = name
+        self.kind = kind
+        self.choices = choices
+    }
+}
+
+/// One row of the format's single spec table.
+public struct EventSpec: Sendable, Equatable {
+    /// The wire id, the first byte of every record.
+    public let type: EventType
+    /// The event's name as it appears in dumps and docs.
+    public let name: String
+    /// The arguments in wire order.
+    public let args: [ArgSpec]
+    /// Whether a timestamp delta follows the type byte. Only `stringDef` has none.
+    public let timed: Bool
+    /// The minor version of format v1 that added this event type.
+    public let sinceMinor: UInt16
+    /// What the event means, for the docs and `--help`.
+    public let summary: String
+}
+
+/// The wire id of an event type: the first byte of every record.
+public struct EventType: RawRepresentable, Hashable, Sendable, Comparable, CustomStringConvertible {
+    public let rawValue: UInt8
+    @inlinable public init(rawValue: UInt8) { self.rawValue = rawValue }
+    @inlinable public init(_ rawValue: UInt8) { self.rawValue = rawValue }
+
+    public static func < (a: EventType, b: EventType) -> Bool { a.rawValue < b.rawValue }
+
+    public static let stringDef = EventType(1)
+    public static let loopStart = EventType(2)
+    public static let loopStop = EventType(3)
+    public static let pollBegin = EventType(4)
+    public static let pollEnd = EventType(5)
+    public static let taskCreate = EventType(6)
+    public static let stepBegin = EventType(7)
+    public static let stepEnd = EventType(8)
+    public static let wakeup = EventType(9)
+    public static let callbackScheduled = EventType(10)
+    public static let callbackBegin = EventType(11)
+    public static let callbackEnd = EventType(12)
+    public static let timerFired = EventType(13)
+    public static let ioWait = EventType(14)
+    public static let ioReady = EventType(15)
+    public static let executorSubmit = EventType(16)
+    public static let executorBegin = EventType(17)
+    public static let executorEnd = EventType(18)
+    public static let userMark = EventType(19)
+    public static let userSpanBegin = EventType(20)
+    public static let userSpanEnd = EventType(21)
+    public static let lostEvents = EventType(22)
+
+    /// The spec row of this type, if this reader knows it.
+    @inlinable public var spec: EventSpec? { TraceSpec.byType[Int(rawValue)] }
+
+    public var description: String { spec?.name ?? "type\(rawValue)" }
+}
+
+/// What a task step ended with.
+public enum StepOutcome: UInt8, Sendable, CaseIterable, CustomStringConvertible {
+    /// The task awaits something that has not happened yet.
+    case suspended = 0
+    /// The task made itself ready again during the step: a hop or a `sleep(0)`-style yield.
+    case yielded = 1
+    /// The task returned.
+    case completed = 2
+    /// The task threw an error other than cancellation.
+    case failed = 3
+    /// The task ended by cancellation.
+    case cancelled = 4
+
+    public var description: String { TraceSpec.stepOutcomeNames[Int(rawValue)] }
+}
+
+/// What made a task ready.
+public enum WakerKind: UInt8, Sendable, CaseIterable, CustomStringConvertible {
+    /// Another task's step (wakerID is the task id).
+    case task = 0
+    /// A loop callback (wakerID is the callback handle).
+    case callback = 1
+    /// A timer (wakerID is the timer handle).
+    case timer = 2
+    /// An I/O readiness event (wakerID is the file descriptor).
+    case io = 3
+    /// A thread other than the loop's (wakerID is the kernel thread id).
+    case thread = 4
+
+    public var description: String { TraceSpec.wakerKindNames[Int(rawValue)] }
+}
+
+/// How a callback was scheduled.
+public enum CallbackKind: UInt8, Sendable, CaseIterable, CustomStringConvertible {
+    case soon = 0
+    case later = 1
+    case at = 2
+    case threadsafe = 3
+
+    public var description: String { TraceSpec.callbackKindNames[Int(rawValue)] }
+}
+
+/// The format's single source of truth: every event type with its wire id, name, arguments and
+/// the version that added it. The writer, the reader, the text dump and the DocC spec all derive
+/// from this table (Go's `tracev2/events.go` plays the same role).
+public enum TraceSpec {
+    /// The major version: a reader refuses any other.
+    public static let majorVersion: UInt16 = 1
+    /// The minor version this code writes. A reader accepts any minor version and skips event
+    /// types it does not know, using the schema stored in the file header.
+    public static let minorVersion: UInt16 = 0
+
+    static let stepOutcomeNames = ["suspended", "yielded", "completed", "failed", "cancelled"]
+    static let wakerKindNames = ["task", "callback", "timer", "io", "thread"]
+    static let callbackKindNames = ["soon", "later", "at", "threadsafe"]
+
+    /// Every event type of format v1, in wire-id order.
+    public static let events: [EventSpec] = [
+        EventSpec(type: .stringDef, name: "stringDef",
+                  args: [ArgSpec("id", .uvarint), ArgSpec("text", .text)], timed: false, sinceMinor: 0,
+                  summary: "Defines a string id for the rest of this chunk; consumed by the reader, never delivered."),
+        EventSpec(type: .loopStart, name: "loopStart", args: [ArgSpec("loop", .uvarint)], timed: true,
+                  sinceMinor: 0, summary: "An event loop starts running on this stream's thread."),
+        EventSpec(type: .loopStop, name: "loopStop", args: [ArgSpec("loop", .uvarint)], timed: true,
+                  sinceMinor: 0, summary: "The event loop stops running."),
+        EventSpec(type: .pollBegin, name: "pollBegin", args: [ArgSpec("timeoutNanos", .svarint)], timed: true,
+                  sinceMinor: 0, summary: "The loop waits for I/O or its next timer; -1 means no timeout."),
+        EventSpec(type: .pollEnd, name: "pollEnd", args: [ArgSpec("readyCount", .uvarint)], timed: true,
+                  sinceMinor: 0, summary: "The wait returned with this many ready descriptors."),
+        EventSpec(type: .taskCreate, name: "taskCreate",
+                  args: [ArgSpec("task", .task), ArgSpec("parent", .task), ArgSpec("name", .text),
+                         ArgSpec("site", .string)],
+                  timed: true, sinceMinor: 0, summary: "A task is created; parent 0 means none."),
+        EventSpec(type: .stepBegin, name: "stepBegin", args: [ArgSpec("task", .task)], timed: true,
+                  sinceMinor: 0, summary: "A task step starts; the task is the stream's running task until stepEnd."),
+        EventSpec(type: .stepEnd, name: "stepEnd",
+                  args: [ArgSpec("outcome", .uvarint, choices: stepOutcomeNames), ArgSpec("site", .string)],
+                  timed: true, sinceMinor: 0,
+                  summary: "The running task's step ends; site is where it suspended (0 = unknown)."),
+        EventSpec(type: .wakeup, name: "wakeup",
+                  args: [ArgSpec("task", .task), ArgSpec("waker", .uvarint, choices: wakerKindNames),
+                         ArgSpec("wakerID", .uvarint)],
+                  timed: true, sinceMinor: 0, summary: "A task becomes ready; the waker says what made it ready."),
+        EventSpec(type: .callbackScheduled, name: "callbackScheduled",
+                  args: [ArgSpec("handle", .handle), ArgSpec("kind", .uvarint, choices: callbackKindNames),
+                         ArgSpec("due", .time), ArgSpec("site", .string)],
+                  timed: true, sinceMinor: 0, summary: "A callback is scheduled to run at `due`."),
+        EventSpec(type: .callbackBegin, name: "callbackBegin", args: [ArgSpec("handle", .handle)], timed: true,
+                  sinceMinor: 0, summary: "A callback starts running on the loop."),
+        EventSpec(type: .callbackEnd, name: "callbackEnd", args: [ArgSpec("handle", .handle)], timed: true,
+                  sinceMinor: 0, summary: "The callback returns."),
+        EventSpec(type: .timerFired, name: "timerFired",
+                  args: [ArgSpec("handle", .handle), ArgSpec("due", .time)], timed: true, sinceMinor: 0,
+                  summary: "A timer is taken off the heap; `due` is when it should have fired."),
+        EventSpec(type: .ioWait, name: "ioWait",
+                  args: [ArgSpec("fd", .uvarint), ArgSpec("events", .uvarint)], timed: true, sinceMinor: 0,
+                  summary: "Interest in readiness of a descriptor is registered (events: 1 read, 4 write)."),
+        EventSpec(type: .ioReady, name: "ioReady",
+                  args: [ArgSpec("fd", .uvarint), ArgSpec("events", .uvarint)], timed: true, sinceMinor: 0,
+                  summary: "A descriptor is ready."),
+        EventSpec(type: .executorSubmit, name: "executorSubmit",
+                  args: [ArgSpec("job", .uvarint), ArgSpec("site", .string)], timed: true, sinceMinor: 0,
+                  summary: "Work is handed to a thread pool."),
+        EventSpec(type: .executorBegin, name: "executorBegin", args: [ArgSpec("job", .uvarint)], timed: true,
+                  sinceMinor: 0, summary: "A pool thread starts the job."),
+        EventSpec(type: .executorEnd, name: "executorEnd", args: [ArgSpec("job", .uvarint)], timed: true,
+                  sinceMinor: 0, summary: "The pool thread finishes the job."),
+        EventSpec(type: .userMark, name: "userMark",
+                  args: [ArgSpec("name", .string), ArgSpec("value", .svarint)], timed: true, sinceMinor: 0,
+                  summary: "A point the program marked."),
+        EventSpec(type: .userSpanBegin, name: "userSpanBegin", args: [ArgSpec("name", .string)], timed: true,
+                  sinceMinor: 0, summary: "A span the program opened."),
+        EventSpec(type: .userSpanEnd, name: "userSpanEnd", args: [ArgSpec("name", .string)], timed: true,
+                  sinceMinor: 0, summary: "The span closes."),
+        EventSpec(type: .lostEvents, name: "lostEvents",
+                  args: [ArgSpec("count", .uvarint), ArgSpec("from", .time), ArgSpec("to", .time)],
+                  timed: true, sinceMinor: 0,
+                  summary: "The recorder dropped this many events between `from` and `to` (memory cap reached)."),
+    ]
+
+    /// The spec rows indexed by wire id (nil where unassigned).
+    public static let byType: [EventSpec?] = {
+        var table = [EventSpec?](repeating: nil, count: 256)
+        for spec in events { table[Int(spec.type.rawValue)] = spec }
+        return table
+    }()
+
+    /// The most arguments any v1 event has: the size of ``TraceEvent``'s argument vector.
+    public static let maxArgs = 4
+}

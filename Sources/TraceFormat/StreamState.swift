@@ -1,0 +1,241 @@
+import CLoopTraceShims
+
+/// Metadata at the front of every recorder buffer; the payload follows it. Filled by the
+/// emitting thread at hand-over, read by the writer thread after it pops the buffer.
+@usableFromInline
+struct BufferMeta {
+    var capacity: Int
+    var length: Int
+    var eventCount: UInt32
+    var stream: UInt32
+    var threadID: UInt32
+    var firstTick: UInt64
+    var lastTick: UInt64
+    var runningTask: UInt64
+
+    static let size = 64
+}
+
+/// One slot of a stream's site intern table.
+@usableFromInline
+struct SiteSlot {
+    @usableFromInline var file: UInt = 0
+    @usableFromInline var function: UInt = 0
+    @usableFromInline var line: UInt32 = 0
+    /// 0 = empty slot.
+    @usableFromInline var id: UInt32 = 0
+    /// The buffer generation whose chunk already holds this site's definition.
+    @usableFromInline var generation: UInt32 = 0
+    /// The site's text, allocated once per distinct site.
+    var text: UnsafeMutableBufferPointer<UInt8> = .init(start: nil, count: 0)
+}
+
+/// The hot state of one emitting thread. It lives behind an `UnsafeMutablePointer` so that
+/// recording an event does no reference counting and no dynamic exclusivity check.
+/// Emitting thread only, except `closed`, which `TraceRecorder.close()` sets once the emitting
+/// threads are done.
+@usableFromInline
+struct StreamState {
+    // --- hot: touched by every event ---
+    /// The next byte to write.
+    @usableFromInline var cursor: UnsafeMutablePointer<UInt8>
+    /// The last position where a fixed-size event (≤ `maxFixedEvent` bytes) still fits.
+    @usableFromInline var limit: UnsafeMutablePointer<UInt8>
+    /// The tick at which this buffer is handed over however full it is (the flush interval);
+    /// 0 when there is no buffer, so that the next event takes the slow path.
+    @usableFromInline var deadline: UInt64
+    @usableFromInline var lastTick: UInt64
+    @usableFromInline var lastTask: UInt64
+    @usableFromInline var lastHandle: UInt64
+    @usableFromInline var runningTask: UInt64
+    @usableFromInline var eventCount: UInt32
+    /// Bumped for every new buffer; a site whose slot has an older generation is defined again.
+    @usableFromInline var generation: UInt32
+    /// 0: TSC, 1: CLOCK_MONOTONIC, 2: synthetic (``syntheticTicks``, for generators and tests).
+    @usableFromInline let clockMode: UInt8
+    @usableFromInline var syntheticTicks: UInt64 = 0
+    @usableFromInline var sites: UnsafeMutablePointer<SiteSlot>
+    @usableFromInline var siteMask: Int
+
+    // --- cold: buffer changes, drops, interning ---
+    var buffer: UnsafeMutableRawPointer?
+    var siteCount = 0
+    var nextStringID: UInt32 = 1
+    var chunkFirstTick: UInt64 = 0
+    var chunkRunningTask: UInt64 = 0
+    var dropped: UInt64 = 0
+    var droppedTotal: UInt64 = 0
+    var dropFirstTick: UInt64 = 0
+    var dropLastTick: UInt64 = 0
+    var closed = false
+    let streamID: UInt32
+    let threadID: UInt32
+    let flushTicks: UInt64
+    let nanosPerTick: Double
+    unowned(unsafe) let channel: StreamChannel
+
+    /// The most bytes a record other than `taskCreate` and `stringDef` takes: type, timestamp and
+    /// four 10-byte varints.
+    @usableFromInline static let maxFixedEvent = 64
+    /// Sites longer than this are cut (at a UTF-8 boundary).
+    static let maxSiteText = 1024
+    /// Task names longer than this are cut.
+    @usableFromInline static let maxNameText = 255
+
+    init(streamID: UInt32, clockMode: UInt8, flushTicks: UInt64, nanosPerTick: Double, channel: StreamChannel) {
+        let sentinel = UnsafeMutablePointer<UInt8>(bitPattern: 64)!
+        cursor = sentinel
+        limit = sentinel
+        deadline = 0
+        lastTick = 0
+        lastTask = 0
+        lastHandle = 0
+        runningTask = 0
+        eventCount = 0
+        generation = 0
+        self.clockMode = clockMode
+        siteMask = 255
+        sites = .allocate(capacity: 256)
+        sites.initialize(repeating: SiteSlot(), count: 256)
+        self.streamID = streamID
+        threadID = clockMode == 2 ? 0 : lt_thread_id()
+        self.flushTicks = flushTicks
+        self.nanosPerTick = nanosPerTick
+        self.channel = channel
+    }
+
+    /// Frees the intern table. The buffers belong to the recorder.
+    func deallocate() {
+        for i in 0...siteMask where sites[i].id != 0 { sites[i].text.deallocate() }
+        sites.deallocate()
+    }
+
+    /// The slow path of every event: the buffer lacks `need` more bytes, its flush deadline passed,
+    /// or there is no buffer. Hands the buffer over, gets another, and writes a lost-events
+    /// record if events were dropped meanwhile. Returns false when the event must be dropped.
+    @usableFromInline @inline(never)
+    mutating func refill(now: UInt64, need: Int) -> Bool {
+        if closed { return false }
+        if buffer != nil {
+            if now < deadline && cursor + need <= limit { return true }
+            handOver()
+        }
+        guard let fresh = channel.takeBuffer() else {
+            if dropped == 0 { dropFirstTick = now }
+            dropped += 1
+            droppedTotal += 1
+            dropLastTick = now
+            return false
+        }
+        let meta = fresh.assumingMemoryBound(to: BufferMeta.self)
+        let payload = (fresh + BufferMeta.size).assumingMemoryBound(to: UInt8.self)
+        buffer = fresh
+        cursor = payload
+        limit = payload + (meta.pointee.capacity - Self.maxFixedEvent)
+        deadline = now &+ flushTicks
+        lastTick = now
+        lastTask = 0
+        lastHandle = 0
+        eventCount = 0
+        generation &+= 1
+        chunkFirstTick = now
+        chunkRunningTask = runningTask
+        guard need <= meta.pointee.capacity - Self.maxFixedEvent * 2 else { return false }
+        if dropped > 0 {
+            var p = cursor
+            p.putByte(EventType.lostEvents.rawValue)
+            p.putVarint(0)
+            p.putVarint(dropped)
+            p.putVarint(zigzagEncode(-Int64(Double(now &- dropFirstTick) * nanosPerTick)))
+            p.putVarint(zigzagEncode(-Int64(Double(now &- dropLastTick) * nanosPerTick)))
+            cursor = p
+            eventCount += 1
+            dropped = 0
+        }
+        return true
+    }
+
+    /// Gives the current buffer, if it holds anything, to the writer thread.
+    mutating func handOver() {
+        guard let buffer else { return }
+        let meta = buffer.assumingMemoryBound(to: BufferMeta.self)
+        let payload = (buffer + BufferMeta.size).assumingMemoryBound(to: UInt8.self)
+        meta.pointee.length = cursor - payload
+        meta.pointee.eventCount = eventCount
+        meta.pointee.stream = streamID
+        meta.pointee.threadID = threadID
+        meta.pointee.firstTick = chunkFirstTick
+        meta.pointee.lastTick = lastTick
+        meta.pointee.runningTask = chunkRunningTask
+        if meta.pointee.length == 0 {
+            channel.returnUnused(buffer)
+        } else {
+            channel.submit(buffer)
+        }
+        self.buffer = nil
+        deadline = 0
+    }
+
+    /// Returns the id of `site`, writing its definition into the current buffer first when this
+    /// chunk has not defined it yet; nil when the event must be dropped. Needs `need` bytes for
+    /// the event that follows.
+    @usableFromInline @inline(never)
+    mutating func defineSite(_ site: SourceSite, now: UInt64, need: Int) -> UInt64? {
+        let key = site.internKey
+        var slot = Self.probe(sites, siteMask, key)
+        if sites[slot].id == 0 {
+            if (siteCount + 1) * 2 > siteMask + 1 {
+                grow()
+                slot = Self.probe(sites, siteMask, key)
+            }
+            let text = Array(site.description.utf8.prefix(Self.maxSiteText))
+            let storage = UnsafeMutableBufferPointer<UInt8>.allocate(capacity: text.count)
+            _ = storage.initialize(from: text)
+            sites[slot] = SiteSlot(file: key.file, function: key.function, line: key.line, id: nextStringID,
+                                   generation: 0, text: storage)
+            nextStringID += 1
+            siteCount += 1
+        }
+        let text = sites[slot].text
+        let defSize = 1 + 5 + 2 + text.count
+        if cursor + (defSize + need) > limit || buffer == nil {
+            guard refill(now: now, need: defSize + need) else { return nil }
+            // A new buffer: the slot may need defining again in it, which the code below does.
+        }
+        var p = cursor
+        p.putByte(EventType.stringDef.rawValue)
+        p.putVarint(UInt64(sites[slot].id))
+        p.putVarint(UInt64(text.count))
+        if let base = text.baseAddress { p.update(from: base, count: text.count) }
+        p += text.count
+        cursor = p
+        sites[slot].generation = generation
+        return UInt64(sites[slot].id)
+    }
+
+    @inlinable @inline(__always)
+    static func probe(_ table: UnsafeMutablePointer<SiteSlot>, _ mask: Int, _ key: (file: UInt, function: UInt, line: UInt32)) -> Int {
+        var h = key.file &* 0x9E37_79B9_7F4A_7C15
+        h ^= key.function &* 0xC2B2_AE3D_27D4_EB4F
+        h ^= UInt(key.line) &* 0x1656_67B1_9E37_79F9
+        var i = Int(truncatingIfNeeded: h >> 17) & mask
+        while true {
+            let s = table[i]
+            if s.id == 0 || (s.file == key.file && s.line == key.line && s.function == key.function) { return i }
+            i = (i + 1) & mask
+        }
+    }
+
+    mutating func grow() {
+        let oldMask = siteMask
+        let old = sites
+        siteMask = (oldMask + 1) * 2 - 1
+        sites = .allocate(capacity: siteMask + 1)
+        sites.initialize(repeating: SiteSlot(), count: siteMask + 1)
+        for i in 0...oldMask where old[i].id != 0 {
+            let s = old[i]
+            sites[Self.probe(sites, siteMask, (s.file, s.function, s.line))] = s
+        }
+        old.deallocate()
+    }
+}

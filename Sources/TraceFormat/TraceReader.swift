@@ -1,0 +1,339 @@
+import Dispatch
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A chunk the reader could not use, and what it cost.
+public struct ChunkDamage: Error, Sendable, Equatable, CustomStringConvertible {
+    /// The error, which carries the offset.
+    public let error: TraceFormatError
+    /// Events lost with it, when its header could still be read.
+    public let eventsLost: UInt64?
+    /// Bytes skipped over to reach the next readable chunk.
+    public let bytesSkipped: Int64
+
+    public var description: String {
+        var s = error.description
+        if let eventsLost { s += " (\(eventsLost) events lost)" }
+        return s
+    }
+}
+
+/// Reads a trace file as a stream of decoded chunks.
+///
+/// Memory does not depend on the trace's length: at most a small window of chunks is held, and
+/// chunks inflate and decode in parallel on worker threads while the caller consumes them in
+/// file order. Within a stream, events come out in timestamp order.
+///
+/// Lenient by default: a damaged chunk is skipped and reported in ``damage``, and reading goes
+/// on with the next chunk that checks out (found by scanning for the chunk magic when a header is
+/// unreadable). In strict mode the first damage throws.
+public final class TraceReader {
+    /// How to read.
+    public struct Options: Sendable {
+        /// Stop at the first damaged chunk instead of skipping it.
+        public var strict: Bool
+        /// Decoding threads; 1 decodes on the calling thread.
+        public var threads: Int
+        /// Use libdeflate to inflate when the machine has it.
+        public var preferLibdeflate: Bool
+
+        public init(strict: Bool = false, threads: Int = TraceReader.defaultThreads, preferLibdeflate: Bool = true) {
+            self.strict = strict
+            self.threads = max(1, threads)
+            self.preferLibdeflate = preferLibdeflate
+        }
+    }
+
+    /// The number of online CPUs.
+    public static var defaultThreads: Int { max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))) }
+
+    /// The file header.
+    public let header: TraceHeader
+    /// The path read.
+    public let path: String
+    /// The file's size in bytes.
+    public let fileSize: Int64
+    /// The size of the file header.
+    public let headerLength: Int
+    /// The options in use.
+    public let options: Options
+    /// Damaged chunks met so far, in file order.
+    public private(set) var damage: [ChunkDamage] = []
+    /// Chunks delivered so far.
+    public private(set) var chunksRead = 0
+    /// Compressed payload bytes delivered so far.
+    public private(set) var compressedBytes: Int64 = 0
+    /// Uncompressed payload bytes delivered so far.
+    public private(set) var uncompressedBytes: Int64 = 0
+
+    private let fd: Int32
+    private let decoder: ChunkDecoder
+
+    /// Opens `path` and validates its header.
+    /// - Throws: ``TraceFormatError`` when the file cannot be read or is not a v1 trace.
+    public init(path: String, options: Options = Options()) throws(TraceFormatError) {
+        self.path = path
+        self.options = options
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw .cannotRead(path: path, reason: String(cString: strerror(errno))) }
+        var st = stat()
+        guard fstat(fd, &st) == 0 else {
+            let reason = String(cString: strerror(errno))
+            Glibc.close(fd)
+            throw .cannotRead(path: path, reason: reason)
+        }
+        guard (st.st_mode & S_IFMT) == S_IFREG else {
+            Glibc.close(fd)
+            throw .cannotRead(path: path, reason: (st.st_mode & S_IFMT) == S_IFDIR ? "it is a directory" : "it is not a regular file")
+        }
+        self.fd = fd
+        fileSize = Int64(st.st_size)
+        let prefix = Self.pread(fd, offset: 0, count: Int(min(fileSize, Int64(TraceHeader.maxLength))))
+        let decoded: Result<(TraceHeader, Int), TraceFormatError> = prefix.withUnsafeBytes { bytes in
+            Result { () throws(TraceFormatError) in try TraceHeader.decode(bytes, path: path) }
+        }
+        switch decoded {
+        case .success(let (header, length)):
+            self.header = header
+            headerLength = length
+        case .failure(let error):
+            Glibc.close(fd)
+            throw error
+        }
+        decoder = ChunkDecoder(header: header)
+    }
+
+    deinit { Glibc.close(fd) }
+
+    /// Calls `body` with every intact chunk, in file order.
+    /// - Throws: the first damage in strict mode; whatever `body` throws.
+    public func forEachChunk(_ body: (DecodedChunk) throws -> Void) throws {
+        var scan = ChunkScanner(fd: fd, fileSize: fileSize, start: Int64(headerLength))
+        var lastTick: [UInt32: UInt64] = [:]
+        let window = options.threads == 1 ? 1 : options.threads * 2 + 1
+        var pending: [DecodeJob] = []
+        var next = 0
+        let prefer = options.preferLibdeflate
+        let decoder = self.decoder
+        let decompressors = DecompressorPool(preferLibdeflate: prefer)
+
+        func deliver(_ job: DecodeJob) throws {
+            job.done.wait()
+            for d in job.damageBefore { try report(d) }
+            switch job.result {
+            case .success(let chunk)?:
+                if let last = lastTick[chunk.header.stream], chunk.header.firstTick < last {
+                    try report(ChunkDamage(error: .badChunk(offset: chunk.offset, reason: "stream \(chunk.header.stream) goes back in time (first tick \(chunk.header.firstTick) < previous chunk's last tick \(last))"),
+                                           eventsLost: UInt64(chunk.header.eventCount), bytesSkipped: 0))
+                    return
+                }
+                lastTick[chunk.header.stream] = chunk.header.lastTick
+                chunksRead += 1
+                compressedBytes += Int64(chunk.header.compressedLength)
+                uncompressedBytes += Int64(chunk.header.uncompressedLength)
+                try body(chunk)
+            case .failure(let damage)?:
+                try report(damage)
+            case nil:
+                break
+            }
+        }
+
+        while true {
+            let step = scan.next()
+            guard case .end = step else {
+                let job = DecodeJob(sequence: next)
+                next += 1
+                switch step {
+                case .chunk(let header, let offset, let payload, let skipped):
+                    job.damageBefore = skipped
+                    if options.threads == 1 {
+                        job.run(decoder: decoder, header: header, offset: offset, payload: payload, pool: decompressors)
+                    } else {
+                        DispatchQueue.global().async {
+                            job.run(decoder: decoder, header: header, offset: offset, payload: payload, pool: decompressors)
+                        }
+                    }
+                case .damage(let d):
+                    job.damageBefore = d
+                    job.done.signal()
+                case .end:
+                    break
+                }
+                pending.append(job)
+                if pending.count >= window { try deliver(pending.removeFirst()) }
+                continue
+            }
+            break
+        }
+        while !pending.isEmpty { try deliver(pending.removeFirst()) }
+    }
+
+    /// Calls `body` with every event of every intact chunk, in file order.
+    public func forEachEvent(_ body: (TraceEvent, DecodedChunk) throws -> Void) throws {
+        try forEachChunk { chunk in
+            for e in chunk.events { try body(e, chunk) }
+        }
+    }
+
+    private func report(_ d: ChunkDamage) throws {
+        damage.append(d)
+        if options.strict { throw d.error }
+    }
+
+    static func pread(_ fd: Int32, offset: Int64, count: Int) -> [UInt8] {
+        guard count > 0 else { return [] }
+        var bytes = [UInt8](repeating: 0, count: count)
+        var done = 0
+        bytes.withUnsafeMutableBytes { raw in
+            while done < count {
+                let n = Glibc.pread(fd, raw.baseAddress! + done, count - done, off_t(offset) + off_t(done))
+                if n < 0 && errno == EINTR { continue }
+                if n <= 0 { break }
+                done += n
+            }
+        }
+        if done < count { bytes.removeLast(count - done) }
+        return bytes
+    }
+}
+
+/// One chunk on its way through a worker.
+private final class DecodeJob: @unchecked Sendable {
+    let sequence: Int
+    let done = DispatchSemaphore(value: 0)
+    var damageBefore: [ChunkDamage] = []
+    var result: Result<DecodedChunk, ChunkDamage>?
+
+    init(sequence: Int) { self.sequence = sequence }
+
+    func run(decoder: ChunkDecoder, header: ChunkHeader, offset: Int64, payload: [UInt8], pool: DecompressorPool) {
+        defer { done.signal() }
+        let lost = UInt64(header.eventCount)
+        let crc = payload.withUnsafeBytes { CRC32.checksum($0) }
+        guard crc == header.payloadCRC else {
+            result = .failure(ChunkDamage(error: .badChunk(offset: offset, reason: "payload CRC mismatch (stored \(hex(header.payloadCRC)), computed \(hex(crc)))"),
+                                          eventsLost: lost, bytesSkipped: 0))
+            return
+        }
+        let decoded: Result<DecodedChunk, DecodeFailure>
+        if header.codec == .stored {
+            decoded = payload.withUnsafeBytes { bytes in
+                Result { () throws(DecodeFailure) in try decoder.decode(bytes, header: header, offset: offset) }
+            }
+        } else {
+            var raw = [UInt8](repeating: 0, count: Int(header.uncompressedLength))
+            let inflater = pool.take()
+            let inflated: Result<Void, DecodeFailure> = payload.withUnsafeBytes { input in
+                raw.withUnsafeMutableBytes { output in
+                    Result { () throws(DecodeFailure) in try inflater.decompress(input, into: output) }
+                }
+            }
+            pool.give(inflater)
+            switch inflated {
+            case .success:
+                decoded = raw.withUnsafeBytes { bytes in
+                    Result { () throws(DecodeFailure) in try decoder.decode(bytes, header: header, offset: offset) }
+                }
+            case .failure(let failure):
+                decoded = .failure(failure)
+            }
+        }
+        result = decoded.mapError { ChunkDamage(error: .badChunk(offset: offset, reason: $0.reason), eventsLost: lost, bytesSkipped: 0) }
+    }
+}
+
+/// Decompressors reused across chunks and worker threads.
+private final class DecompressorPool: @unchecked Sendable {
+    private let lock = NSLockLite()
+    private var idle: [ChunkDecompressor] = []
+    private let preferLibdeflate: Bool
+
+    init(preferLibdeflate: Bool) { self.preferLibdeflate = preferLibdeflate }
+
+    func take() -> ChunkDecompressor {
+        lock.withLock { idle.popLast() } ?? ChunkDecompressor(preferLibdeflate: preferLibdeflate)
+    }
+
+    func give(_ d: ChunkDecompressor) { lock.withLock { idle.append(d) } }
+}
+
+/// Walks the file chunk by chunk, resynchronising on the chunk magic after damage.
+private struct ChunkScanner {
+    enum Step {
+        case chunk(ChunkHeader, offset: Int64, payload: [UInt8], skipped: [ChunkDamage])
+        case damage([ChunkDamage])
+        case end
+    }
+
+    let fd: Int32
+    let fileSize: Int64
+    var offset: Int64
+
+    init(fd: Int32, fileSize: Int64, start: Int64) {
+        self.fd = fd
+        self.fileSize = fileSize
+        offset = start
+    }
+
+    mutating func next() -> Step {
+        var skipped: [ChunkDamage] = []
+        while offset < fileSize {
+            let at = offset
+            if fileSize - at < Int64(ChunkHeader.size) {
+                offset = fileSize
+                skipped.append(ChunkDamage(error: .truncated(offset: at, reason: "the file ends inside a chunk header (\(fileSize - at) of \(ChunkHeader.size) bytes)"),
+                                           eventsLost: nil, bytesSkipped: fileSize - at))
+                return .damage(skipped)
+            }
+            let raw = TraceReader.pread(fd, offset: at, count: ChunkHeader.size)
+            let decoded: Result<ChunkHeader, TraceFormatError> = raw.withUnsafeBytes { bytes in
+                do throws(TraceFormatError) { return .success(try ChunkHeader.decode(bytes.baseAddress!, offset: at)) } catch { return .failure(error) }
+            }
+            switch decoded {
+            case .failure(let error):
+                let resume = resync(after: at)
+                offset = resume
+                skipped.append(ChunkDamage(error: error, eventsLost: nil, bytesSkipped: resume - at))
+                continue
+            case .success(let header):
+                let end = at + Int64(ChunkHeader.size) + Int64(header.compressedLength)
+                if end > fileSize {
+                    offset = fileSize
+                    skipped.append(ChunkDamage(error: .truncated(offset: at, reason: "the file ends inside the chunk's payload (\(fileSize - at - Int64(ChunkHeader.size)) of \(header.compressedLength) bytes)"),
+                                               eventsLost: UInt64(header.eventCount), bytesSkipped: fileSize - at))
+                    return .damage(skipped)
+                }
+                let payload = TraceReader.pread(fd, offset: at + Int64(ChunkHeader.size), count: Int(header.compressedLength))
+                offset = end
+                return .chunk(header, offset: at, payload: payload, skipped: skipped)
+            }
+        }
+        return skipped.isEmpty ? .end : .damage(skipped)
+    }
+
+    /// The offset of the next chunk header that checks out after `damagedAt`, or the file size.
+    func resync(after damagedAt: Int64) -> Int64 {
+        var position = damagedAt + 1
+        let block = 1 << 20
+        while position + Int64(ChunkHeader.size) <= fileSize {
+            let bytes = TraceReader.pread(fd, offset: position, count: Int(min(Int64(block + ChunkHeader.size), fileSize - position)))
+            if bytes.count < ChunkHeader.size { break }
+            let found: Int? = bytes.withUnsafeBytes { raw in
+                var i = 0
+                while i + ChunkHeader.size <= raw.count {
+                    if raw[i] == 0x4C && raw[i + 1] == 0x54 && raw[i + 2] == 0x43 && raw[i + 3] == 0x4B,
+                       (try? ChunkHeader.decode(raw.baseAddress! + i, offset: position + Int64(i))) != nil {
+                        return i
+                    }
+                    i += 1
+                }
+                return nil
+            }
+            if let found { return position + Int64(found) }
+            position += Int64(bytes.count - ChunkHeader.size + 1)
+        }
+        return fileSize
+    }
+}

@@ -1,0 +1,342 @@
+import Atomics
+import CLoopTraceShims
+import Dispatch
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Records a trace file: hands out one ``TraceStream`` per emitting thread and runs a background
+/// writer thread that compresses full buffers and appends them as chunks.
+///
+/// - Memory is bounded by ``Configuration/memoryCapBytes``: at the cap, emitting threads drop
+///   events (counted, then reported by a `lostEvents` record) and never block.
+/// - Each stream hands its buffer over at least every ``Configuration/flushIntervalNanos`` while
+///   it records, so a SIGKILL loses at most about one interval. ``close()`` and process exit
+///   flush the rest.
+/// - The header is written at once, with the tick rate measured over a 2 ms window; `close()`
+///   rewrites it in place with the rate measured over the whole run.
+public final class TraceRecorder: @unchecked Sendable {
+    /// How to record.
+    public struct Configuration: Sendable {
+        /// The trace file to create (truncated if it exists).
+        public var path: String
+        /// The most memory all buffers together may use. Default 64 MiB.
+        public var memoryCapBytes: Int
+        /// The size of one buffer, which is one chunk's uncompressed size. Default 256 KiB.
+        public var bufferBytes: Int
+        /// The longest time recorded events wait in memory. Default 100 ms.
+        public var flushIntervalNanos: Int64
+        /// The zlib compression level (1 is fastest; higher levels gain little on event data).
+        public var compressionLevel: Int
+        /// Use libdeflate when the machine has it (same format, about twice as fast).
+        public var preferLibdeflate: Bool
+        /// The program name stored in the header.
+        public var programName: String
+        /// The program arguments stored in the header.
+        public var arguments: [String]
+        /// Timestamps come from ``TraceStream/setSyntheticTime(nanos:)`` instead of a clock, and
+        /// the header holds no pid, host or wall time: the file is reproducible.
+        public var syntheticClock: Bool = false
+
+        /// A configuration with the defaults.
+        public init(path: String, memoryCapBytes: Int = 64 << 20, bufferBytes: Int = 256 << 10,
+                    flushIntervalNanos: Int64 = 100_000_000, compressionLevel: Int = 1, preferLibdeflate: Bool = true,
+                    programName: String = CommandLine.arguments.first ?? "", arguments: [String] = Array(CommandLine.arguments.dropFirst()),
+                    syntheticClock: Bool = false) {
+            self.path = path
+            self.memoryCapBytes = memoryCapBytes
+            self.bufferBytes = bufferBytes
+            self.flushIntervalNanos = flushIntervalNanos
+            self.compressionLevel = compressionLevel
+            self.preferLibdeflate = preferLibdeflate
+            self.programName = programName
+            self.arguments = arguments
+            self.syntheticClock = syntheticClock
+        }
+    }
+
+    /// What the recorder did, for `close()`'s caller and the benchmarks.
+    public struct Statistics: Sendable {
+        /// Events written to the file.
+        public var events: UInt64 = 0
+        /// Chunks written.
+        public var chunks: UInt64 = 0
+        /// Uncompressed payload bytes.
+        public var rawBytes: UInt64 = 0
+        /// Bytes in the file.
+        public var fileBytes: UInt64 = 0
+        /// Events dropped at the memory cap.
+        public var droppedEvents: UInt64 = 0
+        /// CPU time the writer thread spent compressing and writing, in ns.
+        public var writerCPUNanos: UInt64 = 0
+        /// Buffers allocated (the rest were recycled).
+        public var buffersAllocated: Int = 0
+        /// The compressor used: "libdeflate" or "zlib".
+        public var compressor: String = ""
+        /// The first write error, if the disk failed us.
+        public var writeError: String?
+    }
+
+    /// The configuration in use.
+    public let configuration: Configuration
+    /// The clock calibration in the header.
+    public private(set) var calibration: ClockCalibration
+
+    private let fd: Int32
+    private var headerBytes: [UInt8]
+    private let budget: BufferBudget
+    private let wakeSemaphore = DispatchSemaphore(value: 0)
+    private let stopping = ManagedAtomic<Bool>(false)
+    /// Tests only: while set, the writer thread writes nothing, so the budget runs out.
+    let testsOnly_writerPaused = ManagedAtomic<Bool>(false)
+    private let lock = NSLockLite()
+    private var streams: [UnsafeMutablePointer<StreamState>] = []  // guarded by lock
+    private var channels: [StreamChannel] = []  // guarded by lock
+    private var writer: pthread_t?
+    private var closed = false  // guarded by lock
+    private var stats = Statistics()  // writer thread until joined, then close()'s caller
+    private let flushTicks: UInt64
+
+    /// Creates the file, writes the header and starts the writer thread.
+    /// - Throws: ``TraceFormatError/cannotRead(path:reason:)`` when the file cannot be created.
+    public init(_ configuration: Configuration) throws {
+        var configuration = configuration
+        configuration.bufferBytes = min(max(configuration.bufferBytes, 16 << 10), 4 << 20)
+        configuration.memoryCapBytes = max(configuration.memoryCapBytes, 2 * configuration.bufferBytes)
+        configuration.flushIntervalNanos = max(configuration.flushIntervalNanos, 1_000_000)
+        self.configuration = configuration
+        let fd = open(configuration.path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard fd >= 0 else {
+            throw TraceFormatError.cannotRead(path: configuration.path, reason: String(cString: strerror(errno)))
+        }
+        self.fd = fd
+        var hostBytes = [CChar](repeating: 0, count: 256)
+        gethostname(&hostBytes, 255)
+        var hostname = String(decoding: hostBytes.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        var pid = UInt32(getpid())
+        if configuration.syntheticClock {
+            calibration = ClockCalibration(kind: .monotonic, baseTicks: 0, monotonicBaseNanos: 0, wallBaseNanos: 0,
+                                           windowNanos: 1, windowTicks: 1)
+            hostname = ""
+            pid = 0
+        } else {
+            calibration = TraceClock.calibrate(kind: TraceClock.kind)
+        }
+        let header = TraceHeader(clock: calibration, pid: pid, hostname: hostname, program: configuration.programName,
+                                 arguments: configuration.arguments)
+        headerBytes = header.encode()
+        budget = BufferBudget(capBytes: configuration.memoryCapBytes, bufferBytes: configuration.bufferBytes)
+        flushTicks = UInt64(Double(configuration.flushIntervalNanos) / calibration.nanosPerTick)
+        stats.compressor = ChunkCompressor(level: configuration.compressionLevel,
+                                           preferLibdeflate: configuration.preferLibdeflate).implementation
+        guard writeAll(headerBytes) else {
+            let reason = String(cString: strerror(errno))
+            Glibc.close(fd)
+            throw TraceFormatError.cannotRead(path: configuration.path, reason: reason)
+        }
+        stats.fileBytes = UInt64(headerBytes.count)
+        startWriter()
+        OpenRecorders.shared.add(self)
+    }
+
+    deinit {
+        close()
+        for s in streams {
+            s.pointee.deallocate()
+            s.deinitialize(count: 1)
+            s.deallocate()
+        }
+    }
+
+    /// A new stream for the calling thread. Only that thread may emit into it.
+    public func makeStream() -> TraceStream {
+        lock.withLock {
+            let channel = StreamChannel(budget: budget) { [wakeSemaphore] in wakeSemaphore.signal() }
+            let state = UnsafeMutablePointer<StreamState>.allocate(capacity: 1)
+            let mode: UInt8 = configuration.syntheticClock ? 2 : (calibration.kind == .tsc ? 0 : 1)
+            state.initialize(to: StreamState(streamID: UInt32(streams.count + 1), clockMode: mode,
+                                             flushTicks: flushTicks, nanosPerTick: calibration.nanosPerTick,
+                                             channel: channel))
+            if closed { state.pointee.closed = true }
+            streams.append(state)
+            channels.append(channel)
+            return TraceStream(state: state)
+        }
+    }
+
+    /// Flushes every stream, waits for the writer thread to write everything, and rewrites the
+    /// header with the clock rate measured over the whole run. Idempotent.
+    ///
+    /// Call it after the emitting threads are done with their streams (their partial buffers are
+    /// taken over); later emits are dropped.
+    @discardableResult
+    public func close() -> Statistics {
+        let (alreadyClosed, states) = lock.withLock { () -> (Bool, [UnsafeMutablePointer<StreamState>]) in
+            defer { closed = true }
+            return (closed, streams)
+        }
+        if alreadyClosed { return statistics }
+        for state in states {
+            state.pointee.handOver()
+            state.pointee.closed = true
+        }
+        stopping.store(true, ordering: .releasing)
+        wakeSemaphore.signal()
+        if let writer { pthread_join(writer, nil) }
+        writer = nil
+        for state in states { stats.droppedEvents += state.pointee.droppedTotal }
+        stats.buffersAllocated = budget.allocations
+        if !configuration.syntheticClock { TraceClock.refine(&calibration) }
+        let fixed = TraceHeader.encodeFixed(calibration)
+        headerBytes.replaceSubrange(20..<64, with: fixed)
+        TraceHeader.patchLengthAndCRC(&headerBytes)
+        _ = headerBytes.withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, 0) }
+        fsyncIfRegular()
+        Glibc.close(fd)
+        for channel in channels { while let b = channel.free.pop() { budget.release(b) } }
+        OpenRecorders.shared.remove(self)
+        return stats
+    }
+
+    /// The statistics so far (complete after ``close()``).
+    public var statistics: Statistics { lock.withLock { stats } }
+
+    // MARK: - Writer thread
+
+    private func startWriter() {
+        let context = Unmanaged.passRetained(self).toOpaque()
+        var thread = pthread_t()
+        let rc = pthread_create(&thread, nil, { raw in
+            let recorder = Unmanaged<TraceRecorder>.fromOpaque(raw!).takeRetainedValue()
+            recorder.writerLoop()
+            return nil
+        }, context)
+        precondition(rc == 0, "TraceRecorder: pthread_create failed with \(rc)")
+        writer = thread
+    }
+
+    private func writerLoop() {
+        let compressor = ChunkCompressor(level: configuration.compressionLevel, preferLibdeflate: configuration.preferLibdeflate)
+        let capacity = ChunkHeader.size + ChunkCompressor.bound(configuration.bufferBytes)
+        let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: capacity, alignment: 64)
+        defer { scratch.deallocate() }
+        let interval = UInt64(configuration.flushIntervalNanos)
+        while true {
+            let stop = stopping.load(ordering: .acquiring)
+            if !stop && testsOnly_writerPaused.load(ordering: .relaxed) {
+                _ = wakeSemaphore.wait(timeout: .now() + .milliseconds(1))
+                continue
+            }
+            let channels = lock.withLock { self.channels }
+            for channel in channels {
+                while let buffer = channel.full.pop() {
+                    writeChunk(buffer, compressor: compressor, scratch: scratch)
+                    if stop { budget.release(buffer) } else { channel.free.push(buffer) }
+                }
+            }
+            if stop { break }
+            _ = wakeSemaphore.wait(timeout: .now() + .nanoseconds(Int(interval)))
+        }
+    }
+
+    private func writeChunk(_ buffer: UnsafeMutableRawPointer, compressor: ChunkCompressor, scratch: UnsafeMutableRawBufferPointer) {
+        let cpuStart = threadCPUNanos()
+        defer { stats.writerCPUNanos += threadCPUNanos() - cpuStart }
+        let meta = buffer.assumingMemoryBound(to: BufferMeta.self).pointee
+        let payload = UnsafeRawBufferPointer(start: buffer + BufferMeta.size, count: meta.length)
+        let out = UnsafeMutableRawBufferPointer(rebasing: scratch[ChunkHeader.size...])
+        var codec = ChunkHeader.Codec.zlib
+        var length = compressor.compress(payload, into: out) ?? meta.length
+        if length >= meta.length {
+            codec = .stored
+            length = meta.length
+            out.baseAddress!.copyMemory(from: payload.baseAddress!, byteCount: meta.length)
+        }
+        let body = UnsafeRawBufferPointer(rebasing: out[..<length])
+        let header = ChunkHeader(stream: meta.stream, threadID: meta.threadID, codec: codec,
+                                 compressedLength: UInt32(length), uncompressedLength: UInt32(meta.length),
+                                 eventCount: meta.eventCount, payloadCRC: CRC32.checksum(body),
+                                 firstTick: meta.firstTick, lastTick: meta.lastTick, runningTask: meta.runningTask)
+        header.encode(into: scratch.baseAddress!)
+        guard stats.writeError == nil else {
+            stats.droppedEvents += UInt64(meta.eventCount)
+            return
+        }
+        if writeAll(UnsafeRawBufferPointer(rebasing: scratch[..<(ChunkHeader.size + length)])) {
+            stats.events += UInt64(meta.eventCount)
+            stats.chunks += 1
+            stats.rawBytes += UInt64(meta.length)
+            stats.fileBytes += UInt64(ChunkHeader.size + length)
+        } else {
+            stats.writeError = "write to \(configuration.path) failed: \(String(cString: strerror(errno)))"
+            stats.droppedEvents += UInt64(meta.eventCount)
+        }
+    }
+
+    private func writeAll(_ bytes: [UInt8]) -> Bool {
+        bytes.withUnsafeBytes { writeAll($0) }
+    }
+
+    /// Writes every byte, retrying EINTR and short writes.
+    private func writeAll(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        var offset = 0
+        while offset < bytes.count {
+            let n = write(fd, bytes.baseAddress! + offset, bytes.count - offset)
+            if n < 0 {
+                if errno == EINTR { continue }
+                return false
+            }
+            offset += n
+        }
+        return true
+    }
+
+    private func fsyncIfRegular() {
+        var st = stat()
+        if fstat(fd, &st) == 0 && (st.st_mode & S_IFMT) == S_IFREG { fsync(fd) }
+    }
+
+    private func threadCPUNanos() -> UInt64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts)
+        return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
+    }
+}
+
+/// The recorders still open, closed at process exit so that a program that never calls
+/// `close()` still gets its last events to disk.
+final class OpenRecorders: @unchecked Sendable {
+    static let shared: OpenRecorders = {
+        atexit { OpenRecorders.shared.closeAll() }
+        return OpenRecorders()
+    }()
+
+    private let lock = NSLockLite()
+    private var recorders: [ObjectIdentifier: Weak] = [:]
+
+    private struct Weak { weak var recorder: TraceRecorder? }
+
+    func add(_ r: TraceRecorder) { lock.withLock { recorders[ObjectIdentifier(r)] = Weak(recorder: r) } }
+    func remove(_ r: TraceRecorder) { lock.withLock { _ = recorders.removeValue(forKey: ObjectIdentifier(r)) } }
+
+    func closeAll() {
+        let open = lock.withLock { recorders.values.compactMap(\.recorder) }
+        for r in open { r.close() }
+    }
+}
+
+/// A pthread mutex, for the recorder's cold paths (stream registration, close).
+final class NSLockLite: @unchecked Sendable {
+    private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
+    init() { pthread_mutex_init(mutex, nil) }
+    deinit {
+        pthread_mutex_destroy(mutex)
+        mutex.deallocate()
+    }
+
+    func withLock<T>(_ body: () throws -> T) rethrows -> T {
+        pthread_mutex_lock(mutex)
+        defer { pthread_mutex_unlock(mutex) }
+        return try body()
+    }
+}

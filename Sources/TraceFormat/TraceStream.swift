@@ -1,0 +1,343 @@
+import CLoopTraceShims
+
+/// The recording handle of one emitting thread: one emit function per event kind.
+///
+/// A `TraceStream` is a pointer-sized value. Each emit reads the clock, checks that the buffer
+/// has room and that its flush deadline has not passed (one predictable branch), and stores a
+/// type byte and a few varints. It never allocates, locks, retains or checks exclusivity; a full
+/// buffer goes to the writer thread on the slow path. At the memory cap events are dropped and
+/// counted, and a `lostEvents` record follows once there is room again.
+///
+/// Only the thread that made the stream may use it.
+public struct TraceStream: @unchecked Sendable {
+    @usableFromInline let state: UnsafeMutablePointer<StreamState>
+
+    init(state: UnsafeMutablePointer<StreamState>) { self.state = state }
+
+    /// The stream id in the trace.
+    public var id: UInt32 { state.pointee.streamID }
+
+    /// Reads the clock: never earlier than the stream's previous event, so deltas stay positive
+    /// even if the counter is skewed between cores.
+    @inlinable @inline(__always)
+    func now() -> UInt64 {
+        let s = state
+        let mode = s.pointee.clockMode
+        let raw = mode == 0 ? lt_ticks() : (mode == 1 ? lt_monotonic_ns() : s.pointee.syntheticTicks)
+        return Swift.max(raw, s.pointee.lastTick)
+    }
+
+    /// Sets the time of the next events, in ns, on a recorder made with
+    /// ``TraceRecorder/Configuration/syntheticClock``: for trace generators and tests that need
+    /// byte-for-byte reproducible timestamps. Ignored otherwise.
+    public func setSyntheticTime(nanos: UInt64) {
+        state.pointee.syntheticTicks = nanos
+    }
+
+    /// Makes room for an event of at most `StreamState.maxFixedEvent + extra` bytes.
+    @inlinable @inline(__always)
+    func begin(_ now: UInt64, extra: Int = 0) -> Bool {
+        let s = state
+        if _fastPath(now < s.pointee.deadline && s.pointee.cursor + extra <= s.pointee.limit) { return true }
+        return s.pointee.refill(now: now, need: extra)
+    }
+
+    /// The interned id of `site` in the current chunk; nil when the event must be dropped.
+    @inlinable @inline(__always)
+    func site(_ site: SourceSite, _ now: UInt64, extra: Int = 0) -> UInt64? {
+        let s = state
+        let slot = s.pointee.sites[StreamState.probe(s.pointee.sites, s.pointee.siteMask, site.internKey)]
+        if _fastPath(slot.id != 0 && slot.generation == s.pointee.generation) { return UInt64(slot.id) }
+        return s.pointee.defineSite(site, now: now, need: extra)
+    }
+
+    /// Writes the type byte and the timestamp delta.
+    @inlinable @inline(__always)
+    func head(_ p: inout UnsafeMutablePointer<UInt8>, _ type: EventType, _ now: UInt64) {
+        p.putByte(type.rawValue)
+        p.putVarint(now &- state.pointee.lastTick)
+        state.pointee.lastTick = now
+    }
+
+    @inlinable @inline(__always)
+    func putTask(_ p: inout UnsafeMutablePointer<UInt8>, _ task: UInt64) {
+        p.putVarint(zigzagEncode(Int64(bitPattern: task &- state.pointee.lastTask)))
+        state.pointee.lastTask = task
+    }
+
+    @inlinable @inline(__always)
+    func putHandle(_ p: inout UnsafeMutablePointer<UInt8>, _ handle: UInt64) {
+        p.putVarint(zigzagEncode(Int64(bitPattern: handle &- state.pointee.lastHandle)))
+        state.pointee.lastHandle = handle
+    }
+
+    @inlinable @inline(__always)
+    func commit(_ p: UnsafeMutablePointer<UInt8>) {
+        state.pointee.cursor = p
+        state.pointee.eventCount &+= 1
+    }
+
+    // MARK: - Loop
+
+    /// An event loop starts running on this thread.
+    @inlinable public func loopStart(loop: UInt64) {
+        let t = now()
+        guard begin(t) else { return }
+        var p = state.pointee.cursor
+        head(&p, .loopStart, t)
+        p.putVarint(loop)
+        commit(p)
+    }
+
+    /// The event loop stops.
+    @inlinable public func loopStop(loop: UInt64) {
+        let t = now()
+        guard begin(t) else { return }
+        var p = state.pointee.cursor
+        head(&p, .loopStop, t)
+        p.putVarint(loop)
+        commit(p)
+    }
+
+    /// The loop is about to wait for I/O or its next timer.
+    /// - Parameter timeoutNanos: how long it may wait; -1 for no limit.
+    @inlinable public func pollBegin(timeoutNanos: Int64) {
+        let t = now()
+        guard begin(t) else { return }
+        var p = state.pointee.cursor
+        head(&p, .pollBegin, t)
+        p.putVarint(zigzagEncode(timeoutNanos))
+        commit(p)
+    }
+
+    /// The wait returned with `readyCount` ready descriptors.
+    @inlinable public func pollEnd(readyCount: Int) {
+        let t = now()
+        guard begin(t) else { return }
+        var p = state.pointee.cursor
+        head(&p, .pollEnd, t)
+        p.putVarint(UInt64(truncatingIfNeeded: readyCount))
+        commit(p)
+    }
+
+    // MARK: - Tasks
+
+    /// A task is created.
+    /// - Parameters:
+    ///   - task: its id (non-zero).
+    ///   - parent: the creating task's id, 0 for none.
+    ///   - name: its name; the first 255 bytes are kept.
+    ///   - site: where it was created.
+    @inlinable public func taskCreate(task: UInt64, parent: UInt64, name: String, site: SourceSite) {
+        var name = name
+        name.withUTF8 { utf8 in
+            let length = Swift.min(utf8.count, StreamState.maxNameText)
+            let t = now()
+            guard begin(t, extra: length + 2), let siteID = self.site(site, t, extra: length + 2) else { return }
+            var p = state.pointee.cursor
+            head(&p, .taskCreate, t)
+            putTask(&p, task)
+            putTask(&p, parent)
+            p.putVarint(UInt64(length))
+            if let base = utf8.baseAddress { p.update(from: base, count: length) }
+            p += length
+            p.putVarint(siteID)
+            commit(p)
+        }
+    }
+
+    /// A task step starts. The task is this stream's running task until ``stepEnd(_:site:)``.
+    @inlinable public func stepBegin(task: UInt64) {
+        let t = now()
+        guard begin(t) else { return }
+        var p = state.pointee.cursor
+        head(&p, .stepBegin, t)
+        putTask(&p, task)
+        state.pointee.runningTask = task
+        commit(p)
+    }
+
+    /// The running task's step ends.
+    /// - Parameters:
+    ///   - outcome: how it ended.
+    ///   - site: where it suspended, when known.
+    @inlinable public func stepEnd(_ outcome: StepOutcome, site: SourceSite?) {
+        let t = now()
+        guard begin(t) else { return }
+        var siteID: UInt64 = 0
+        if let site {
+            guard let id = self.site(site, t) else { return }
+            siteID = id
+        }
+        var p = state.pointee.cursor
+        head(&p, .stepEnd, t)
+        p.putByte(outcome.rawValue)
+        p.putVarint(siteID)
+        state.pointee.runningTask = 0
+        commit(p)
+    }
+
+    /// A task becomes ready.
+    /// - Parameters:
+    ///   - task: the task made ready.
+    ///   - waker: what made it ready.
+    ///   - wakerID: the waking task's id, the callback or timer handle, the descriptor, or the
+    ///     kernel thread id.
+    @inlinable public func wakeup(task: UInt64, waker: WakerKind, wakerID: UInt64) {
+        let t = now()
+        guard begin(t) else { return }
+        var p = state.pointee.cursor
+        head(&p, .wakeup, t)
+        putTask(&p, task)
+        p.putByte(waker.rawValue)
+        p.putVarint(wakerID)
+        commit(p)
+    }
+
+    // MARK: - Callbacks and timers
+
+    /// A callback is scheduled.
+    /// - Parameters:
+    ///   - handle: its handle id.
+    ///   - kind: soon, later, at or threadsafe.
+    ///   - dueInNanos: when it is due, relative to now (0 for soon).
+    ///   - site: where it was scheduled.
+    @inlinable public func callbackScheduled(handle: UInt64, kind: CallbackKind, dueInNanos: Int64, site: SourceSite) {
+        let t = now()
+        guard begin(t), let siteID = self.site(site, t) else { return }
+        var p = state.pointee.cursor
+        head(&p, .callbackScheduled, t)
+        putHandle(&p, handle)
+        p.putByte(kind.rawValue)
+        p.putVarint(zigzagEncode(dueInNanos))
+        p.putVarint(siteID)
+        commit(p)
+    }
+
+    /// A callback starts.
+    @inlinable public func callbackBegin(handle: UInt64) {
+        let t = now()
+        guard begin(t) else { return }
+        var p = state.pointee.cursor
+        head(&p, .callbackBegin, t)
+        putHandle(&p, handle)
+        commit(p)
+    }
+
+    /// A callback returns.
+    @inlinable public func callbackEnd(handle: UInt64) {
+        let t = now()
+        guard begin(t) else { return }
+        var p = state.pointee.cursor
+        head(&p, .callbackEnd, t)
+        putHandle(&p, handle)
+        commit(p)
+    }
+
+    /// A timer fires.
+    /// - Parameters:
+    ///   - handle: its handle id.
+    ///   - dueInNanos: its deadline relative to now: negative by the lateness.
+    @inlinable public func timerFired(handle: UInt64, dueInNanos: Int64) {
+        let t = now()
+        guard begin(t) else { return }
+        var p = state.pointee.cursor
+        head(&p, .timerFired, t)
+        putHandle(&p, handle)
+        p.putVarint(zigzagEncode(dueInNanos))
+        commit(p)
+    }
+
+    // MARK: - I/O and executor
+
+    /// Readiness interest is registered for a descriptor (events: 1 read, 4 write, as epoll).
+    @inlinable public func ioWait(fd: Int32, events: UInt32) { fdEvent(.ioWait, fd, events) }
+
+    /// A descriptor is ready.
+    @inlinable public func ioReady(fd: Int32, events: UInt32) { fdEvent(.ioReady, fd, events) }
+
+    @inlinable func fdEvent(_ type: EventType, _ fd: Int32, _ events: UInt32) {
+        let t = now()
+        guard begin(t) else { return }
+        var p = state.pointee.cursor
+        head(&p, type, t)
+        p.putVarint(UInt64(UInt32(bitPattern: fd)))
+        p.putVarint(UInt64(events))
+        commit(p)
+    }
+
+    /// Work is handed to a thread pool.
+    @inlinable public func executorSubmit(job: UInt64, site: SourceSite) {
+        let t = now()
+        guard begin(t), let siteID = self.site(site, t) else { return }
+        var p = state.pointee.cursor
+        head(&p, .executorSubmit, t)
+        p.putVarint(job)
+        p.putVarint(siteID)
+        commit(p)
+    }
+
+    /// A pool thread starts a job (emit it from that thread's own stream).
+    @inlinable public func executorBegin(job: UInt64) { jobEvent(.executorBegin, job) }
+
+    /// A pool thread finishes a job.
+    @inlinable public func executorEnd(job: UInt64) { jobEvent(.executorEnd, job) }
+
+    @inlinable func jobEvent(_ type: EventType, _ job: UInt64) {
+        let t = now()
+        guard begin(t) else { return }
+        var p = state.pointee.cursor
+        head(&p, type, t)
+        p.putVarint(job)
+        commit(p)
+    }
+
+    // MARK: - User marks and spans
+
+    /// Marks a point in time.
+    @inlinable public func mark(_ name: StaticString, value: Int64 = 0) {
+        let t = now()
+        guard begin(t), let nameID = site(SourceSite(name: name), t) else { return }
+        var p = state.pointee.cursor
+        head(&p, .userMark, t)
+        p.putVarint(nameID)
+        p.putVarint(zigzagEncode(value))
+        commit(p)
+    }
+
+    /// Opens a span; close it with ``spanEnd(_:)`` on the same thread.
+    @inlinable public func spanBegin(_ name: StaticString) { span(.userSpanBegin, name) }
+
+    /// Closes the innermost span of that name.
+    @inlinable public func spanEnd(_ name: StaticString) { span(.userSpanEnd, name) }
+
+    @inlinable func span(_ type: EventType, _ name: StaticString) {
+        let t = now()
+        guard begin(t), let nameID = site(SourceSite(name: name), t) else { return }
+        var p = state.pointee.cursor
+        head(&p, type, t)
+        p.putVarint(nameID)
+        commit(p)
+    }
+
+    // MARK: - Flushing
+
+    /// Nanoseconds until this stream's buffer is due for hand-over; `Int64.max` when it holds
+    /// nothing. An event loop caps its poll timeout to this, so that an idle loop still gets its
+    /// events to disk within the flush interval.
+    public var nanosUntilFlush: Int64 {
+        let s = state.pointee
+        guard s.buffer != nil else { return .max }
+        let now = self.now()
+        guard now < s.deadline else { return 0 }
+        return Int64(Double(s.deadline - now) * s.nanosPerTick) + 1
+    }
+
+    /// Hands the partial buffer to the writer thread now.
+    public func flush() {
+        state.pointee.handOver()
+    }
+
+    /// Events this stream dropped at the memory cap so far.
+    public var droppedEvents: UInt64 { state.pointee.droppedTotal }
+}
