@@ -1,4 +1,7 @@
 import CLoopTraceShims
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Metadata at the front of every recorder buffer; the payload follows it. Filled by the
 /// emitting thread at hand-over, read by the writer thread after it pops the buffer.
@@ -72,6 +75,8 @@ struct StreamState {
     let threadID: UInt32
     let flushTicks: UInt64
     let nanosPerTick: Double
+    /// Wait for the writer instead of dropping events (offline generators only).
+    let waitWhenFull: Bool
     unowned(unsafe) let channel: StreamChannel
 
     /// The most bytes a record other than `taskCreate` and `stringDef` takes: type, timestamp and
@@ -82,7 +87,8 @@ struct StreamState {
     /// Task names longer than this are cut.
     @usableFromInline static let maxNameText = 255
 
-    init(streamID: UInt32, clockMode: UInt8, flushTicks: UInt64, nanosPerTick: Double, channel: StreamChannel) {
+    init(streamID: UInt32, clockMode: UInt8, flushTicks: UInt64, nanosPerTick: Double, waitWhenFull: Bool,
+         channel: StreamChannel) {
         let sentinel = UnsafeMutablePointer<UInt8>(bitPattern: 64)!
         cursor = sentinel
         limit = sentinel
@@ -101,6 +107,7 @@ struct StreamState {
         threadID = clockMode == 2 ? 0 : lt_thread_id()
         self.flushTicks = flushTicks
         self.nanosPerTick = nanosPerTick
+        self.waitWhenFull = waitWhenFull
         self.channel = channel
     }
 
@@ -120,7 +127,12 @@ struct StreamState {
             if now < deadline && cursor + need <= limit { return true }
             handOver()
         }
-        guard let fresh = channel.takeBuffer() else {
+        var next = channel.takeBuffer()
+        while next == nil && waitWhenFull && !closed {
+            usleep(20)
+            next = channel.takeBuffer()
+        }
+        guard let fresh = next else {
             if dropped == 0 { dropFirstTick = now }
             dropped += 1
             droppedTotal += 1

@@ -37,6 +37,9 @@ public final class TraceRecorder: @unchecked Sendable {
         /// Timestamps come from ``TraceStream/setSyntheticTime(nanos:)`` instead of a clock, and
         /// the header holds no pid, host or wall time: the file is reproducible.
         public var syntheticClock: Bool = false
+        /// At the memory cap, wait for the writer thread instead of dropping events. Only for
+        /// offline generators: an instrumented program must never block on its tracer.
+        public var waitWhenFull: Bool = false
 
         /// A configuration with the defaults.
         public init(path: String, memoryCapBytes: Int = 64 << 20, bufferBytes: Int = 256 << 10,
@@ -156,7 +159,7 @@ public final class TraceRecorder: @unchecked Sendable {
             let mode: UInt8 = configuration.syntheticClock ? 2 : (calibration.kind == .tsc ? 0 : 1)
             state.initialize(to: StreamState(streamID: UInt32(streams.count + 1), clockMode: mode,
                                              flushTicks: flushTicks, nanosPerTick: calibration.nanosPerTick,
-                                             channel: channel))
+                                             waitWhenFull: configuration.waitWhenFull, channel: channel))
             if closed { state.pointee.closed = true }
             streams.append(state)
             channels.append(channel)

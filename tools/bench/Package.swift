@@ -1,0 +1,18 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+// Benchmarks and generators for looptrace. A package of its own, so that `swift build` and
+// `swift test` at the top level never build them. Build and run in release:
+//   swift run -c release --package-path tools/bench format-bench
+let package = Package(
+    name: "looptrace-tools",
+    platforms: [.macOS(.v15)],
+    dependencies: [
+        .package(name: "looptrace", path: "../.."),
+    ],
+    targets: [
+        .executableTarget(name: "trace-gen", dependencies: [.product(name: "TraceFormat", package: "looptrace")]),
+        .executableTarget(name: "format-bench", dependencies: [.product(name: "TraceFormat", package: "looptrace")]),
+    ],
+    swiftLanguageModes: [.v6]
+)

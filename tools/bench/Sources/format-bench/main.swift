@@ -1,0 +1,280 @@
+// format-bench: the trace format's costs, measured in one invocation on this machine.
+//
+//   swift run -c release --package-path tools/bench format-bench [--quick]
+//
+// Prints, for the recorder and reader: ns added per event on the emitting thread (against a
+// plain 16-byte store, the physical floor), writer-thread CPU per event, compressed bytes per
+// event (loop-shaped and high-entropy streams), decode throughput on all cores, peak RSS while
+// reading a ≥ 100 M-event trace, and zlib against libdeflate. Medians with min/max.
+import Foundation
+import TraceFormat
+
+if let i = CommandLine.arguments.firstIndex(of: "--read-rss"), i + 1 < CommandLine.arguments.count {
+    // Child mode: read the trace and report this process's peak RSS.
+    let reader = try TraceReader(path: CommandLine.arguments[i + 1])
+    var events = 0
+    var tasks: UInt64 = 0
+    let t0 = DispatchTime.now().uptimeNanoseconds
+    try reader.forEachChunk { c in
+        events += c.events.count
+        for e in c.events { tasks &+= e.task }
+    }
+    let seconds = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
+    var usage = rusage()
+    getrusage(RUSAGE_SELF.rawValue, &usage)
+    print(String(format: "%.1f MiB (%d events in %.2f s, %.1f M events/s)", Double(usage.ru_maxrss) / 1024, events, seconds,
+                 Double(events) / seconds / 1e6))
+    exit(0)
+}
+
+let quick = CommandLine.arguments.contains("--quick")
+let runs = quick ? 3 : 7
+let scratch = NSTemporaryDirectory() + "looptrace-bench-\(getpid())"
+try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
+defer { try? FileManager.default.removeItem(atPath: scratch) }
+
+// MARK: - Helpers
+
+struct Summary: CustomStringConvertible {
+    var samples: [Double]
+    var median: Double { let s = samples.sorted(); return s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2 }
+    var min: Double { samples.min()! }
+    var max: Double { samples.max()! }
+    func fmt(_ v: Double) -> String { v >= 100 ? String(format: "%.0f", v) : String(format: "%.2f", v) }
+    var description: String { "\(fmt(median))  [\(fmt(min)) – \(fmt(max))]" }
+}
+
+func measure(_ n: Int = runs, _ body: () throws -> Double) rethrows -> Summary {
+    var samples: [Double] = []
+    for _ in 0..<n { samples.append(try body()) }
+    return Summary(samples: samples)
+}
+
+func nowNanos() -> UInt64 { DispatchTime.now().uptimeNanoseconds }
+
+func row(_ name: String, _ value: String, _ goal: String = "") {
+    print(name.padding(toLength: 52, withPad: " ", startingAt: 0) + value.padding(toLength: 34, withPad: " ", startingAt: 0) + goal)
+}
+
+@inline(never) func blackHole<T>(_ x: T) { withExtendedLifetime(x) {} }
+
+let sites: [SourceSite] = [
+    SourceSite(file: "App/Handler.swift", line: 10, function: "handle()"),
+    SourceSite(file: "App/Db.swift", line: 20, function: "query()"),
+]
+
+/// The loop-thread shape of one task step: begin, wake another task, end with a suspend site.
+@inline(never)
+func tracedSteps(_ stream: TraceStream, _ n: Int) -> UInt64 {
+    var acc: UInt64 = 0
+    for i in 0..<n {
+        let task = UInt64(i & 255) + 1
+        stream.stepBegin(task: task)
+        acc &+= task &* 2_654_435_761
+        stream.wakeup(task: (task & 255) + 1, waker: .task, wakerID: task)
+        stream.stepEnd(.suspended, site: sites[i & 1])
+    }
+    return acc
+}
+
+/// The same loop with the emits removed.
+@inline(never)
+func untracedSteps(_ n: Int) -> UInt64 {
+    var acc: UInt64 = 0
+    for i in 0..<n {
+        let task = UInt64(i & 255) + 1
+        acc &+= task &* 2_654_435_761
+        blackHole(acc)
+    }
+    return acc
+}
+
+/// The physical floor: append 16-byte records to a preallocated buffer.
+@inline(never)
+func plainStores(_ buffer: UnsafeMutablePointer<UInt64>, _ n: Int) {
+    var p = buffer
+    for i in 0..<n {
+        p[0] = UInt64(i)
+        p[1] = UInt64(i) &* 3
+        p += 2
+    }
+}
+
+func fileSize(_ path: String) -> Int64 {
+    (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int64) ?? 0
+}
+
+print("format-bench — \(CommandLine.arguments.joined(separator: " "))")
+print("machine: \(ProcessInfo.processInfo.activeProcessorCount) CPUs, clock \(TraceClock.kind), \(runs) runs per figure; median [min – max]\n")
+
+// MARK: - Emit cost
+
+let steps = quick ? 1_000_000 : 2_000_000
+let eventsPerRun = Double(steps * 3)
+var writerCPU: [Double] = []
+var libdeflateWriterCPU: [Double] = []
+var emitCost: [Double] = []
+for run in 0..<runs {
+    let path = scratch + "/emit-\(run).trace"
+    let recorder = try TraceRecorder(.init(path: path, memoryCapBytes: 128 << 20))
+    let stream = recorder.makeStream()
+    _ = tracedSteps(stream, 10_000)  // warm up: buffers, sites
+    let t0 = nowNanos()
+    blackHole(untracedSteps(steps))
+    let t1 = nowNanos()
+    blackHole(tracedSteps(stream, steps))
+    let t2 = nowNanos()
+    stream.flush()
+    let stats = recorder.close()
+    precondition(stats.droppedEvents == 0, "raise the memory cap: the emit benchmark dropped events")
+    emitCost.append((Double(t2 - t1) - Double(t1 - t0)) / eventsPerRun)
+    writerCPU.append(Double(stats.writerCPUNanos) / Double(stats.events))
+    try? FileManager.default.removeItem(atPath: path)
+}
+let floor = measure {
+    let buffer = UnsafeMutablePointer<UInt64>.allocate(capacity: 2 * steps * 3)
+    buffer.initialize(repeating: 0, count: 2 * steps * 3)
+    defer { buffer.deallocate() }
+    let t0 = nowNanos()
+    plainStores(buffer, steps * 3)
+    return Double(nowNanos() - t0) / eventsPerRun
+}
+print("Recorder (emitting thread: stepBegin, wakeup, stepEnd+site per step, \(steps) steps per run)")
+row("  ns added per event on the emitting thread", "\(Summary(samples: emitCost))", "goal ≤ 5 ns")
+row("  peer floor: plain 16-byte store, ns per record", "\(floor)")
+let compressorName = try TraceRecorder(.init(path: scratch + "/probe.trace")).close().compressor
+row("  writer-thread CPU per event (\(compressorName))", "\(Summary(samples: writerCPU)) ns", "goal ≤ 30 ns")
+
+// zlib for the writer thread, same stream.
+for run in 0..<runs {
+    let path = scratch + "/zlib-\(run).trace"
+    let recorder = try TraceRecorder(.init(path: path, memoryCapBytes: 128 << 20, preferLibdeflate: false))
+    let stream = recorder.makeStream()
+    blackHole(tracedSteps(stream, steps))
+    stream.flush()
+    let stats = recorder.close()
+    libdeflateWriterCPU.append(Double(stats.writerCPUNanos) / Double(stats.events))
+    try? FileManager.default.removeItem(atPath: path)
+}
+row("  writer-thread CPU per event (zlib level 1)", "\(Summary(samples: libdeflateWriterCPU)) ns")
+
+// MARK: - Size
+
+/// Bytes per event of a loop-shaped stream with timestamps at `ticksPerNano`.
+func loopShapedBytes(events: Int, ticksPerNano: Double, libdeflate: Bool) throws -> (perEvent: Double, raw: Double) {
+    let path = scratch + "/size.trace"
+    var configuration = TraceRecorder.Configuration(path: path, preferLibdeflate: libdeflate, syntheticClock: true)
+    configuration.waitWhenFull = true
+    let recorder = try TraceRecorder(configuration)
+    var workload = LoopShapedWorkload(tasks: 64, seed: 9)
+    workload.ticksPerNano = ticksPerNano
+    workload.emit(into: recorder.makeStream(), events: events)
+    let stats = recorder.close()
+    defer { try? FileManager.default.removeItem(atPath: path) }
+    return (Double(fileSize(path)) / Double(stats.events), Double(stats.rawBytes) / Double(stats.events))
+}
+
+let tscPerNano: Double = try {
+    let recorder = try TraceRecorder(.init(path: scratch + "/rate.trace"))
+    defer { recorder.close() }
+    return recorder.calibration.kind == .tsc ? 1 / recorder.calibration.nanosPerTick : 1
+}()
+let sizeEvents = quick ? 2_000_000 : 5_000_000
+let nsSize = try loopShapedBytes(events: sizeEvents, ticksPerNano: 1, libdeflate: true)
+let tscSize = try loopShapedBytes(events: sizeEvents, ticksPerNano: tscPerNano, libdeflate: true)
+let zlibSize = try loopShapedBytes(events: sizeEvents, ticksPerNano: tscPerNano, libdeflate: false)
+print("\nSize (loop-shaped stream: 64 tasks waking each other, callbacks, timers; \(sizeEvents) events)")
+row("  file bytes per event, TSC-rate timestamps", String(format: "%.2f  (raw %.2f)", tscSize.perEvent, tscSize.raw), "goal ≤ 2.0")
+row("  file bytes per event, ns timestamps", String(format: "%.2f  (raw %.2f)", nsSize.perEvent, nsSize.raw))
+row("  file bytes per event, TSC-rate, zlib level 1", String(format: "%.2f", zlibSize.perEvent))
+
+// High-entropy stream: random event types, ids and gaps.
+do {
+    let path = scratch + "/random.trace"
+    var configuration = TraceRecorder.Configuration(path: path, syntheticClock: true)
+    configuration.waitWhenFull = true
+    let recorder = try TraceRecorder(configuration)
+    let stream = recorder.makeStream()
+    var rng = SplitMix64(seed: 4)
+    var t: UInt64 = 0
+    let n = sizeEvents
+    for _ in 0..<n {
+        t += rng.next() % 100_000
+        stream.setSyntheticTime(nanos: t)
+        let task = rng.next() % 100_000 + 1
+        switch rng.next() % 4 {
+        case 0: stream.stepBegin(task: task)
+        case 1: stream.stepEnd(.suspended, site: sites[Int(rng.next() % 2)])
+        case 2: stream.wakeup(task: task, waker: .task, wakerID: rng.next() % 100_000)
+        default: stream.callbackBegin(handle: rng.next() % 1_000_000)
+        }
+    }
+    let stats = recorder.close()
+    row("  file bytes per event, high-entropy random stream", String(format: "%.2f  (raw %.2f)", Double(fileSize(path)) / Double(stats.events), Double(stats.rawBytes) / Double(stats.events)))
+    try? FileManager.default.removeItem(atPath: path)
+}
+
+// MARK: - Decode
+
+let decodeEvents = quick ? 10_000_000 : 30_000_000
+let decodePath = scratch + "/decode.trace"
+do {
+    var configuration = TraceRecorder.Configuration(path: decodePath, syntheticClock: true)
+    configuration.waitWhenFull = true
+    let recorder = try TraceRecorder(configuration)
+    var workload = LoopShapedWorkload(tasks: 256, seed: 1)
+    workload.ticksPerNano = tscPerNano
+    let stream = recorder.makeStream()
+    var done = 0
+    while done < decodeEvents { done += workload.emit(into: stream, events: min(1_000_000, decodeEvents - done)) }
+    recorder.close()
+}
+func decodeRate(threads: Int, libdeflate: Bool) throws -> Summary {
+    try measure(max(3, runs / 2)) {
+        let reader = try TraceReader(path: decodePath, options: .init(threads: threads, preferLibdeflate: libdeflate))
+        var events = 0
+        var tasks: UInt64 = 0
+        let t0 = nowNanos()
+        try reader.forEachChunk { c in
+            events += c.events.count
+            for e in c.events { tasks &+= e.task }  // touch every event
+        }
+        blackHole(tasks)
+        return Double(events) / (Double(nowNanos() - t0) / 1e9) / 1e6
+    }
+}
+let cores = ProcessInfo.processInfo.activeProcessorCount
+print("\nDecode (inflate + decode + deliver in order; \(decodeEvents / 1_000_000) M events, \(formatMiB(fileSize(decodePath))))")
+row("  M events/s, \(cores) threads, libdeflate", "\(try decodeRate(threads: cores, libdeflate: true))", "goal ≥ 60")
+row("  M events/s, 1 thread, libdeflate", "\(try decodeRate(threads: 1, libdeflate: true))")
+row("  M events/s, \(cores) threads, zlib", "\(try decodeRate(threads: cores, libdeflate: false))")
+try? FileManager.default.removeItem(atPath: decodePath)
+
+func formatMiB(_ bytes: Int64) -> String { String(format: "%.1f MiB", Double(bytes) / 1048576) }
+
+// MARK: - Peak RSS on a ≥ 100 M-event trace (read in a child process, so generation does not count)
+
+let rssEvents = quick ? 20_000_000 : 100_000_000
+let rssPath = scratch + "/rss.trace"
+do {
+    var configuration = TraceRecorder.Configuration(path: rssPath, syntheticClock: true)
+    configuration.waitWhenFull = true
+    let recorder = try TraceRecorder(configuration)
+    var workload = LoopShapedWorkload(tasks: 256, seed: 2)
+    workload.ticksPerNano = tscPerNano
+    let stream = recorder.makeStream()
+    var done = 0
+    while done < rssEvents { done += workload.emit(into: stream, events: min(1_000_000, rssEvents - done)) }
+    recorder.close()
+}
+let child = Process()
+child.executableURL = URL(fileURLWithPath: CommandLine.arguments[0])
+child.arguments = ["--read-rss", rssPath]
+let pipe = Pipe()
+child.standardOutput = pipe
+try child.run()
+let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+child.waitUntilExit()
+print("\nPeak RSS reading a \(rssEvents / 1_000_000) M-event trace (\(formatMiB(fileSize(rssPath))), \(cores) threads, every event touched)")
+row("  peak RSS of the reading process", output.trimmingCharacters(in: .whitespacesAndNewlines), "goal ≤ 256 MiB")
+try? FileManager.default.removeItem(atPath: rssPath)

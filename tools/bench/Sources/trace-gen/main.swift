@@ -1,0 +1,46 @@
+// trace-gen: writes the sample traces in traces/ and large generated traces for benchmarks.
+//
+//   swift run -c release --package-path tools/bench trace-gen samples traces/
+//   swift run -c release --package-path tools/bench trace-gen loop-shaped big.trace 100000000
+import Foundation
+import TraceFormat
+
+func usage() -> Never {
+    FileHandle.standardError.write(Data("""
+        usage: trace-gen samples DIR               write DIR/loop-shaped.trace and its .dump
+               trace-gen loop-shaped FILE EVENTS   write EVENTS loop-shaped events (synthetic clock)
+
+        """.utf8))
+    exit(64)
+}
+
+let args = CommandLine.arguments.dropFirst()
+guard let command = args.first else { usage() }
+switch command {
+case "samples":
+    guard args.count == 2 else { usage() }
+    let dir = args[args.startIndex + 1]
+    let trace = dir + "/loop-shaped.trace"
+    try LoopShapedWorkload.writeGoldenSample(to: trace)
+    var dump = ""
+    try TraceReader(path: trace).forEachEvent { e, c in dump += TextDump.line(e, in: c) + "\n" }
+    try dump.write(toFile: dir + "/loop-shaped.dump", atomically: true, encoding: .utf8)
+    print("wrote \(trace) and \(dir)/loop-shaped.dump")
+case "loop-shaped":
+    guard args.count == 3, let events = Int(args[args.startIndex + 2]) else { usage() }
+    let path = args[args.startIndex + 1]
+    var configuration = TraceRecorder.Configuration(path: path, programName: "trace-gen", arguments: Array(args),
+                                                    syntheticClock: true)
+    configuration.waitWhenFull = true
+    let recorder = try TraceRecorder(configuration)
+    var workload = LoopShapedWorkload(tasks: 256, seed: 1)
+    let stream = recorder.makeStream()
+    var done = 0
+    while done < events {
+        done += workload.emit(into: stream, events: min(1_000_000, events - done))
+    }
+    let stats = recorder.close()
+    print("wrote \(path): \(stats.events) events, \(stats.fileBytes) bytes, \(stats.droppedEvents) dropped")
+default:
+    usage()
+}
