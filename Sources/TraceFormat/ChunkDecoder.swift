@@ -1,101 +1,177 @@
 /// Decodes one chunk's uncompressed payload into events, validating every varint, string
 /// reference and timestamp against the chunk header. Driven by the file's schema, so it skips
 /// event types newer than this reader.
-struct ChunkDecoder {
-    /// The file's layouts by wire id, flattened for speed.
-    private let layouts: [Layout?]
-    private let clock: ClockCalibration
+///
+/// The decode loop is the reader's hot path: the layouts are plain values in a fixed table (no
+/// reference counting per event), varints are read through a raw pointer with an end check, and
+/// string definitions are tracked in a bitset.
+struct ChunkDecoder: Sendable {
+    /// One event type's layout, packed: the argument kinds 4 bits each.
+    struct Layout: Sendable {
+        var present = false
+        var timed = false
+        var known = false
+        var count: UInt8 = 0
+        var kinds: UInt64 = 0
 
-    struct Layout {
-        var timed: Bool
-        var kinds: [WireKind]
-        var known: Bool
+        @inline(__always) func kind(_ i: Int) -> UInt8 { UInt8(truncatingIfNeeded: kinds >> (UInt64(i) * 4)) & 0xF }
     }
 
-    static let maxStringID: UInt64 = 1 << 24
+    private let layouts: [Layout]
+    private let clock: ClockCalibration
+
+    /// String ids are dense per stream; a million distinct sites is far more than any program has.
+    static let maxStringID: UInt64 = 1 << 20
 
     init(header: TraceHeader) {
         clock = header.clock
         layouts = header.schema.map { entry in
-            entry.map { Layout(timed: $0.timed, kinds: $0.args.map(\.kind), known: TraceSpec.byType[Int($0.type.rawValue)] != nil) }
+            guard let entry else { return Layout() }
+            var layout = Layout(present: true, timed: entry.timed, known: TraceSpec.byType[Int(entry.type.rawValue)] != nil,
+                                count: UInt8(entry.args.count))
+            for (i, arg) in entry.args.enumerated() { layout.kinds |= UInt64(arg.kind.rawValue) << (UInt64(i) * 4) }
+            return layout
         }
     }
 
     func decode(_ payload: UnsafeRawBufferPointer, header: ChunkHeader, offset: Int64) throws(DecodeFailure) -> DecodedChunk {
         var events: [TraceEvent] = []
-        events.reserveCapacity(Int(header.eventCount))
+        events.reserveCapacity(min(Int(header.eventCount), 1 << 20))
         var strings: [UInt64: String] = [:]
+        var defined = [UInt64](repeating: 0, count: 16)  // bitset of defined string ids
         var texts: [String] = []
         var skipped = 0
-        var c = ByteCursor(payload)
+        guard let base = payload.baseAddress?.assumingMemoryBound(to: UInt8.self) else {
+            guard header.eventCount == 0 else { throw DecodeFailure("holds 0 events but its header declares \(header.eventCount)") }
+            return DecodedChunk(header: header, offset: offset, events: [], strings: [:], texts: [], skippedUnknown: 0)
+        }
+        let end = base + payload.count
         var tick = header.firstTick
         var lastTask: UInt64 = 0
         var lastHandle: UInt64 = 0
         var running = header.runningTask
         var count: UInt32 = 0
-        while !c.atEnd {
-            let at = c.offset
-            let typeByte = try c.byte()
+        let stream = header.stream
+        let lastTick = header.lastTick
+        let exact = clock.windowNanos == clock.windowTicks
+        let base0 = clock.baseTicks
+        // ns = ticks × nanosPerTick in 24.40 fixed point: exact to a few ns over an hour, and a
+        // multiply instead of a float conversion per event.
+        let scale40 = UInt64(clamping: Int64((clock.nanosPerTick * Double(1 << 40)).rounded()))
+        @inline(__always) func nanos(_ tick: UInt64) -> Int64 {
+            if exact { return Int64(bitPattern: tick &- base0) }
+            guard tick >= base0 else { return clock.nanos(sinceStart: tick) }
+            let (high, low) = (tick - base0).multipliedFullWidth(by: scale40)
+            return Int64(bitPattern: (high << 24) | (low >> 40))
+        }
+
+        @inline(__always)
+        func varint(_ p: inout UnsafePointer<UInt8>) throws(DecodeFailure) -> UInt64 {
+            guard p < end else { throw DecodeFailure("payload byte \(p - base): varint runs past the end") }
+            let b0 = p.pointee
+            p += 1
+            if b0 < 0x80 { return UInt64(b0) }
+            var result = UInt64(b0 & 0x7F)
+            var shift: UInt64 = 7
+            while true {
+                guard p < end else { throw DecodeFailure("payload byte \(p - base): varint runs past the end") }
+                let b = p.pointee
+                p += 1
+                if shift == 63 && b > 1 { throw DecodeFailure("payload byte \(p - base - 1): varint overflows 64 bits") }
+                result |= UInt64(b & 0x7F) << shift
+                if b < 0x80 { return result }
+                shift += 7
+                if shift > 63 { throw DecodeFailure("payload byte \(p - base): varint longer than 10 bytes") }
+            }
+        }
+
+        func text(_ p: inout UnsafePointer<UInt8>) throws(DecodeFailure) -> String {
+            let at = p - base
+            let length = try varint(&p)
+            guard length <= 64 << 10 else { throw DecodeFailure("payload byte \(at): text length \(length) exceeds limit 65536") }
+            guard length <= UInt64(end - p) else { throw DecodeFailure("payload byte \(at): text of \(length) bytes runs past the end") }
+            let s = String(decoding: UnsafeBufferPointer(start: p, count: Int(length)), as: UTF8.self)
+            p += Int(length)
+            return s
+        }
+
+        var q = UnsafePointer(base)
+        while q < end {
+            let at = q - base
+            let typeByte = q.pointee
+            q += 1
             if typeByte == EventType.stringDef.rawValue {
-                let id = try c.varint()
+                let id = try varint(&q)
                 guard id != 0, id < Self.maxStringID else { throw DecodeFailure("payload byte \(at): string id \(id) is out of range") }
-                strings[id] = try c.text(limit: 64 << 10)
+                let word = Int(id >> 6)
+                if word >= defined.count { defined += [UInt64](repeating: 0, count: word + 1 - defined.count) }
+                defined[word] |= 1 << (id & 63)
+                strings[id] = try text(&q)
                 continue
             }
-            guard let layout = layouts[Int(typeByte)] else {
+            let layout = layouts[Int(typeByte)]
+            guard layout.present else {
                 throw DecodeFailure("payload byte \(at): event type \(typeByte) is not in the file's schema")
             }
             if layout.timed {
-                let delta = try c.varint()
-                let (next, overflow) = tick.addingReportingOverflow(delta)
-                guard !overflow, next <= header.lastTick else {
+                let (next, overflow) = tick.addingReportingOverflow(try varint(&q))
+                guard !overflow, next <= lastTick else {
                     throw DecodeFailure("payload byte \(at): timestamp runs past the chunk's last tick")
                 }
                 tick = next
             }
-            let timestamp = clock.nanos(sinceStart: tick)
-            var args = SIMD4<UInt64>.zero
-            for (i, kind) in layout.kinds.enumerated() {
+            let timestamp = nanos(tick)
+            var a0: UInt64 = 0, a1: UInt64 = 0, a2: UInt64 = 0, a3: UInt64 = 0
+            for i in 0..<Int(layout.count) {
                 var value: UInt64
-                switch kind {
-                case .uvarint:
-                    value = try c.varint()
-                case .svarint:
-                    value = UInt64(bitPattern: zigzagDecode(try c.varint()))
-                case .task:
-                    lastTask &+= UInt64(bitPattern: zigzagDecode(try c.varint()))
+                switch layout.kind(i) {
+                case WireKind.uvarint.rawValue:
+                    value = try varint(&q)
+                case WireKind.svarint.rawValue:
+                    value = UInt64(bitPattern: zigzagDecode(try varint(&q)))
+                case WireKind.task.rawValue:
+                    lastTask &+= UInt64(bitPattern: zigzagDecode(try varint(&q)))
                     value = lastTask
-                case .handle:
-                    lastHandle &+= UInt64(bitPattern: zigzagDecode(try c.varint()))
+                case WireKind.handle.rawValue:
+                    lastHandle &+= UInt64(bitPattern: zigzagDecode(try varint(&q)))
                     value = lastHandle
-                case .string:
-                    value = try c.varint()
-                    guard value == 0 || strings[value] != nil else {
-                        throw DecodeFailure("payload byte \(at): string id \(value) is used before it is defined")
+                case WireKind.string.rawValue:
+                    value = try varint(&q)
+                    if value != 0 {
+                        let word = Int(truncatingIfNeeded: value >> 6)
+                        guard value < Self.maxStringID, word < defined.count, defined[word] & (1 << (value & 63)) != 0 else {
+                            throw DecodeFailure("payload byte \(at): string id \(value) is used before it is defined")
+                        }
                     }
-                case .time:
-                    value = UInt64(bitPattern: timestamp &+ zigzagDecode(try c.varint()))
-                case .text:
+                case WireKind.time.rawValue:
+                    value = UInt64(bitPattern: timestamp &+ zigzagDecode(try varint(&q)))
+                default:  // text
                     value = UInt64(texts.count)
-                    texts.append(try c.text(limit: 64 << 10))
+                    texts.append(try text(&q))
                 }
-                if i < TraceSpec.maxArgs { args[i] = value }
+                switch i {
+                case 0: a0 = value
+                case 1: a1 = value
+                case 2: a2 = value
+                case 3: a3 = value
+                default: break  // arguments appended by a newer minor version
+                }
             }
             count += 1
             guard layout.known else {
                 skipped += 1
                 continue
             }
-            let type = EventType(typeByte)
-            if type == .stepBegin { running = args[0] }
-            events.append(TraceEvent(type: type, stream: header.stream, timestamp: timestamp, task: running, args: args))
-            if type == .stepEnd { running = 0 }
+            if typeByte == EventType.stepBegin.rawValue { running = a0 }
+            events.append(TraceEvent(type: EventType(typeByte), stream: stream, timestamp: timestamp, task: running,
+                                     args: SIMD4(a0, a1, a2, a3)))
+            if typeByte == EventType.stepEnd.rawValue { running = 0 }
         }
         guard count == header.eventCount else {
             throw DecodeFailure("holds \(count) events but its header declares \(header.eventCount)")
         }
-        guard tick == header.lastTick || count == 0 else {
-            throw DecodeFailure("last event is at tick \(tick) but the header says \(header.lastTick)")
+        guard tick == lastTick || count == 0 else {
+            throw DecodeFailure("last event is at tick \(tick) but the header says \(lastTick)")
         }
         return DecodedChunk(header: header, offset: offset, events: events, strings: strings, texts: texts,
                             skippedUnknown: skipped)

@@ -17,9 +17,9 @@ public struct ChunkHeader: Sendable, Equatable {
     public static let magic: UInt32 = 0x4B43_544C
     /// The header's size in bytes.
     public static let size = 64
-    /// The largest uncompressed or compressed payload a reader accepts: 16 MiB. The recorder's
-    /// buffers are at most 4 MiB.
-    public static let maxPayload = 16 << 20
+    /// The largest uncompressed or compressed payload a reader accepts: 4 MiB, the size of the
+    /// recorder's largest buffer.
+    public static let maxPayload = 4 << 20
 
     /// How a payload is stored.
     public enum Codec: UInt8, Sendable, CustomStringConvertible {

@@ -221,3 +221,23 @@ public enum TraceSpec {
     /// The most arguments any v1 event has: the size of ``TraceEvent``'s argument vector.
     public static let maxArgs = 4
 }
+
+extension TraceSpec {
+    /// The spec table as Markdown, exactly as the DocC article "FileFormat" shows it (a test keeps
+    /// the two identical).
+    public static func markdownTable() -> String {
+        var out = "| id | event | timestamp | arguments (wire kind) | since | meaning |\n"
+        out += "|---:|---|---|---|---|---|\n"
+        for spec in events {
+            let args = spec.args.isEmpty ? "—" : spec.args.map { arg in
+                var s = "`\(arg.name)` (\(arg.kind))"
+                if !arg.choices.isEmpty {
+                    s += ": " + arg.choices.enumerated().map { "\($0.offset) \($0.element)" }.joined(separator: ", ")
+                }
+                return s
+            }.joined(separator: "; ")
+            out += "| \(spec.type.rawValue) | `\(spec.name)` | \(spec.timed ? "yes" : "no") | \(args) | 1.\(spec.sinceMinor) | \(spec.summary) |\n"
+        }
+        return out
+    }
+}

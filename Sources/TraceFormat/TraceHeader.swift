@@ -191,7 +191,7 @@ public struct TraceHeader: Sendable, Equatable {
                 let since = try h.varint()
                 let name = try h.text(limit: 256)
                 let argc = try h.varint()
-                guard argc <= 32 else { throw TraceFormatError.badHeader(offset: at, reason: "event type \(type.rawValue) declares \(argc) arguments, limit 32") }
+                guard argc <= 16 else { throw TraceFormatError.badHeader(offset: at, reason: "event type \(type.rawValue) declares \(argc) arguments, limit 16") }
                 var args: [(String, WireKind)] = []
                 for _ in 0..<argc {
                     let k = try h.byte()

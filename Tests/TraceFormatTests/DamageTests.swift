@@ -123,7 +123,7 @@ struct DamageTests {
         write(bytes, to: path)
         let (events, reader) = try recovered(path)
         let first = try #require(reader.damage.first)
-        #expect(first.error == .badChunk(offset: Int64(at), reason: "declared compressed length 4294967295 exceeds limit 16777216"))
+        #expect(first.error == .badChunk(offset: Int64(at), reason: "declared compressed length 4294967295 exceeds limit 4194304"))
         // Reading resynchronises on the next chunk.
         #expect(events == sample.totalEvents - sample.chunks[0].events)
     }

@@ -153,3 +153,21 @@ struct RoundTripTests {
         recorder.close()
     }
 }
+
+@Suite("Codecs")
+struct CodecTests {
+    @Test("zlib and libdeflate write and read the same format", arguments: [(false, true), (true, false), (false, false)])
+    func codecsInteroperate(writeWithLibdeflate: Bool, readWithLibdeflate: Bool) throws {
+        let dir = TemporaryDirectory()
+        let path = dir.file("codec.trace")
+        let recorder = try TraceRecorder(.init(path: path, bufferBytes: 16 << 10, preferLibdeflate: writeWithLibdeflate,
+                                               syntheticClock: true))
+        let expected = emitRandom(recorder.makeStream(), count: 5_000, seed: 77)
+        recorder.close()
+        let reader = try TraceReader(path: path, options: .init(preferLibdeflate: readWithLibdeflate))
+        var events: [ExpectedEvent] = []
+        try reader.forEachEvent { e, c in events.append(describe(e, c)) }
+        #expect(reader.damage.isEmpty)
+        #expect(events == expected)
+    }
+}

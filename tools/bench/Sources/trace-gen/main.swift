@@ -9,6 +9,7 @@ func usage() -> Never {
     FileHandle.standardError.write(Data("""
         usage: trace-gen samples DIR               write DIR/loop-shaped.trace and its .dump
                trace-gen loop-shaped FILE EVENTS   write EVENTS loop-shaped events (synthetic clock)
+               trace-gen spec-table                print the event table for the DocC spec
 
         """.utf8))
     exit(64)
@@ -26,6 +27,8 @@ case "samples":
     try TraceReader(path: trace).forEachEvent { e, c in dump += TextDump.line(e, in: c) + "\n" }
     try dump.write(toFile: dir + "/loop-shaped.dump", atomically: true, encoding: .utf8)
     print("wrote \(trace) and \(dir)/loop-shaped.dump")
+case "spec-table":
+    print(TraceSpec.markdownTable(), terminator: "")
 case "loop-shaped":
     guard args.count == 3, let events = Int(args[args.startIndex + 2]) else { usage() }
     let path = args[args.startIndex + 1]

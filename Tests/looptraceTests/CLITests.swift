@@ -1,0 +1,124 @@
+import Foundation
+import Testing
+
+/// Runs the built `looptrace` binary, which sits beside the test bundle.
+func looptrace(_ arguments: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
+    let bundle = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+    var binary = bundle.appendingPathComponent("looptrace")
+    if !FileManager.default.fileExists(atPath: binary.path) {
+        binary = bundle.deletingLastPathComponent().appendingPathComponent("looptrace")
+    }
+    let process = Process()
+    process.executableURL = binary
+    process.arguments = arguments
+    let out = Pipe()
+    let err = Pipe()
+    process.standardOutput = out
+    process.standardError = err
+    try process.run()
+    let stdout = out.fileHandleForReading.readDataToEndOfFile()
+    let stderr = err.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return (process.terminationStatus, String(decoding: stdout, as: UTF8.self), String(decoding: stderr, as: UTF8.self))
+}
+
+let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+
+/// Every sample in traces/.
+let samples: [String] = ((try? FileManager.default.contentsOfDirectory(atPath: root + "/traces")) ?? [])
+    .filter { $0.hasSuffix(".trace") }.sorted().map { root + "/traces/" + $0 }
+
+final class Scratch {
+    let path = NSTemporaryDirectory() + "looptrace-cli-" + UUID().uuidString
+    init() { try! FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true) }
+    deinit { try? FileManager.default.removeItem(atPath: path) }
+}
+
+@Suite("looptrace command line")
+struct CLITests {
+    @Test("info, dump and validate succeed on every sample", arguments: samples)
+    func samplesAreIntact(sample: String) throws {
+        let validate = try looptrace(["validate", sample])
+        #expect(validate.status == 0, "\(validate.stderr)")
+        #expect(validate.stdout.contains(": ok,"))
+        let info = try looptrace(["info", sample])
+        #expect(info.status == 0, "\(info.stderr)")
+        #expect(info.stdout.contains("events by type"))
+        let dump = try looptrace(["dump", sample])
+        #expect(dump.status == 0)
+        let json = try looptrace(["dump", "--json", sample])
+        #expect(json.status == 0)
+        let lines = json.stdout.split(separator: "\n")
+        #expect(lines.count == dump.stdout.split(separator: "\n").count)
+        for line in lines.prefix(200) {
+            #expect((try? JSONSerialization.jsonObject(with: Data(line.utf8))) != nil, "not JSON: \(line)")
+        }
+        let infoJSON = try looptrace(["info", "--json", sample])
+        let object = try JSONSerialization.jsonObject(with: Data(infoJSON.stdout.utf8)) as? [String: Any]
+        #expect(object?["events"] as? Int == lines.count)
+    }
+
+    @Test("A sample cut in half: validate exits 65 with the offset and what was recovered; dump prints the recovered events")
+    func truncatedSample() throws {
+        let scratch = Scratch()
+        let sample = root + "/traces/loop-shaped.trace"
+        let bytes = try Data(contentsOf: URL(fileURLWithPath: sample))
+        let cut = scratch.path + "/half.trace"
+        try bytes.prefix(bytes.count / 2).write(to: URL(fileURLWithPath: cut))
+        let validate = try looptrace(["validate", cut])
+        #expect(validate.status == 65)
+        let message = validate.stderr.trimmingCharacters(in: .newlines)
+        #expect(!message.contains("\n"), "more than one line: \(message)")
+        #expect(message.contains("offset"))
+        #expect(message.contains("recovered"))
+        let dump = try looptrace(["dump", cut])
+        #expect(dump.status == 65)
+        let full = try looptrace(["dump", sample])
+        let recovered = dump.stdout.split(separator: "\n")
+        #expect(recovered.count > 0)
+        #expect(full.stdout.hasPrefix(dump.stdout))
+        #expect(message.contains("recovered \(recovered.count) events"))
+    }
+
+    @Test("Bad input gets one line on stderr and the documented exit code",
+          arguments: [("empty", 65), ("random", 65), ("directory", 66), ("missing", 66)] as [(String, Int32)])
+    func badInput(kind: String, status: Int32) throws {
+        let scratch = Scratch()
+        var path = scratch.path + "/" + kind
+        switch kind {
+        case "empty": _ = FileManager.default.createFile(atPath: path, contents: Data())
+        case "random": _ = FileManager.default.createFile(atPath: path, contents: Data((0..<100).map { UInt8(($0 * 37 + 11) % 256) }))
+        case "directory": path = scratch.path
+        default: break
+        }
+        for command in ["info", "dump", "validate"] {
+            let result = try looptrace([command, path])
+            #expect(result.status == status, "\(command) \(kind): \(result.stderr)")
+            let lines = result.stderr.split(separator: "\n")
+            #expect(lines.count == 1, "\(command) \(kind): \(result.stderr)")
+            #expect(lines.first?.hasPrefix("looptrace: ") == true)
+            #expect(result.stdout.isEmpty)
+        }
+    }
+
+    @Test("Usage errors exit 64")
+    func usageErrors() throws {
+        #expect(try looptrace(["info"]).status == 64)
+        #expect(try looptrace(["dump", "--no-such-flag", "x.trace"]).status == 64)
+        #expect(try looptrace(["frobnicate"]).status == 64)
+        #expect(try looptrace(["info", "--threads", "0", "x.trace"]).status == 64)
+    }
+
+    @Test("--help and --version work")
+    func helpAndVersion() throws {
+        let help = try looptrace(["--help"])
+        #expect(help.status == 0)
+        #expect(help.stdout.contains("validate"))
+        #expect(try looptrace(["--version"]).stdout.contains("looptrace"))
+        for command in ["info", "dump", "validate"] {
+            let sub = try looptrace([command, "--help"])
+            #expect(sub.status == 0)
+            #expect(sub.stdout.contains("Examples"))
+        }
+    }
+}
