@@ -1,0 +1,299 @@
+// loop-bench: LoopRuntime against Python's asyncio and uvloop and Swift's default executor, on the
+// peer workloads of shared/notes/baselines.md, all in one invocation.
+//
+//   swift run -c release --package-path tools/bench loop-bench [--quick] [--no-python]
+//
+// Each figure is the median of several separate runs (Python: separate processes), with min/max.
+// The ratios compare figures measured in this invocation only.
+import Foundation
+import LoopRuntime
+import TraceFormat
+
+let arguments = CommandLine.arguments
+let quick = arguments.contains("--quick")
+let withPython = !arguments.contains("--no-python")
+let runs = quick ? 3 : 5
+let scratch = NSTemporaryDirectory() + "looptrace-loop-bench-\(getpid())"
+try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
+defer { try? FileManager.default.removeItem(atPath: scratch) }
+
+// Sizes: baselines.md's, or a tenth with --quick.
+let roundTrips = quick ? 20_000 : 200_000
+let churnCallbacks = quick ? 100_000 : 1_000_000
+let fanoutTasks = quick ? 1_000 : 10_000
+let fanoutYields = 100
+let timerCount = quick ? 10_000 : 100_000
+
+struct Summary: CustomStringConvertible {
+    var samples: [Double]
+    var median: Double { let s = samples.sorted(); return s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2 }
+    var description: String { "\(rate(median)) [\(rate(samples.min()!)) – \(rate(samples.max()!))]" }
+}
+
+func rate(_ v: Double) -> String {
+    if v >= 1e6 { return String(format: "%.2f M", v / 1e6) }
+    if v >= 1e3 { return String(format: "%.0f k", v / 1e3) }
+    return String(format: "%.1f", v)
+}
+
+func seconds(_ body: () throws -> Void) rethrows -> Double {
+    let t0 = DispatchTime.now().uptimeNanoseconds
+    try body()
+    return Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
+}
+
+enum Tracing { case off, on }
+
+/// State shared by the tasks of one loop; they all run on the loop's thread.
+final class Box<T>: @unchecked Sendable {
+    var value: T
+    init(_ value: T) { self.value = value }
+}
+
+func makeLoop(_ tracing: Tracing) throws -> EventLoop {
+    switch tracing {
+    case .off: return try EventLoop(trace: .off)
+    case .on: return try EventLoop(trace: .file(scratch + "/bench-\(UUID().uuidString).trace"))
+    }
+}
+
+// MARK: - Workloads on LoopRuntime
+
+/// Two tasks, each awaiting a future the other resolves; steps/s (2 steps per round trip).
+func pingPong(_ tracing: Tracing) throws -> Double {
+    let loop = try makeLoop(tracing)
+    defer { loop.close() }
+    let futures = Box([loop.createFuture(of: Void.self), loop.createFuture(of: Void.self)])
+    let start = Box<UInt64>(0)
+    let n = roundTrips
+    func player(_ me: Int) -> LoopTask<Void> {
+        loop.createTask(name: me == 0 ? "ping" : "pong") {
+            if me == 0 { start.value = DispatchTime.now().uptimeNanoseconds }
+            for _ in 0..<n {
+                if me == 0 { try futures.value[1].setResult(()) }
+                try await futures.value[me].value
+                futures.value[me] = loop.createFuture(of: Void.self)
+                if me == 1 { try futures.value[0].setResult(()) }
+            }
+        }
+    }
+    let b = player(1)
+    let a = player(0)
+    try loop.runUntilComplete(a)
+    let elapsed = Double(DispatchTime.now().uptimeNanoseconds - start.value) / 1e9
+    try loop.runUntilComplete(b)
+    return Double(2 * n) / elapsed
+}
+
+/// One callback that reschedules itself with callSoon; callbacks/s.
+func callSoonChurn(_ tracing: Tracing) throws -> Double {
+    let loop = try makeLoop(tracing)
+    defer { loop.close() }
+    let remaining = Box(churnCallbacks)
+    @Sendable func again() {
+        remaining.value -= 1
+        if remaining.value > 0 { loop.callSoon(again) } else { loop.stop() }
+    }
+    loop.callSoon(again)
+    let t = try seconds { try loop.runForever() }
+    return Double(churnCallbacks) / t
+}
+
+/// T tasks × Y sleep(0); task steps/s (T×Y).
+func sleepZeroFanOut(_ tracing: Tracing) throws -> Double {
+    let loop = try makeLoop(tracing)
+    defer { loop.close() }
+    let t = try seconds {
+        let tasks = Box<[LoopTask<Void>]>([])
+        for i in 0..<fanoutTasks {
+            tasks.value.append(loop.createTask(name: "fan-\(i)") {
+                for _ in 0..<fanoutYields { try await loop.sleep(for: .zero) }
+            })
+        }
+        let all = loop.createTask(name: "join") { for task in tasks.value { try await task.value } }
+        try loop.runUntilComplete(all)
+    }
+    return Double(fanoutTasks * fanoutYields) / t
+}
+
+/// Timer lateness: N callLater with delays uniform in [0, 10] ms, paced 100 per ~1 ms.
+func timerLateness(_ tracing: Tracing) throws -> (p50: Double, p99: Double, earliest: Double, max: Double) {
+    let loop = try makeLoop(tracing)
+    defer { loop.close() }
+    let lateness = Box<[Int64]>([])
+    lateness.value.reserveCapacity(timerCount)
+    let driver = loop.createTask(name: "timers") {
+        var rng = SplitMix64(seed: 1)
+        var scheduled = 0
+        while scheduled < timerCount {
+            for _ in 0..<min(100, timerCount - scheduled) {
+                let delay = Int64(rng.next() % 10_000_001)
+                let due = loop.time() + delay
+                loop.callLater(.nanoseconds(delay)) { lateness.value.append(loop.time() - due) }
+                scheduled += 1
+            }
+            try await loop.sleep(for: .milliseconds(1))
+        }
+        try await loop.sleep(for: .milliseconds(15))
+    }
+    try loop.runUntilComplete(driver)
+    let sorted = lateness.value.sorted()
+    func pick(_ q: Double) -> Double { Double(sorted[min(sorted.count - 1, Int(Double(sorted.count) * q))]) / 1e3 }
+    return (pick(0.5), pick(0.99), Double(sorted.first!) / 1e3, Double(sorted.last!) / 1e3)
+}
+
+// MARK: - Swift's default executor
+
+/// A one-slot signal for the default-executor ping-pong: resume the other side, then wait.
+final class Signal: @unchecked Sendable {
+    private let lock = NSLock()
+    private var pending = 0
+    private var waiter: CheckedContinuation<Void, Never>?
+
+    func signal() {
+        lock.lock()
+        if let w = waiter {
+            waiter = nil
+            lock.unlock()
+            w.resume()
+        } else {
+            pending += 1
+            lock.unlock()
+        }
+    }
+
+    func wait() async {
+        await withCheckedContinuation { c in
+            lock.lock()
+            if pending > 0 {
+                pending -= 1
+                lock.unlock()
+                c.resume()
+            } else {
+                waiter = c
+                lock.unlock()
+            }
+        }
+    }
+}
+
+func defaultExecutorPingPong() -> Double {
+    let a = Signal(), b = Signal()
+    let n = roundTrips
+    let done = DispatchSemaphore(value: 0)
+    let t0 = DispatchTime.now().uptimeNanoseconds
+    Task.detached {
+        for _ in 0..<n { await b.wait(); a.signal() }
+    }
+    Task.detached {
+        for _ in 0..<n { b.signal(); await a.wait() }
+        done.signal()
+    }
+    done.wait()
+    return Double(2 * n) / (Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)
+}
+
+// MARK: - Python peers
+
+let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    .deletingLastPathComponent().deletingLastPathComponent().path
+
+func shell(_ command: String) -> (Int32, String) {
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: "/bin/bash")
+    p.arguments = ["-c", command]
+    let out = Pipe()
+    p.standardOutput = out
+    p.standardError = FileHandle.nullDevice
+    do { try p.run() } catch { return (-1, "") }
+    let data = out.fileHandleForReading.readDataToEndOfFile()
+    p.waitUntilExit()
+    return (p.terminationStatus, String(decoding: data, as: UTF8.self))
+}
+
+let python: String? = {
+    guard withPython else { return nil }
+    let (status, out) = shell("\(root)/tools/peers/setup.sh")
+    let path = out.split(separator: "\n").last.map(String.init)
+    return status == 0 ? path : nil
+}()
+
+func peer(_ loop: String, _ workload: String, _ sizes: String) -> [String: Any]? {
+    guard let python else { return nil }
+    let (status, out) = shell("\(python) \(root)/tools/peers/asyncio_workloads.py --loop \(loop) --workload \(workload) \(sizes)")
+    guard status == 0, let line = out.split(separator: "\n").last else { return nil }
+    return try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
+}
+
+func peerRate(_ loop: String, _ workload: String, _ sizes: String) -> Summary? {
+    var samples: [Double] = []
+    for _ in 0..<runs {
+        guard let v = peer(loop, workload, sizes)?["value"] as? Double else { return nil }
+        samples.append(v)
+    }
+    return Summary(samples: samples)
+}
+
+// MARK: - Report
+
+func measure(_ body: () throws -> Double) rethrows -> Summary {
+    var samples: [Double] = []
+    for _ in 0..<runs { samples.append(try body()) }
+    return Summary(samples: samples)
+}
+
+func row(_ cells: [String]) {
+    let widths = [34, 26, 26, 26]
+    print(zip(cells, widths).map { $0.padding(toLength: $1, withPad: " ", startingAt: 0) }.joined())
+}
+
+print("loop-bench — \(arguments.joined(separator: " "))")
+print("machine: \(ProcessInfo.processInfo.activeProcessorCount) CPUs; \(runs) runs per figure; median [min – max]; rates per second\n")
+
+let sizes = (pingpong: "--round-trips \(roundTrips)", callsoon: "--callbacks \(churnCallbacks)",
+             sleep0: "--tasks \(fanoutTasks) --yields \(fanoutYields)", timers: "--timers \(timerCount)")
+
+let ppOff = try measure { try pingPong(.off) }
+let ppOn = try measure { try pingPong(.on) }
+let ppDefault = measure { defaultExecutorPingPong() }
+let csOff = try measure { try callSoonChurn(.off) }
+let csOn = try measure { try callSoonChurn(.on) }
+let s0Off = try measure { try sleepZeroFanOut(.off) }
+let s0On = try measure { try sleepZeroFanOut(.on) }
+let pyPP = peerRate("asyncio", "pingpong", sizes.pingpong), uvPP = peerRate("uvloop", "pingpong", sizes.pingpong)
+let pyCS = peerRate("asyncio", "callsoon", sizes.callsoon), uvCS = peerRate("uvloop", "callsoon", sizes.callsoon)
+let pyS0 = peerRate("asyncio", "sleep0", sizes.sleep0), uvS0 = peerRate("uvloop", "sleep0", sizes.sleep0)
+
+row(["workload", "LoopRuntime, tracing off", "LoopRuntime, tracing on", "Swift default executor"])
+row(["ping-pong steps/s", "\(ppOff)", "\(ppOn)", "\(ppDefault)"])
+row(["callSoon churn callbacks/s", "\(csOff)", "\(csOn)", "—"])
+row(["sleep(0) fan-out steps/s", "\(s0Off)", "\(s0On)", "—"])
+print("")
+row(["workload", "asyncio", "uvloop", ""])
+row(["ping-pong steps/s", pyPP.map { "\($0)" } ?? "n/a", uvPP.map { "\($0)" } ?? "n/a", ""])
+row(["callSoon churn callbacks/s", pyCS.map { "\($0)" } ?? "n/a", uvCS.map { "\($0)" } ?? "n/a", ""])
+row(["sleep(0) fan-out steps/s", pyS0.map { "\($0)" } ?? "n/a", uvS0.map { "\($0)" } ?? "n/a", ""])
+
+print("\nratios (medians of this invocation)")
+func ratio(_ a: Summary, _ b: Summary?) -> String { b.map { String(format: "%.2f×", a.median / $0.median) } ?? "n/a" }
+print("  ping-pong, tracing off ÷ uvloop            \(ratio(ppOff, uvPP))   goal ≥ 8×")
+print("  ping-pong, traced ÷ untraced               \(ratio(ppOn, ppOff))   goal ≥ 0.90")
+print("  ping-pong, tracing off ÷ default executor  \(ratio(ppOff, ppDefault))   goal ≥ 2×")
+print("  callSoon, tracing off ÷ uvloop             \(ratio(csOff, uvCS))")
+print("  callSoon, traced ÷ untraced                \(ratio(csOn, csOff))")
+print("  sleep(0), tracing off ÷ uvloop             \(ratio(s0Off, uvS0))")
+print("  sleep(0), traced ÷ untraced                \(ratio(s0On, s0Off))")
+
+print("\ntimer lateness (fire − due, µs; \(timerCount) timers, delays uniform in [0, 10] ms, 100 per ms)")
+row(["loop", "p50", "p99", "earliest / max"])
+for (name, tracing) in [("LoopRuntime, tracing off", Tracing.off), ("LoopRuntime, tracing on", .on)] {
+    let l = try timerLateness(tracing)
+    row([name, String(format: "%.1f", l.p50), String(format: "%.1f", l.p99), String(format: "%+.1f / %.1f", l.earliest, l.max)])
+}
+for loop in ["asyncio", "uvloop"] {
+    if let r = peer(loop, "timers", sizes.timers), let p50 = r["p50_us"] as? Double, let p99 = r["p99_us"] as? Double,
+       let earliest = r["earliest_us"] as? Double, let mx = r["max_us"] as? Double {
+        row([loop, String(format: "%.1f", p50), String(format: "%.1f", p99), String(format: "%+.1f / %.1f", earliest, mx)])
+    }
+}
+print("  goal: p99 ≤ 100 µs and never early")
