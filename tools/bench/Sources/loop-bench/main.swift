@@ -15,7 +15,8 @@ let withPython = !arguments.contains("--no-python")
 let runs = quick ? 3 : 5
 let scratch = NSTemporaryDirectory() + "looptrace-loop-bench-\(getpid())"
 try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
-defer { try? FileManager.default.removeItem(atPath: scratch) }
+let keepTraces = arguments.contains("--keep-traces")
+defer { if !keepTraces { try? FileManager.default.removeItem(atPath: scratch) } }
 
 // Sizes: baselines.md's, or a tenth with --quick.
 let roundTrips = quick ? 20_000 : 200_000
@@ -44,6 +45,21 @@ func seconds(_ body: () throws -> Void) rethrows -> Double {
 
 enum Tracing { case off, on }
 
+/// The traces the traced runs wrote, for the size figures.
+nonisolated(unsafe) var tracePaths: [String] = []
+
+/// File bytes per event of the traces written since `mark`.
+func bytesPerEvent(since mark: Int) -> String {
+    var bytes: Int64 = 0
+    var events = 0
+    for path in tracePaths[mark...] {
+        guard let reader = try? TraceReader(path: path) else { continue }
+        try? reader.forEachChunk { events += $0.events.count }
+        bytes += reader.fileSize
+    }
+    return events == 0 ? "n/a" : String(format: "%.2f B/event (%d events)", Double(bytes) / Double(events), events / max(1, tracePaths.count - mark))
+}
+
 /// State shared by the tasks of one loop; they all run on the loop's thread.
 final class Box<T>: @unchecked Sendable {
     var value: T
@@ -53,7 +69,11 @@ final class Box<T>: @unchecked Sendable {
 func makeLoop(_ tracing: Tracing) throws -> EventLoop {
     switch tracing {
     case .off: return try EventLoop(trace: .off)
-    case .on: return try EventLoop(trace: .file(scratch + "/bench-\(UUID().uuidString).trace"))
+    case .on:
+        let path = scratch + "/bench-\(UUID().uuidString).trace"
+        if keepTraces { print("  (trace: \(path))") }
+        tracePaths.append(path)
+        return try EventLoop(trace: .file(path))
     }
 }
 
@@ -254,12 +274,18 @@ let sizes = (pingpong: "--round-trips \(roundTrips)", callsoon: "--callbacks \(c
              sleep0: "--tasks \(fanoutTasks) --yields \(fanoutYields)", timers: "--timers \(timerCount)")
 
 let ppOff = try measure { try pingPong(.off) }
+var mark = tracePaths.count
 let ppOn = try measure { try pingPong(.on) }
+let ppSize = bytesPerEvent(since: mark)
 let ppDefault = measure { defaultExecutorPingPong() }
 let csOff = try measure { try callSoonChurn(.off) }
+mark = tracePaths.count
 let csOn = try measure { try callSoonChurn(.on) }
+let csSize = bytesPerEvent(since: mark)
 let s0Off = try measure { try sleepZeroFanOut(.off) }
+mark = tracePaths.count
 let s0On = try measure { try sleepZeroFanOut(.on) }
+let s0Size = bytesPerEvent(since: mark)
 let pyPP = peerRate("asyncio", "pingpong", sizes.pingpong), uvPP = peerRate("uvloop", "pingpong", sizes.pingpong)
 let pyCS = peerRate("asyncio", "callsoon", sizes.callsoon), uvCS = peerRate("uvloop", "callsoon", sizes.callsoon)
 let pyS0 = peerRate("asyncio", "sleep0", sizes.sleep0), uvS0 = peerRate("uvloop", "sleep0", sizes.sleep0)
@@ -283,6 +309,11 @@ print("  callSoon, tracing off ÷ uvloop             \(ratio(csOff, uvCS))")
 print("  callSoon, traced ÷ untraced                \(ratio(csOn, csOff))")
 print("  sleep(0), tracing off ÷ uvloop             \(ratio(s0Off, uvS0))")
 print("  sleep(0), traced ÷ untraced                \(ratio(s0On, s0Off))")
+
+print("\ntrace size of the traced runs (file bytes per event, all overhead included)")
+print("  ping-pong                                  \(ppSize)")
+print("  callSoon churn                             \(csSize)")
+print("  sleep(0) fan-out (\(fanoutTasks) tasks)                \(s0Size)   goal ≤ 2.0")
 
 print("\ntimer lateness (fire − due, µs; \(timerCount) timers, delays uniform in [0, 10] ms, 100 per ms)")
 row(["loop", "p50", "p99", "earliest / max"])
