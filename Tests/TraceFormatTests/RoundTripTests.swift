@@ -56,16 +56,14 @@ struct RoundTripTests {
         let threads = 4
         let group = DispatchGroup()
         for _ in 0..<threads {
+            group.enter()
             Thread.detachNewThread {
-                group.enter()
                 let stream = recorder.makeStream()
                 for i in 0..<perThread { stream.mark("seq", value: Int64(i)) }
                 stream.flush()
                 group.leave()
             }
         }
-        // detachNewThread may start late: wait until every thread entered and left.
-        Thread.sleep(forTimeInterval: 0.05)
         group.wait()
         let stats = recorder.close()
         #expect(stats.droppedEvents == 0)
