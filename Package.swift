@@ -52,8 +52,14 @@ let package = Package(
         ),
         .testTarget(name: "TraceFormatTests", dependencies: ["TraceFormat"]),
         .testTarget(name: "LoopRuntimeTests", dependencies: ["LoopRuntime", "TraceFormat"]),
-        .testTarget(name: "TraceAnalysisTests", dependencies: ["TraceAnalysis", "TraceFormat"]),
+        .testTarget(name: "TraceAnalysisTests", dependencies: ["TraceAnalysis", "TraceFormat", "LoopRuntime"]),
         .testTarget(name: "looptraceTests", dependencies: ["TraceFormat"]),
+        .executableTarget(name: "tick-tock", dependencies: ["LoopRuntime"], path: "Sources/Examples/TickTock"),
+        .executableTarget(name: "countdown", dependencies: ["LoopRuntime"], path: "Sources/Examples/Countdown"),
+        .executableTarget(name: "shared-waiters", dependencies: ["LoopRuntime"], path: "Sources/Examples/SharedWaiters"),
+        .executableTarget(name: "interleave", dependencies: ["LoopRuntime"], path: "Sources/Examples/Interleave"),
+        .executableTarget(name: "cancellation", dependencies: ["LoopRuntime"], path: "Sources/Examples/Cancellation"),
+        .executableTarget(name: "slow-service", dependencies: ["LoopRuntime"], path: "Sources/Examples/SlowService"),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -18,6 +18,8 @@ struct Looptrace: ParsableCommand {
             66 the file cannot be read (missing, a directory, no permission).
             """,
         version: "looptrace 0.1.0 (trace format \(TraceSpecVersion.text))",
-        subcommands: [InfoCommand.self, ValidateCommand.self, DumpCommand.self]
+        subcommands: [InfoCommand.self, ValidateCommand.self, DumpCommand.self,
+                      ReportCommand.self, LatencyCommand.self, BlockingCommand.self, StepsCommand.self, TasksCommand.self, LintsCommand.self,
+                      ExportCommand.self]
     )
 }

@@ -13,6 +13,9 @@ let package = Package(
     targets: [
         .executableTarget(name: "trace-gen", dependencies: [.product(name: "TraceFormat", package: "looptrace")]),
         .executableTarget(name: "format-bench", dependencies: [.product(name: "TraceFormat", package: "looptrace")]),
+        .executableTarget(name: "analysis-bench", dependencies: [
+            .product(name: "TraceFormat", package: "looptrace"), .product(name: "TraceAnalysis", package: "looptrace"),
+        ]),
         .executableTarget(name: "loop-bench", dependencies: [
             .product(name: "LoopRuntime", package: "looptrace"), .product(name: "TraceFormat", package: "looptrace"),
         ]),

@@ -1,0 +1,338 @@
+import CLoopTraceShims
+import DequeModule
+import Glibc
+import HeapModule
+import TraceFormat
+
+extension EventLoop {
+    /// One iteration: poll, collect due timers, run what was ready when the iteration began.
+    @usableFromInline
+    func runOnce() {
+        let st = state
+        // Drop cancelled timers at the head so they do not shorten the poll timeout.
+        while let head = st.pointee.timers.min, case .callback(let h) = head.payload, h.cancelled {
+            _ = st.pointee.timers.popMin()
+            h.onHeap = false
+            st.pointee.cancelledTimers -= 1
+        }
+        var timeout: Int64
+        if !st.pointee.ready.isEmpty || st.pointee.lifecycle == .stopping {
+            timeout = 0
+        } else if let head = st.pointee.timers.min {
+            timeout = max(0, head.deadline &- time())
+        } else {
+            timeout = -1
+        }
+        if let tracer = st.pointee.tracer {
+            let untilFlush = tracer.nanosUntilFlush
+            if untilFlush <= 0 {
+                tracer.flush()
+            } else if timeout < 0 || untilFlush < timeout {
+                // An idle loop still hands its partial buffer to the writer on time.
+                if timeout != 0 { timeout = untilFlush }
+            }
+        }
+        // A zero-timeout poll is a syscall per iteration for nothing when no descriptor is
+        // registered: the inbox has its own flag. Skipping it is what lets a busy loop of task
+        // steps run at memory speed.
+        if timeout != 0 || !ioRegistrations.isEmpty {
+            poll(timeoutNanos: timeout)
+        } else if inbox.hasItems {
+            drainInbox()
+        }
+        fireDueTimers()
+        runReady()
+    }
+
+    /// Waits for I/O, the inbox or the timeout, and queues what became ready.
+    func poll(timeoutNanos: Int64) {
+        let st = state
+        st.pointee.tracer?.pollBegin(timeoutNanos: timeoutNanos)
+        var n = lt_epoll_wait(epollFD, readyEvents, Int32(Self.readyEventCapacity), timeoutNanos)
+        if n < 0 {
+            precondition(n == -EINTR, "\(SyscallError(errno: -n, call: "epoll_pwait2"))")
+            n = 0
+        }
+        st.pointee.tracer?.pollEnd(readyCount: Int(n))
+        var sawInbox = false
+        for i in 0..<Int(n) {
+            let event = readyEvents[i]
+            if event.data == Self.inboxToken {
+                sawInbox = true
+            } else {
+                ioReady(fd: Int32(truncatingIfNeeded: event.data), events: event.events)
+            }
+        }
+        // The inbox has a flag of its own, so also drain it when a busy poll did not see the
+        // eventfd yet: appends between the eventfd read and the drain keep their signal.
+        if sawInbox || inbox.hasItems {
+            _ = lt_eventfd_drain(inbox.eventFD)
+            drainInbox()
+        }
+    }
+
+    /// Moves work handed over by other threads to the ready queue.
+    func drainInbox() {
+        let st = state
+        inbox.drain(into: &inboxBuffer)
+        for item in inboxBuffer {
+            switch item {
+            case .callback(let handle):
+                st.pointee.tracer?.callbackScheduled(handle: handle.id, kind: .threadsafe, dueInNanos: 0, site: handle.site)
+                st.pointee.ready.append(.callback(handle))
+            case .job(let job, let route, let isTask, let thread):
+                st.pointee.wakerKind = .thread
+                st.pointee.wakerID = UInt64(thread)
+                enqueueOnLoopThread(job, route: route, isTask: isTask)
+            case .timer(let job, let deadline):
+                scheduleJobOnLoopThread(job, deadline: deadline, kind: .later)
+            }
+        }
+        inboxBuffer.removeAll(keepingCapacity: true)
+        st.pointee.wakerKind = .callback
+        st.pointee.wakerID = 0
+    }
+
+    /// Takes due timers off the heap: callbacks go to the ready queue, `Task.sleep` wake jobs
+    /// run at once (they only make their sleeper ready).
+    func fireDueTimers() {
+        let st = state
+        guard let first = st.pointee.timers.min else { return }
+        var now = time()
+        guard first.deadline <= now else { return }
+        while let head = st.pointee.timers.min, head.deadline <= now {
+            _ = st.pointee.timers.popMin()
+            switch head.payload {
+            case .callback(let handle):
+                handle.onHeap = false
+                if handle.cancelled {
+                    st.pointee.cancelledTimers -= 1
+                    continue
+                }
+                st.pointee.tracer?.timerFired(handle: handle.id, dueInNanos: head.deadline &- now)
+                if handle.runsWhenDue {
+                    st.pointee.wakerKind = .timer
+                    st.pointee.wakerID = handle.id
+                    try? handle.callback()
+                    st.pointee.wakerKind = .callback
+                    st.pointee.wakerID = 0
+                } else {
+                    st.pointee.ready.append(.callback(handle))
+                }
+            case .job(let job, let handleID):
+                st.pointee.tracer?.timerFired(handle: handleID, dueInNanos: head.deadline &- now)
+                st.pointee.wakerKind = .timer
+                st.pointee.wakerID = handleID
+                job.runSynchronously(on: genericExecutor)
+                st.pointee.wakerKind = .callback
+                st.pointee.wakerID = 0
+                now = time()
+            }
+        }
+    }
+
+    /// Runs exactly the items that are ready now; items they make ready wait for the next
+    /// iteration.
+    func runReady() {
+        let st = state
+        var todo = st.pointee.ready.count
+        while todo > 0, let item = st.pointee.ready.popFirst() {
+            todo -= 1
+            switch item {
+            case .job(let job, let route, let task):
+                runStep(job, route: route, task: task)
+            case .callback(let handle):
+                runCallback(handle)
+            }
+        }
+    }
+
+    /// Runs one job: a step of a task, or a non-task job (no step events).
+    /// - Parameter task: the task's runtime id if known (always when tracing), else 0.
+    func runStep(_ job: UnownedJob, route: JobRoute, task: UInt64) {
+        let st = state
+        let pointer = unsafeBitCast(job, to: UnsafeMutableRawPointer.self)
+        st.pointee.runningJob = pointer
+        guard task != 0, let tracer = st.pointee.tracer else {
+            // Not traced: nothing to record, and nothing to read after the step.
+            run(job, route: route)
+            finishStep()
+            return
+        }
+        st.pointee.runningTask = task
+        st.pointee.wakerKind = .task
+        st.pointee.wakerID = task
+        tracer.stepBegin(task: task)
+        // A task the loop did not create (a child) may complete in this step and be freed
+        // before we can ask; keep it alive across the step (tracing only).
+        let retained = Unmanaged<AnyObject>.fromOpaque(pointer).retain()
+        run(job, route: route)
+        var outcome = st.pointee.runningStepOutcome
+        if outcome == nil, taskStatusIsReadable,
+           pointer.load(fromByteOffset: 96, as: UInt32.self) & 0x2000 != 0 {
+            outcome = .completed
+        }
+        retained.release()
+        let final = outcome ?? (st.pointee.runningTaskRequeued ? .yielded : .suspended)
+        tracer.stepEnd(final, site: final == .suspended || final == .yielded ? st.pointee.suspendSite : nil)
+        finishStep()
+    }
+
+    private func finishStep() {
+        let st = state
+        st.pointee.runningJob = nil
+        st.pointee.runningTask = 0
+        st.pointee.runningTaskRequeued = false
+        st.pointee.runningStepOutcome = nil
+        st.pointee.suspendSite = nil
+        if !st.pointee.deferredJobs.isEmpty { runDeferredJobs() }
+        st.pointee.wakerKind = .callback
+        st.pointee.wakerID = 0
+    }
+
+    /// Runs a job on the executor its route calls for.
+    func run(_ job: UnownedJob, route: JobRoute) {
+        switch route {
+        case .taskExecutor:
+            job.runSynchronously(on: UnownedTaskExecutor(ordinary: taskFace))
+        case .loopTaskExecutor:
+            job.runSynchronously(on: UnownedTaskExecutor(ordinary: self))
+        case .serial:
+            job.runSynchronously(isolatedTo: asUnownedSerialExecutor(), taskExecutor: UnownedTaskExecutor(ordinary: taskFace))
+        case .generic:
+            job.runSynchronously(on: genericExecutor)
+        }
+    }
+
+    /// Runs the non-task jobs a step enqueued (a `Task.yield`'s continuation job): each makes its
+    /// task ready, at the back of the ready queue.
+    @usableFromInline
+    func runDeferredJobs() {
+        let st = state
+        var jobs: [(UnownedJob, JobRoute)] = []
+        swap(&jobs, &st.pointee.deferredJobs)
+        for (job, route) in jobs { run(job, route: route) }
+        jobs.removeAll(keepingCapacity: true)
+        if st.pointee.deferredJobs.isEmpty { swap(&jobs, &st.pointee.deferredJobs) }
+    }
+
+    /// Calls one callback, reporting what it throws.
+    func runCallback(_ handle: CallbackHandle) {
+        if handle.cancelled { return }
+        let st = state
+        if handle.ioDescriptor >= 0 {
+            st.pointee.wakerKind = .io
+            st.pointee.wakerID = UInt64(handle.ioDescriptor)
+        } else {
+            st.pointee.wakerKind = .callback
+            st.pointee.wakerID = handle.id
+        }
+        st.pointee.tracer?.callbackBegin(handle: handle.id)
+        do {
+            try handle.callback()
+        } catch {
+            reportError("callback scheduled at \(handle.site) threw", error)
+        }
+        st.pointee.tracer?.callbackEnd(handle: handle.id)
+        st.pointee.wakerKind = .callback
+        st.pointee.wakerID = 0
+    }
+
+    /// Makes a job ready. Any thread: other threads go through the inbox.
+    /// - Parameter isTask: whether the job is a task (not, e.g., a `Task.yield` continuation job).
+    func enqueue(_ job: UnownedJob, route: JobRoute, isTask: Bool) {
+        if isOnLoopThread {
+            enqueueOnLoopThread(job, route: route, isTask: isTask)
+        } else {
+            inbox.append(.job(job, route, isTask: isTask, thread: tracesForeignThreads ? lt_thread_id() : 0))
+        }
+    }
+
+    func enqueueOnLoopThread(_ job: UnownedJob, route: JobRoute, isTask: Bool) {
+        let st = state
+        let pointer = unsafeBitCast(job, to: UnsafeMutableRawPointer.self)
+        if let running = st.pointee.runningJob {
+            if !isTask {
+                // A yield's continuation job: run it right after the step (see deferredJobs).
+                st.pointee.runningTaskRequeued = true
+                st.pointee.deferredJobs.append((job, route))
+                return
+            }
+            if pointer == running { st.pointee.runningTaskRequeued = true }
+        }
+        // The task id costs a runtime call: only tracing and task creation need it.
+        var task: UInt64 = 0
+        if isTask, st.pointee.tracer != nil || st.pointee.creating != nil {
+            task = swift_task_getJobTaskId(pointer)
+            if task > st.pointee.highestTaskID {
+                st.pointee.highestTaskID = task
+                taskFirstSeen(task, pointer: pointer)
+            }
+            st.pointee.tracer?.wakeup(task: task, waker: st.pointee.wakerKind, wakerID: st.pointee.wakerID)
+        }
+        st.pointee.ready.append(.job(job, route, task: task))
+    }
+
+    /// Schedules a job to run at `deadline` (loop time). Loop thread.
+    func scheduleJobOnLoopThread(_ job: UnownedJob, deadline: Int64, kind: CallbackKind) {
+        let st = state
+        let handleID = st.pointee.makeHandleID()
+        st.pointee.timerSequence &+= 1
+        st.pointee.timers.insert(TimerEntry(deadline: deadline, sequence: st.pointee.timerSequence,
+                                            payload: .job(job, id: handleID)))
+        st.pointee.tracer?.callbackScheduled(handle: handleID, kind: kind, dueInNanos: deadline &- time(),
+                                             site: st.pointee.suspendSite ?? unknownSite)
+    }
+
+    /// A task id higher than any seen: a loop task being created, or a child of the running task.
+    @usableFromInline
+    func taskFirstSeen(_ task: UInt64, pointer: UnsafeMutableRawPointer) {
+        let st = state
+        let parent = st.pointee.runningTask
+        if let created = st.pointee.creating {
+            st.pointee.creating = nil
+            created.taskID = task
+            created.taskPointer = pointer
+            st.pointee.tasks[task] = created.task
+            if let tracer = st.pointee.tracer {
+                st.pointee.taskNames[task] = created.task.name
+                tracer.taskCreate(task: task, parent: parent, name: created.task.name, site: created.task.site)
+            }
+        } else if let tracer = st.pointee.tracer {
+            // async let / task-group child: named after its parent.
+            let parentName = st.pointee.taskNames[parent] ?? (parent == 0 ? "task" : "task\(parent)")
+            let index = st.pointee.childCounts[parent, default: 0] + 1
+            st.pointee.childCounts[parent] = index
+            let name = "\(parentName).\(index)"
+            st.pointee.taskNames[task] = name
+            tracer.taskCreate(task: task, parent: parent, name: name, site: st.pointee.suspendSite ?? unknownSite)
+        }
+    }
+
+    func timerCancelled() {
+        let st = state
+        st.pointee.cancelledTimers += 1
+        // Rebuild when cancelled handles dominate, as asyncio does, so a loop that keeps
+        // cancelling timeouts does not grow its heap without bound.
+        if st.pointee.cancelledTimers > 64, st.pointee.cancelledTimers * 2 > st.pointee.timers.count {
+            let live = st.pointee.timers.unordered.filter {
+                if case .callback(let h) = $0.payload { return !h.cancelled }
+                return true
+            }
+            st.pointee.timers = Heap(live)
+            st.pointee.cancelledTimers = 0
+        }
+    }
+}
+
+/// Whether the runtime's private task layout is the one whose status flags the loop reads
+/// (checked once).
+let taskStatusIsReadable = _swift_concurrency_debug_internal_layout_version == 1
+
+/// The site recorded when none is known.
+@usableFromInline
+let unknownSite = SourceSite(name: "<unknown>")
+
+/// The generic executor ("no particular executor"): the `(0, 0)` executor reference.
+@usableFromInline
+let genericExecutor: UnownedSerialExecutor = unsafeBitCast((0, 0) as (Int, Int), to: UnownedSerialExecutor.self)

@@ -1,0 +1,257 @@
+import CLoopTraceShims
+import DequeModule
+import Glibc
+import Atomics
+import HeapModule
+import TraceFormat
+
+/// A single-threaded event loop with asyncio's semantics that runs Swift native async functions
+/// as its tasks and records what it does into a looptrace trace.
+///
+/// One thread runs the loop (``runForever()``, ``runUntilComplete(_:)`` or ``run(trace:_:)``).
+/// That thread, or the thread that created the loop while it is not running, is the loop's
+/// *owner*: every API not marked thread-safe must be called there, and fails a precondition that
+/// names the API otherwise. Other threads use ``callSoonThreadsafe(file:line:function:_:)`` or
+/// resume continuations of loop tasks; both reach the loop through its inbox and wake it with an
+/// eventfd.
+///
+/// Each iteration, like asyncio's `_run_once`: poll epoll for I/O (timed to the next timer, with
+/// nanosecond precision), move due timers to the ready queue, then run exactly the callbacks and
+/// task steps that were ready when the iteration began. Work made ready meanwhile runs on the
+/// next iteration, so `callSoon` and `sleep(.zero)` interleave as in asyncio.
+public final class EventLoop: @unchecked Sendable {
+    /// Hot state; see ``LoopState``. Allocated once, freed in deinit.
+    @usableFromInline let state: UnsafeMutablePointer<LoopState>
+    let inbox: Inbox
+    let epollFD: Int32
+    /// The actor face: jobs that arrive here run isolated to the loop.
+    let serialFace: LoopSerialExecutor
+    /// The task-executor face: `Task(executorPreference:)` jobs.
+    let taskFace: LoopTaskExecutor
+    /// Identifies this loop in traces.
+    public let id: UInt64
+    /// Set when tracing: foreign threads then pay a `gettid` per wakeup so the trace can name them.
+    let tracesForeignThreads: Bool
+    // owner thread only
+    var recorder: TraceRecorder?
+    // owner thread only (an I/O registration per descriptor)
+    var ioRegistrations: [Int32: IORegistration] = [:]
+    // owner thread only: the thread's timer slack before the run, restored after it
+    var savedTimerSlack = 0
+    // loop thread only; reused between iterations to drain the inbox without allocating
+    var inboxBuffer: [Inbox.Item] = []
+    var readyEvents: UnsafeMutablePointer<lt_ready_event>
+    static let readyEventCapacity = 256
+
+    /// Reports errors thrown by callbacks and other errors nobody else can see (for example a
+    /// task that failed and was never awaited). Defaults to printing to standard error. Owner
+    /// thread only.
+    public var exceptionHandler: (@Sendable (ErrorContext) -> Void)?
+
+    /// Where a loop records its trace.
+    public enum TraceDestination: Sendable {
+        /// No tracing.
+        case off
+        /// Record into this file (created or truncated).
+        case file(String)
+        /// Record into the file named by the `LOOPTRACE` environment variable, if it is set.
+        case environment
+    }
+
+    /// Creates a loop owned by the calling thread.
+    ///
+    /// - Parameter trace: where to record a trace; by default the file named by `LOOPTRACE`.
+    /// - Throws: ``SyscallError`` when epoll or eventfd cannot be created; the recorder's error
+    ///   when the trace file cannot be created.
+    public init(trace: TraceDestination = .environment) throws {
+        state = .allocate(capacity: 1)
+        state.initialize(to: LoopState(ownerThread: pthread_self()))
+        readyEvents = .allocate(capacity: Self.readyEventCapacity)
+        inbox = try Inbox()
+        epollFD = try SyscallError.check(lt_epoll_create(), "epoll_create1")
+        id = EventLoop.loopIDs.loadThenWrappingIncrement(ordering: .relaxed) + 1
+        serialFace = LoopSerialExecutor()
+        taskFace = LoopTaskExecutor()
+        var path: String?
+        switch trace {
+        case .off: path = nil
+        case .file(let p): path = p
+        case .environment:
+            if let p = getenv("LOOPTRACE"), p.pointee != 0 { path = String(cString: p) }
+        }
+        tracesForeignThreads = path != nil
+        serialFace.loop = self
+        taskFace.loop = self
+        try SyscallError.check(lt_epoll_ctl(epollFD, Int32(LT_EPOLL_CTL_ADD), inbox.eventFD, UInt32(LT_EPOLLIN), Self.inboxToken),
+                               "epoll_ctl(ADD, eventfd)")
+        if let path {
+            let recorder = try TraceRecorder(TraceRecorder.Configuration(path: path))
+            self.recorder = recorder
+            state.pointee.tracer = recorder.makeStream()
+        }
+    }
+
+    deinit {
+        if state.pointee.lifecycle != .closed { closeResources() }
+        state.deinitialize(count: 1)
+        state.deallocate()
+        readyEvents.deallocate()
+    }
+
+    static let inboxToken = UInt64.max
+    static let loopIDs = ManagedAtomic<UInt64>(0)
+    /// Ids of `callSoonThreadsafe` handles, made on any thread: the high bit keeps them apart
+    /// from the loop's own handle ids.
+    static let threadsafeHandleIDs = ManagedAtomic<UInt64>(1 << 63)
+
+    // MARK: Thread discipline
+
+    /// Whether the calling thread is the loop's owner.
+    @inlinable
+    public var isOnLoopThread: Bool { pthread_equal(state.pointee.ownerThread, pthread_self()) != 0 }
+
+    /// Fails with a message naming `api` unless called on the loop's owner thread.
+    @inlinable
+    func preconditionOnLoopThread(_ api: @autoclosure () -> String, file: StaticString = #fileID, line: UInt = #line) {
+        precondition(isOnLoopThread, "\(api()) must be called on the event loop's thread", file: file, line: line)
+    }
+
+    /// The loop running on the calling thread, if any.
+    public static var current: EventLoop? {
+        guard let raw = pthread_getspecific(currentLoopKey) else { return nil }
+        return Unmanaged<EventLoop>.fromOpaque(raw).takeUnretainedValue()
+    }
+
+    // MARK: Lifecycle
+
+    /// Whether the loop is running (`runForever`, `runUntilComplete` or `run`).
+    public var isRunning: Bool {
+        let lifecycle = state.pointee.lifecycle
+        return lifecycle == .running || lifecycle == .stopping
+    }
+
+    /// Whether ``close()`` was called.
+    public var isClosed: Bool { state.pointee.lifecycle == .closed }
+
+    /// The loop's clock: `CLOCK_MONOTONIC` in nanoseconds. Timers are due against this clock.
+    @inlinable
+    public func time() -> Int64 { Int64(bitPattern: lt_monotonic_ns()) }
+
+    /// Runs the loop until ``stop()`` is called.
+    ///
+    /// If `stop()` was called before, the loop runs one iteration (the callbacks already ready)
+    /// and returns, as in asyncio.
+    /// - Throws: ``LoopError/alreadyRunning(_:)`` or ``LoopError/closed(_:)``.
+    public func runForever() throws {
+        try beginRunning("runForever()")
+        defer { endRunning() }
+        while true {
+            runOnce()
+            if state.pointee.lifecycle == .stopping { break }
+        }
+    }
+
+    /// Asks a running loop to stop after the current iteration. Owner thread only; other threads
+    /// use `callSoonThreadsafe { loop.stop() }`.
+    public func stop() {
+        preconditionOnLoopThread("EventLoop.stop()")
+        switch state.pointee.lifecycle {
+        case .running, .idle: state.pointee.lifecycle = .stopping
+        case .stopping, .closed: break
+        }
+    }
+
+    /// Runs the loop until `future` is done and returns its result.
+    ///
+    /// Callbacks that became ready in the iteration that completed the future still run before
+    /// this returns (asyncio stops the loop with a callback scheduled on completion).
+    /// - Throws: the future's error, `CancellationError`, or a ``LoopError`` for misuse.
+    @discardableResult
+    public func runUntilComplete<T>(_ future: LoopFuture<T>) throws -> T {
+        preconditionOnLoopThread("EventLoop.runUntilComplete(_:)")
+        if !future.isDone {
+            future.addDoneCallback { [unowned self] _ in self.stop() }
+            try runForever()
+        }
+        return try future.result()
+    }
+
+    /// Closes the loop: releases epoll and eventfd, drops pending callbacks, and finishes the
+    /// trace. Idempotent. Owner thread only; the loop must not be running.
+    public func close() {
+        preconditionOnLoopThread("EventLoop.close()")
+        precondition(!isRunning, "EventLoop.close() called while the loop is running")
+        guard state.pointee.lifecycle != .closed else { return }
+        closeResources()
+    }
+
+    func closeResources() {
+        state.pointee.lifecycle = .closed
+        state.pointee.ready.removeAll()
+        state.pointee.timers = Heap()
+        state.pointee.tracer?.flush()
+        state.pointee.tracer = nil
+        recorder?.close()
+        recorder = nil
+        inbox.closeDescriptor()
+        _ = Glibc.close(epollFD)
+    }
+
+    func beginRunning(_ api: String) throws(LoopError) {
+        let st = state
+        switch st.pointee.lifecycle {
+        case .closed: throw .closed(api)
+        case .running: throw .alreadyRunning(api)
+        case .idle, .stopping: break
+        }
+        if pthread_getspecific(currentLoopKey) != nil { throw .alreadyRunning("\(api): another loop runs on this thread") }
+        // The owner becomes the running thread; other threads see the new value before they can
+        // have reason to use the loop from this run (a word-sized store).
+        st.pointee.ownerThread = pthread_self()
+        if st.pointee.lifecycle == .idle { st.pointee.lifecycle = .running }
+        pthread_setspecific(currentLoopKey, Unmanaged.passUnretained(self).toOpaque())
+        // The kernel may wake a timed wait up to the thread's timer slack late (50 µs by
+        // default); the loop wants its timers on time.
+        savedTimerSlack = lt_set_timer_slack(1)
+        st.pointee.tracer?.loopStart(loop: id)
+    }
+
+    func endRunning() {
+        let st = state
+        st.pointee.tracer?.loopStop(loop: id)
+        st.pointee.tracer?.flush()
+        if st.pointee.lifecycle != .closed { st.pointee.lifecycle = .idle }
+        if savedTimerSlack > 0 { _ = lt_set_timer_slack(UInt(savedTimerSlack)) }
+        pthread_setspecific(currentLoopKey, nil)
+    }
+}
+
+/// What an exception handler is told.
+public struct ErrorContext: @unchecked Sendable, CustomStringConvertible {
+    /// What happened, e.g. "callback scheduled at Main.swift:12 threw".
+    public let message: String
+    /// The error.
+    public let error: any Error
+
+    public var description: String { "\(message): \(error)" }
+}
+
+extension EventLoop {
+    /// Reports an error through ``exceptionHandler`` (or standard error).
+    public func reportError(_ message: String, _ error: any Error) {
+        let context = ErrorContext(message: message, error: error)
+        if let handler = exceptionHandler {
+            handler(context)
+        } else {
+            var line = "looptrace: \(context)\n"
+            line.withUTF8 { _ = write(2, $0.baseAddress, $0.count) }
+        }
+    }
+}
+
+/// The thread-local key behind ``EventLoop/current``.
+let currentLoopKey: pthread_key_t = {
+    var key = pthread_key_t()
+    pthread_key_create(&key, nil)
+    return key
+}()

@@ -1,0 +1,66 @@
+import CLoopTraceShims
+import Glibc
+import Synchronization
+
+/// Work handed to the loop by other threads, plus the eventfd that wakes the loop for it.
+///
+/// Any thread appends; the loop thread drains. Only an append to an empty inbox signals the
+/// eventfd: the loop empties the inbox after every poll, so a non-empty inbox always has a
+/// signal pending and no wakeup is lost, and a burst of appends costs one syscall.
+final class Inbox: @unchecked Sendable {
+    enum Item: Sendable {
+        case callback(CallbackHandle)
+        /// A job made ready on another thread; `thread` is that thread's kernel id (0 when the
+        /// loop is not tracing, to skip the syscall).
+        case job(UnownedJob, JobRoute, isTask: Bool, thread: UInt32)
+        /// A `Task.sleep` wake job scheduled from another thread, due at this loop time.
+        case timer(UnownedJob, deadline: Int64)
+    }
+
+    let eventFD: Int32
+    // A pthread mutex rather than `Synchronization.Mutex`: ThreadSanitizer sees through it.
+    private let lock: UnsafeMutablePointer<pthread_mutex_t>
+    private nonisolated(unsafe) var items: [Item] = []  // guarded by lock
+    /// Whether `items` may be non-empty: lets the loop skip the lock when nothing was handed over.
+    private let pending = Atomic<Bool>(false)
+
+    init() throws(SyscallError) {
+        eventFD = try SyscallError.check(lt_eventfd_create(), "eventfd")
+        lock = .allocate(capacity: 1)
+        pthread_mutex_init(lock, nil)
+    }
+
+    deinit {
+        pthread_mutex_destroy(lock)
+        lock.deallocate()
+    }
+
+    func append(_ item: Item) {
+        pthread_mutex_lock(lock)
+        items.append(item)
+        pending.store(true, ordering: .releasing)
+        let wasEmpty = items.count == 1
+        pthread_mutex_unlock(lock)
+        if wasEmpty { signal() }
+    }
+
+    /// Wakes the loop's poll.
+    func signal() {
+        _ = lt_eventfd_signal(eventFD)  // EAGAIN only when the counter is already huge: signalled.
+    }
+
+    /// Moves everything out (loop thread), reusing `buffer`'s storage.
+    func drain(into buffer: inout [Item]) {
+        pthread_mutex_lock(lock)
+        swap(&items, &buffer)
+        pending.store(false, ordering: .relaxed)
+        pthread_mutex_unlock(lock)
+    }
+
+    /// Whether other threads handed something over since the last drain (one relaxed load).
+    var hasItems: Bool { pending.load(ordering: .acquiring) }
+
+    func closeDescriptor() {
+        _ = Glibc.close(eventFD)
+    }
+}

@@ -1,0 +1,214 @@
+import TraceFormat
+
+/// What every loop task offers regardless of its result type (``EventLoop/allTasks``,
+/// ``LoopTask/current``).
+public protocol AnyLoopTask: AnyLoopFuture {
+    /// The task's name: given to `createTask(name:)`, or `Task-N`.
+    var name: String { get }
+    /// The Swift runtime's task id (the id in traces); 0 until the loop has seen the task.
+    var taskID: UInt64 { get }
+    /// Where the task was created.
+    var site: SourceSite { get }
+}
+
+/// A Swift async function running as a task on an ``EventLoop``, and a future of its result, as
+/// asyncio's `Task`.
+///
+/// Created by ``EventLoop/createTask(name:file:line:function:_:)``. The body starts on a later
+/// iteration, never inline. Every await in it returns to the loop. ``cancel()`` requests
+/// cancellation: the body sees `CancellationError` at its next await on a loop primitive (and
+/// `Task.isCancelled` is true); it may catch it, clean up and rethrow. A task cancelled before
+/// its first step never runs its body.
+///
+/// As in asyncio, each `cancel()` is delivered once: after catching the `CancellationError`, the
+/// body's cleanup can await loop primitives again. `Task.isCancelled` stays true (Swift
+/// cancellation cannot be undone), so Swift's own cancellable awaits (`Task.sleep`) and the
+/// task's `async let` and task-group children stay cancelled.
+public final class LoopTask<Value>: LoopFuture<Value>, AnyLoopTask, @unchecked Sendable {
+    public let name: String
+    public let site: SourceSite
+    public var taskID: UInt64 { context.taskID }
+    // set once, right after creation; loop thread only
+    var swiftTask: Task<Void, Never>?
+    /// Whether `cancel()` was called (asyncio's `cancelling()`).
+    public private(set) var cancelRequested = false
+    /// The body's task-local context; set once at creation.
+    var context: LoopTaskContext!
+
+    init(loop: EventLoop, name: String, site: SourceSite) {
+        self.name = name
+        self.site = site
+        super.init(loop: loop)
+    }
+
+
+    /// Requests cancellation: the body gets `CancellationError` at its next await on a loop
+    /// primitive, and the future it awaits is cancelled.
+    /// - Returns: false if the task is already done.
+    @discardableResult
+    public override func cancel() -> Bool {
+        loop.preconditionOnLoopThread("LoopTask.cancel()")
+        guard state == .pending else { return false }
+        cancelRequested = true
+        swiftTask?.cancel()
+        // What the body awaits (asyncio's `_fut_waiter`): cancelling it wakes the body, which
+        // then sees CancellationError. Otherwise the next loop await delivers it.
+        let wait = context.waitingOn
+        context.waitingOn = nil
+        if wait?.cancelWait() != true { context.cancelPending = true }
+        return true
+    }
+
+    /// The body's wrapper: its last step marks the task's outcome for the trace.
+    func run(_ body: () async throws -> Value) async {
+        let st = loop.state
+        if Task.isCancelled {
+            finish(.cancelled)
+            return
+        }
+        do {
+            let value = try await $currentLoopTask.withValue(context) { try await body() }
+            value_ = value
+            finish(.succeeded)
+        } catch is CancellationError {
+            finish(.cancelled)
+        } catch {
+            error_ = error
+            finish(.failed)
+            _ = st
+        }
+    }
+
+    private func finish(_ outcome: State) {
+        let st = loop.state
+        switch outcome {
+        case .succeeded: st.pointee.runningStepOutcome = .completed
+        case .failed: st.pointee.runningStepOutcome = .failed
+        default: st.pointee.runningStepOutcome = .cancelled
+        }
+        st.pointee.tasks[taskID] = nil
+        swiftTask = nil
+        context.waitingOn = nil
+        complete(outcome)
+    }
+}
+
+/// The loop task whose body is running (inherited by `async let` and task-group children).
+@TaskLocal var currentLoopTask: LoopTaskContext?
+
+/// What a loop task's body carries in a task-local: the task, and what it awaits. Loop thread
+/// only.
+final class LoopTaskContext: @unchecked Sendable {
+    unowned let task: any AnyLoopTask
+    /// The task's runtime id (0 until the loop has seen it).
+    @exclusivity(unchecked) var taskID: UInt64 = 0
+    /// The task's address (its jobs' address), for telling whether its body is the one running.
+    @exclusivity(unchecked) var taskPointer: UnsafeMutableRawPointer?
+    /// The loop wait the body is suspended in, if any: ``LoopTask/cancel()`` cancels it.
+    @exclusivity(unchecked) var waitingOn: (any LoopWait)?
+    /// A `cancel()` not delivered yet: the next loop await throws `CancellationError`.
+    @exclusivity(unchecked) var cancelPending = false
+
+    init(task: any AnyLoopTask) { self.task = task }
+}
+
+/// Something a task can wait for on the loop, which cancellation can end.
+protocol LoopWait: AnyObject, Sendable {
+    /// Ends the wait because the waiting task is cancelled. Loop thread.
+    /// - Returns: whether the wait was still going on (and now ends in cancellation).
+    @discardableResult
+    func cancelWait() -> Bool
+}
+
+extension LoopTask where Value == Never {
+    /// The loop task whose body is running on this task, if any; `async let` and task-group
+    /// children see their parent's.
+    public static var current: (any AnyLoopTask)? { currentLoopTask?.task }
+}
+
+extension EventLoop {
+    /// Takes the running task's pending cancellation: for a loop task's body, a `cancel()` not
+    /// delivered yet (delivered now); for other tasks, `Task.isCancelled`.
+    func takeCancellation() -> Bool {
+        if let context = currentLoopTask, context.taskPointer == state.pointee.runningJob {
+            defer { context.cancelPending = false }
+            return context.cancelPending
+        }
+        return Task.isCancelled
+    }
+
+    /// Suspends the running task until `register`'s continuation is resumed; a cancellation of
+    /// the task ends the wait through `wait.cancelWait()`.
+    ///
+    /// The body of a loop task is cancelled only through ``LoopTask/cancel()``, which calls
+    /// `cancelWait()` itself (asyncio's `_fut_waiter`), so it waits without a cancellation
+    /// handler: each handler adds and removes a status record under the task's status lock.
+    /// Other tasks (children, hand-written tasks) can be cancelled by Swift's structured
+    /// cancellation and use `withTaskCancellationHandler`; for them cancellation is sticky.
+    nonisolated(nonsending) func suspend(cancelling wait: any LoopWait, site: SourceSite?,
+                                         _ register: (UnsafeContinuation<Void, Never>) -> Void) async {
+        let st = state
+        if let context = currentLoopTask, context.taskPointer == st.pointee.runningJob {
+            if context.cancelPending {
+                context.cancelPending = false
+                wait.cancelWait()
+                return
+            }
+            await withUnsafeContinuation { (continuation: UnsafeContinuation<Void, Never>) in
+                st.pointee.suspendSite = site
+                register(continuation)
+                context.waitingOn = wait
+            }
+            context.waitingOn = nil
+        } else {
+            await withTaskCancellationHandler {
+                await withUnsafeContinuation { (continuation: UnsafeContinuation<Void, Never>) in
+                    if Task.isCancelled {
+                        continuation.resume()
+                        return
+                    }
+                    st.pointee.suspendSite = site
+                    register(continuation)
+                }
+            } onCancel: {
+                self.onLoopThread { wait.cancelWait() }
+            }
+        }
+    }
+}
+
+extension EventLoop {
+    /// Creates a task that runs `body` on this loop, starting on a later iteration.
+    ///
+    /// - Parameters:
+    ///   - name: the task's name in traces; `Task-N` by default.
+    ///   - file, line, function: the creation site recorded in the trace.
+    ///   - body: the task's body; every await in it comes back to this loop.
+    /// - Returns: the task, a future of the body's result.
+    @discardableResult
+    public func createTask<Value>(name: String? = nil, file: StaticString = #fileID, line: UInt = #line,
+                                  function: StaticString = #function,
+                                  _ body: sending @escaping () async throws -> Value) -> LoopTask<Value> {
+        preconditionOnLoopThread("EventLoop.createTask")
+        let st = state
+        precondition(st.pointee.lifecycle != .closed, "EventLoop.createTask on a closed loop")
+        st.pointee.unnamedTasks += 1
+        let taskName = name ?? "Task-\(st.pointee.unnamedTasks)"
+        let task = LoopTask<Value>(loop: self, name: taskName, site: SourceSite(file: file, line: line, function: function))
+        task.context = LoopTaskContext(task: task)
+        st.pointee.creating = task.context
+        // The runtime enqueues the new task on this loop synchronously; the loop learns its id
+        // there (taskFirstSeen) and records its creation.
+        task.swiftTask = Task(name: taskName, executorPreference: taskFace) { [task] in
+            await task.run(body)
+        }
+        st.pointee.creating = nil
+        return task
+    }
+
+    /// Every loop task not done yet, oldest first.
+    public var allTasks: [any AnyLoopTask] {
+        preconditionOnLoopThread("EventLoop.allTasks")
+        return state.pointee.tasks.sorted { $0.key < $1.key }.map(\.value)
+    }
+}

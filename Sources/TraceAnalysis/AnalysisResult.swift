@@ -1,0 +1,207 @@
+/// Everything one analysis pass found, in reporting terms. Encodes to the documented, stable
+/// JSON schema `looptrace.analysis/1` (see the DocC article "JSONSchema"): all times are ns since
+/// the trace start, all durations ns (`…Nanos`), and fields are only ever added.
+public struct AnalysisResult: Sendable, Codable, Equatable {
+    public static let schema = "looptrace.analysis/1"
+
+    public var schema = AnalysisResult.schema
+    public var trace: TraceInfo
+    public var counts: Counts
+    public var loop: LoopUtilization
+    public var schedulingDelay: LatencySummary
+    public var worstSchedulingDelay: StepRef?
+    public var callbackQueueDelay: LatencySummary
+    public var timerLateness: LatencySummary
+    public var timerLatenessBySite: [SiteLatency]
+    public var stepDuration: LatencySummary
+    public var windows: WindowSeries
+    public var blocking: BlockingReport
+    public var longestSteps: [StepRef]
+    public var longestCallbacks: [CallbackRef]
+    public var tasks: TaskTable
+    public var lints: LintReport
+
+    /// The trace and how much of it was read.
+    public struct TraceInfo: Sendable, Codable, Equatable {
+        public var path: String
+        public var program: String
+        public var events: UInt64
+        public var chunks: Int
+        /// First and last event times, ns since the trace start.
+        public var firstNanos: Int64
+        public var lastNanos: Int64
+        /// The analysed window (`--since`/`--until`), clipped to the trace.
+        public var sinceNanos: Int64
+        public var untilNanos: Int64
+        public var taskFilter: String?
+        public var damage: Damage
+        public var spanNanos: Int64 { untilNanos - sinceNanos }
+    }
+
+    /// What was lost. Figures near a loss may be incomplete.
+    public struct Damage: Sendable, Codable, Equatable {
+        /// Chunks the reader could not use.
+        public var damagedChunks: Int
+        /// Events in those chunks, where their headers told.
+        public var eventsLostInChunks: UInt64
+        public var bytesSkipped: Int64
+        /// Events the recorder dropped at its memory cap (`lostEvents` records).
+        public var eventsDroppedByRecorder: UInt64
+        /// Events that did not fit the state machine and were skipped.
+        public var anomalies: UInt64
+        /// The reader's messages, one per damaged chunk (at most 20).
+        public var messages: [String]
+        public var isEmpty: Bool { damagedChunks == 0 && eventsDroppedByRecorder == 0 && anomalies == 0 }
+    }
+
+    public struct Counts: Sendable, Codable, Equatable {
+        /// Tasks alive at any time in the window (selected ones, with `--task`).
+        public var tasks: Int
+        public var tasksFinished: Int
+        public var steps: UInt64
+        public var callbacks: UInt64
+        public var timersFired: UInt64
+        public var wakeups: UInt64
+        public var polls: UInt64
+        public var peakLiveTasks: Int
+    }
+
+    /// Where the loop's time went in the window.
+    public struct LoopUtilization: Sendable, Codable, Equatable {
+        /// Time in steps and callbacks.
+        public var busyNanos: Int64
+        /// Time waiting in poll.
+        public var pollNanos: Int64
+        /// The window's length: the denominator.
+        public var spanNanos: Int64
+        /// busy ÷ span.
+        public var utilization: Double
+        /// poll ÷ span.
+        public var idleFraction: Double
+    }
+
+    /// A step, for lists.
+    public struct StepRef: Sendable, Codable, Equatable {
+        public var task: UInt64
+        public var name: String
+        public var step: Int
+        public var beginNanos: Int64
+        public var durationNanos: Int64
+        public var outcome: String
+        public var resumeSite: String
+        public var suspendSite: String
+        /// begin − ready time, when a wakeup was seen.
+        public var schedulingDelayNanos: Int64?
+        public var waker: String?
+    }
+
+    public struct CallbackRef: Sendable, Codable, Equatable {
+        public var handle: UInt64
+        public var kind: String
+        public var site: String
+        public var beginNanos: Int64
+        public var durationNanos: Int64
+        public var queueDelayNanos: Int64?
+    }
+
+    public struct SiteLatency: Sendable, Codable, Equatable {
+        public var site: String
+        public var latency: LatencySummary
+    }
+
+    public struct BlockingReport: Sendable, Codable, Equatable {
+        public var thresholdNanos: Int64
+        /// Every step or callback at or over the threshold.
+        public var count: Int
+        /// The longest of them (at most `--limit`), longest first.
+        public var findings: [BlockingFinding]
+        /// All of them grouped by site, most total time first.
+        public var groups: [BlockingGroup]
+    }
+
+    public struct TaskTable: Sendable, Codable, Equatable {
+        /// Tasks alive at any time in the window.
+        public var count: Int
+        /// Rows for the first tasks (at most `maxTaskRows`), by id.
+        public var rows: [TaskRow]
+        /// Tasks beyond the row limit, folded into counts only.
+        public var omitted: Int
+    }
+
+    public struct LintReport: Sendable, Codable, Equatable {
+        public var count: Int
+        public var byKind: [String: Int]
+        /// The first lints (at most `maxLints`), by kind then task id.
+        public var items: [Lint]
+    }
+}
+
+/// A step or callback that ran at least the blocking threshold.
+public struct BlockingFinding: Sendable, Codable, Equatable {
+    /// "step" or "callback".
+    public var kind: String
+    /// The task (0 for a callback).
+    public var task: UInt64
+    public var name: String
+    /// The step's index within its task (0 for a callback).
+    public var step: Int
+    /// Where the task resumed (a callback: where it was scheduled).
+    public var resumeSite: String
+    /// Where it suspended ("" when it finished; a callback: "").
+    public var suspendSite: String
+    public var beginNanos: Int64
+    public var durationNanos: Int64
+    public var impact: BlockingImpact
+}
+
+/// Blocking findings with the same sites.
+public struct BlockingGroup: Sendable, Codable, Equatable {
+    public var kind: String
+    public var resumeSite: String
+    public var suspendSite: String
+    public var count: Int
+    public var totalNanos: Int64
+    public var maxNanos: Int64
+}
+
+/// One task's row in `looptrace tasks`.
+public struct TaskRow: Sendable, Codable, Equatable {
+    public var id: UInt64
+    public var parent: UInt64
+    public var name: String
+    public var createSite: String
+    public var createdNanos: Int64?
+    public var finishedNanos: Int64?
+    /// completed, failed, cancelled; or the state at the trace end (ready, running, suspended).
+    public var outcome: String
+    public var steps: Int
+    public var busyNanos: Int64
+    public var maxStepNanos: Int64
+    public var readyWaitNanos: Int64
+    public var suspendedNanos: Int64
+    /// Wakeups received by waker kind (task, callback, timer, io, thread), self-wakes included.
+    public var wakers: [String: Int]
+    public var selfWakes: Int
+}
+
+/// A problem found in a task's timeline.
+public struct Lint: Sendable, Codable, Equatable {
+    public enum Kind: String, Sendable, Codable, CaseIterable {
+        /// Not finished at the trace end.
+        case unfinished
+        /// Suspended at the trace end with nothing pending on its loop that could wake it.
+        case lostWakeup
+        /// At least `spinMinWakeups` wakeups, at least 90 % of them self-wakes.
+        case spin
+        /// Finished while no task waited for it and no done callback was registered.
+        case neverAwaited
+        /// Failed while no task waited for it and no done callback was registered: its error
+        /// was not retrieved when it was raised.
+        case failedUnobserved
+    }
+    public var kind: Kind
+    public var task: UInt64
+    public var name: String
+    public var detail: String
+    public var site: String
+}

@@ -1,0 +1,286 @@
+import TraceFormat
+
+/// The observer that turns the model's intervals into every figure the commands report:
+/// counts, loop utilization, latency histograms, blocking findings, longest steps, task rows and
+/// lints. Memory: histograms, bounded lists, and per-site aggregates.
+public struct TraceAnalyzer: TraceObserver {
+    public let options: AnalysisOptions
+    let window: Range<Int64>
+
+    var steps: UInt64 = 0
+    var callbacks: UInt64 = 0
+    var timers: UInt64 = 0
+    var wakeups: UInt64 = 0
+    var polls: UInt64 = 0
+    var busy: Int64 = 0
+    var pollTime: Int64 = 0
+    var tasksSeen = 0
+    var tasksFinished = 0
+
+    var schedulingDelay = LatencyStats()
+    var callbackQueueDelay = LatencyStats()
+    var timerLateness = LatencyStats()
+    var timerLatenessBySite: [SiteID: LatencyStats] = [:]
+    var otherSitesLateness = LatencyStats()
+    var stepDuration = LatencyStats()
+    var worstDelay: (delay: Int64, step: StepRecord, name: String)?
+    var series: WindowSeries
+
+    var blockingCount = 0
+    var findings: TopList<BlockingFinding>
+    var groups: [GroupKey: BlockingGroup] = [:]
+    var longestSteps: TopList<AnalysisResult.StepRef>
+    var longestCallbacks: TopList<AnalysisResult.CallbackRef>
+
+    var rows: [TaskRow] = []
+    var omittedRows = 0
+    var lints: [Lint] = []
+    var lintCounts: [Lint.Kind: Int] = [:]
+    var unfinished: [TaskSummary] = []
+
+    struct GroupKey: Hashable {
+        var callback: Bool
+        var a: SiteID
+        var b: SiteID
+    }
+
+    public init(options: AnalysisOptions) {
+        self.options = options
+        window = options.window
+        series = WindowSeries(windowNanos: options.windowNanos, originNanos: max(0, options.since ?? 0))
+        findings = TopList(capacity: options.maxFindings)
+        longestSteps = TopList(capacity: options.topSteps)
+        longestCallbacks = TopList(capacity: options.topSteps)
+    }
+
+    @inline(__always) func inWindow(_ t: Int64) -> Bool { t >= window.lowerBound && t < window.upperBound }
+
+    @inline(__always) mutating func addBusy(_ begin: Int64, _ end: Int64, poll: Bool) {
+        let lo = max(begin, window.lowerBound), hi = min(end, window.upperBound)
+        guard hi > lo else { return }
+        if poll { pollTime += hi - lo } else { busy += hi - lo }
+        series.add(lo, hi, poll: poll)
+    }
+
+    func site(_ id: SiteID, _ model: TraceModel) -> String { model.sites[id] }
+
+    func wakerText(_ edge: WakeEdge?, _ model: TraceModel) -> String? {
+        guard let edge else { return nil }
+        switch edge.wakerKind {
+        case .task:
+            if edge.wakerID == 0 { return "loop" }
+            if edge.isSelfWake { return "self" }
+            let name = model.name(ofTask: edge.wakerID)
+            return "task \(name.isEmpty ? "#\(edge.wakerID)" : "\(name) #\(edge.wakerID)")" + (edge.wakerStep > 0 ? " step \(edge.wakerStep)" : "")
+        case .callback: return "callback \(edge.wakerID)"
+        case .timer: return "timer \(edge.wakerID)"
+        case .io: return "io fd \(edge.wakerID)"
+        case .thread: return "thread \(edge.wakerID)"
+        }
+    }
+
+    func stepRef(_ s: StepRecord, _ model: TraceModel) -> AnalysisResult.StepRef {
+        AnalysisResult.StepRef(task: s.task, name: model.name(ofTask: s.task), step: s.index, beginNanos: s.begin,
+                               durationNanos: s.duration, outcome: s.outcome.description,
+                               resumeSite: model.sites[s.resumeSite], suspendSite: model.sites[s.suspendSite],
+                               schedulingDelayNanos: s.schedulingDelay, waker: wakerText(s.wake, model))
+    }
+
+    // MARK: - Observer
+
+    public mutating func step(_ s: StepRecord, model: TraceModel) {
+        addBusy(s.begin, s.end, poll: false)
+        guard model.isSelected(s.task) else { return }
+        if let delay = s.schedulingDelay, inWindow(s.begin) {
+            schedulingDelay.record(delay)
+            series.lag(delay, at: s.begin)
+            if worstDelay == nil || delay > worstDelay!.delay { worstDelay = (delay, s, model.name(ofTask: s.task)) }
+        }
+        guard inWindow(s.begin) else { return }
+        steps += 1
+        let d = s.duration
+        stepDuration.record(d)
+        if d > longestSteps.floor {
+            let ref = stepRef(s, model)
+            longestSteps.offer(d, ref)
+        }
+        if d >= options.blockingThreshold, let impact = s.impact {
+            blockingCount += 1
+            let key = GroupKey(callback: false, a: s.resumeSite, b: s.suspendSite)
+            groups[key, default: BlockingGroup(kind: "step", resumeSite: model.sites[s.resumeSite],
+                                               suspendSite: model.sites[s.suspendSite], count: 0, totalNanos: 0, maxNanos: 0)]
+                .add(d)
+            findings.offer(d, BlockingFinding(kind: "step", task: s.task, name: model.name(ofTask: s.task), step: s.index,
+                                              resumeSite: model.sites[s.resumeSite], suspendSite: model.sites[s.suspendSite],
+                                              beginNanos: s.begin, durationNanos: d, impact: impact))
+        }
+    }
+
+    public mutating func callback(_ c: CallbackRecord, model: TraceModel) {
+        addBusy(c.begin, c.end, poll: false)
+        guard inWindow(c.begin), options.taskFilter == nil else { return }
+        callbacks += 1
+        if let delay = c.queueDelay {
+            callbackQueueDelay.record(delay)
+            series.lag(delay, at: c.begin)
+        }
+        let d = c.duration
+        if d > longestCallbacks.floor {
+            let ref = AnalysisResult.CallbackRef(handle: c.handle, kind: c.kind?.description ?? "?",
+                                                 site: model.sites[c.site], beginNanos: c.begin,
+                                                 durationNanos: d, queueDelayNanos: c.queueDelay)
+            longestCallbacks.offer(d, ref)
+        }
+        if d >= options.blockingThreshold, let impact = c.impact {
+            blockingCount += 1
+            let key = GroupKey(callback: true, a: c.site, b: 0)
+            groups[key, default: BlockingGroup(kind: "callback", resumeSite: model.sites[c.site], suspendSite: "",
+                                               count: 0, totalNanos: 0, maxNanos: 0)].add(d)
+            findings.offer(d, BlockingFinding(kind: "callback", task: 0, name: "callback \(c.handle)", step: 0,
+                                              resumeSite: model.sites[c.site], suspendSite: "", beginNanos: c.begin,
+                                              durationNanos: d, impact: impact))
+        }
+    }
+
+    public mutating func timer(_ t: TimerRecord, model: TraceModel) {
+        guard inWindow(t.fired), options.taskFilter == nil else { return }
+        timers += 1
+        let late = t.lateness
+        timerLateness.record(late)
+        series.lag(late, at: t.fired)
+        if timerLatenessBySite[t.site] != nil {
+            timerLatenessBySite[t.site]!.record(late)
+        } else if timerLatenessBySite.count < options.maxTimerSites {
+            var stats = LatencyStats()
+            stats.record(late)
+            timerLatenessBySite[t.site] = stats
+        } else {
+            otherSitesLateness.record(late)
+        }
+    }
+
+    public mutating func wake(_ edge: WakeEdge, model: TraceModel) {
+        if inWindow(edge.time) && model.isSelected(edge.task) { wakeups += 1 }
+    }
+
+    public mutating func poll(_ p: PollRecord, model: TraceModel) {
+        addBusy(p.begin, p.end, poll: true)
+        if inWindow(p.begin) { polls += 1 }
+    }
+
+    public mutating func taskFinished(_ t: TaskSummary, model: TraceModel) {
+        guard t.selected else { return }
+        // Alive in the window: created before its end and not finished before its start.
+        if let c = t.createdAt, c >= window.upperBound { return }
+        if let f = t.finishedAt, f < window.lowerBound { return }
+        tasksSeen += 1
+        if t.outcome != nil { tasksFinished += 1 }
+        if rows.count < options.maxTaskRows {
+            rows.append(TaskRow(id: t.id, parent: t.parent, name: t.name, createSite: model.sites[t.createSite],
+                                createdNanos: t.createdAt, finishedNanos: t.finishedAt,
+                                outcome: t.outcome?.description ?? t.endState.description, steps: t.steps,
+                                busyNanos: t.busyNanos, maxStepNanos: t.maxStepNanos, readyWaitNanos: t.readyWaitNanos,
+                                suspendedNanos: t.suspendedNanos,
+                                wakers: Dictionary(uniqueKeysWithValues: WakerKind.allCases.compactMap { k in
+                                    t.wakersByKind[Int(k.rawValue)] > 0 ? (k.description, t.wakersByKind[Int(k.rawValue)]) : nil
+                                }),
+                                selfWakes: t.selfWakes))
+        } else {
+            omittedRows += 1
+        }
+        // Lints.
+        let wakes = t.wakeups
+        if wakes >= options.spinMinWakeups && t.selfWakes * 10 >= wakes * 9 {
+            lint(.spin, t, "\(t.selfWakes) of \(wakes) wakeups were self-wakes", model.sites[t.lastSuspendSite])
+        }
+        if let outcome = t.outcome {
+            if t.waitersAtFinish == 0 {
+                if outcome == .failed {
+                    lint(.failedUnobserved, t, "failed with no task waiting and no done callback", model.sites[t.createSite])
+                } else {
+                    lint(.neverAwaited, t, "\(outcome) with no task waiting and no done callback", model.sites[t.createSite])
+                }
+            }
+        } else {
+            lint(.unfinished, t, "\(t.endState) at the trace end", model.sites[t.lastSuspendSite])
+            if t.endState == .suspended && !t.pendingTimer { unfinished.append(t) }
+        }
+    }
+
+    mutating func lint(_ kind: Lint.Kind, _ t: TaskSummary, _ detail: String, _ site: String) {
+        lintCounts[kind, default: 0] += 1
+        if lints.count < options.maxLints {
+            lints.append(Lint(kind: kind, task: t.id, name: t.name, detail: detail, site: site))
+        }
+    }
+
+    // MARK: - Result
+
+    /// The figures, once the model has finished.
+    public mutating func result(model: TraceModel, reader: TraceReader?) -> AnalysisResult {
+        // Lost wakeups need the whole end state: decided after every task is in.
+        for t in unfinished where model.streamIsQuiescent(t.stream) {
+            lint(.lostWakeup, t, "suspended at the trace end with no timer, I/O or ready work left on its loop",
+                 model.sites[t.lastSuspendSite])
+        }
+        unfinished = []
+        let first = model.firstTimestamp ?? 0
+        let last = model.lastTimestamp
+        let since = max(first, options.since ?? first)
+        let until = max(since, min(last, options.until ?? last))
+        series.finalize(since: since, until: until)
+        let span = until - since
+        var damage = AnalysisResult.Damage(damagedChunks: 0, eventsLostInChunks: 0, bytesSkipped: 0,
+                                           eventsDroppedByRecorder: model.lostEvents, anomalies: model.anomalies, messages: [])
+        if let reader {
+            damage.damagedChunks = reader.damage.count
+            damage.eventsLostInChunks = reader.damage.reduce(0) { $0 + ($1.eventsLost ?? 0) }
+            damage.bytesSkipped = reader.damage.reduce(0) { $0 + $1.bytesSkipped }
+            damage.messages = reader.damage.prefix(20).map(\.description)
+        }
+        var bySite = timerLatenessBySite.map { AnalysisResult.SiteLatency(site: model.sites[$0.key], latency: $0.value.summary) }
+        if otherSitesLateness.count > 0 { bySite.append(.init(site: "(other sites)", latency: otherSitesLateness.summary)) }
+        bySite.sort { ($0.latency.maxNanos, $1.site) > ($1.latency.maxNanos, $0.site) }
+        let sortedLints = lints.sorted { ($0.kind.order, $0.task) < ($1.kind.order, $1.task) }
+        return AnalysisResult(
+            trace: .init(path: reader?.path ?? "", program: reader?.header.program ?? "", events: model.events,
+                         chunks: reader?.chunksRead ?? 0, firstNanos: first, lastNanos: last, sinceNanos: since,
+                         untilNanos: until, taskFilter: options.taskFilter?.text, damage: damage),
+            counts: .init(tasks: tasksSeen, tasksFinished: tasksFinished, steps: steps, callbacks: callbacks,
+                          timersFired: timers, wakeups: wakeups, polls: polls, peakLiveTasks: model.peakLiveTasks),
+            loop: .init(busyNanos: busy, pollNanos: pollTime, spanNanos: span,
+                        utilization: span > 0 ? Double(busy) / Double(span) : 0,
+                        idleFraction: span > 0 ? Double(pollTime) / Double(span) : 0),
+            schedulingDelay: schedulingDelay.summary,
+            worstSchedulingDelay: worstDelay.map { w in
+                var ref = stepRef(w.step, model)
+                ref.name = w.name
+                return ref
+            },
+            callbackQueueDelay: callbackQueueDelay.summary,
+            timerLateness: timerLateness.summary,
+            timerLatenessBySite: bySite,
+            stepDuration: stepDuration.summary,
+            windows: series,
+            blocking: .init(thresholdNanos: options.blockingThreshold, count: blockingCount, findings: findings.elements,
+                            groups: groups.values.sorted { ($0.totalNanos, $1.resumeSite, $1.suspendSite) > ($1.totalNanos, $0.resumeSite, $0.suspendSite) }),
+            longestSteps: longestSteps.elements,
+            longestCallbacks: longestCallbacks.elements,
+            tasks: .init(count: tasksSeen, rows: rows.sorted { $0.id < $1.id }, omitted: omittedRows),
+            lints: .init(count: lintCounts.values.reduce(0, +),
+                         byKind: Dictionary(uniqueKeysWithValues: lintCounts.map { ($0.key.rawValue, $0.value) }),
+                         items: sortedLints))
+    }
+}
+
+extension BlockingGroup {
+    mutating func add(_ d: Int64) {
+        count += 1
+        totalNanos += d
+        maxNanos = max(maxNanos, d)
+    }
+}
+
+extension Lint.Kind {
+    var order: Int { Self.allCases.firstIndex(of: self)! }
+}

@@ -1,0 +1,163 @@
+import ArgumentParser
+import Foundation
+import TraceAnalysis
+import TraceFormat
+
+/// A duration on the command line: `100ms`, `1.5s`, `250us`, `800ns`.
+struct DurationArgument: ExpressibleByArgument, Sendable {
+    var nanos: Int64
+    init(nanos: Int64) { self.nanos = nanos }
+    init?(argument: String) {
+        guard let n = Durations.parse(argument) else { return nil }
+        nanos = n
+    }
+    static var defaultCompletionKind: CompletionKind { .default }
+}
+
+/// A `--fail-on` gate: `blocking`, `lints` or `p99>DURATION`.
+enum FailGate: ExpressibleByArgument, Sendable, CustomStringConvertible {
+    case blocking
+    case lints
+    case p99(Int64)
+
+    init?(argument: String) {
+        switch argument {
+        case "blocking": self = .blocking
+        case "lints": self = .lints
+        default:
+            guard argument.hasPrefix("p99>"), let n = Durations.parse(String(argument.dropFirst(4))) else { return nil }
+            self = .p99(n)
+        }
+    }
+
+    var description: String {
+        switch self {
+        case .blocking: "blocking"
+        case .lints: "lints"
+        case .p99(let n): "p99>\(Durations.format(n))"
+        }
+    }
+
+    /// Why the gate fails for `result`, or nil when it passes.
+    func failure(_ result: AnalysisResult) -> String? {
+        switch self {
+        case .blocking:
+            result.blocking.count > 0 ? "\(result.blocking.count) blocking step(s)/callback(s) ≥ \(Durations.format(result.blocking.thresholdNanos))" : nil
+        case .lints:
+            result.lints.count > 0 ? "\(result.lints.count) lint(s)" : nil
+        case .p99(let limit):
+            result.schedulingDelay.p99Nanos > limit
+                ? "scheduling delay p99 \(Durations.format(result.schedulingDelay.p99Nanos)) > \(Durations.format(limit))" : nil
+        }
+    }
+}
+
+/// The options every analysis command takes.
+struct AnalysisCommandOptions: ParsableArguments {
+    @OptionGroup var input: TraceInputOptions
+
+    @Flag(help: "Print the analysis as JSON (schema looptrace.analysis/1, documented in the TraceAnalysis DocC).")
+    var json = false
+
+    @Option(help: ArgumentHelp("Only count what happens from this time on (since the trace start: 1.5s, 200ms).",
+                               valueName: "duration"))
+    var since: DurationArgument?
+
+    @Option(help: ArgumentHelp("Only count what happens before this time.", valueName: "duration"))
+    var until: DurationArgument?
+
+    @Option(help: ArgumentHelp("Only look at the tasks with this name or id (task-level figures).", valueName: "name|id"))
+    var task: String?
+
+    @Option(help: ArgumentHelp("The blocking threshold: steps and callbacks this long or longer are findings (ns, us, ms, s).",
+                               valueName: "duration"))
+    var threshold: DurationArgument = DurationArgument(nanos: 100_000_000)
+
+    @Option(name: .customLong("fail-on"),
+            help: ArgumentHelp("Exit 1 when the gate fails: blocking, lints or p99>DURATION (repeatable).", valueName: "gate"))
+    var failOn: [FailGate] = []
+
+    @Flag(name: .customLong("no-color"), help: "Never color the output (color is only used on a terminal anyway).")
+    var noColor = false
+
+    func validate() throws {
+        if let since, let until, until.nanos <= since.nanos {
+            throw ValidationError("--until (\(Durations.format(until.nanos))) must be after --since (\(Durations.format(since.nanos)))")
+        }
+        if threshold.nanos <= 0 { throw ValidationError("--threshold must be positive") }
+    }
+
+    var style: TextStyle {
+        TextStyle(color: !noColor && isatty(1) == 1 && ProcessInfo.processInfo.environment["NO_COLOR"] == nil)
+    }
+
+    /// Runs the one pass and returns the figures; errors become one line and the documented exit
+    /// code (66 unreadable, 65 not a trace, 64 unknown task).
+    func analyze(_ configure: (inout AnalysisOptions) -> Void = { _ in }) throws -> (AnalysisResult, TraceReader) {
+        var options = AnalysisOptions()
+        options.blockingThreshold = threshold.nanos
+        options.since = since?.nanos
+        options.until = until?.nanos
+        options.taskFilter = task.map(TaskFilter.init)
+        configure(&options)
+        let reader = try input.open()
+        let session = AnalysisSession(options: options)
+        var progress = ProgressBar()
+        try input.read(reader) { chunk in
+            session.consume(chunk)
+            progress.update(Double(chunk.offset) / Double(max(1, reader.fileSize)))
+        }
+        progress.clear()
+        let result = session.finish(reader: reader)
+        if let task, session.model.selectedTasks == 0 {
+            printError("\(input.file): no task named or numbered '\(task)' (run `looptrace tasks \(input.file)` to list them)")
+            throw ExitCodes.usage
+        }
+        return (result, reader)
+    }
+
+    /// Prints the output, then applies damage (exit 65) and the gates (exit 1).
+    func emit(_ result: AnalysisResult, _ reader: TraceReader, text: () -> String) throws {
+        if json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+            let data = try encoder.encode(result)
+            print(String(decoding: data, as: UTF8.self))
+        } else {
+            print(text(), terminator: "")
+        }
+        try input.finish(reader, events: result.trace.events)
+        let failures = failOn.compactMap { $0.failure(result) }
+        if !failures.isEmpty {
+            for f in failures { printError("gate failed: \(f)") }
+            throw ExitCodes.gateFailed
+        }
+    }
+}
+
+/// A progress bar on stderr, shown only on a terminal and only once the pass has taken over a
+/// second; redrawn at most ten times a second.
+struct ProgressBar {
+    let start = DispatchTime.now().uptimeNanoseconds
+    var lastDraw: UInt64 = 0
+    var shown = false
+    let enabled = isatty(2) == 1
+
+    mutating func update(_ fraction: Double) {
+        guard enabled else { return }
+        let now = DispatchTime.now().uptimeNanoseconds
+        guard now - start > 1_000_000_000, now - lastDraw > 100_000_000 else { return }
+        lastDraw = now
+        shown = true
+        let width = 30
+        let filled = Int(min(1, max(0, fraction)) * Double(width))
+        let bar = String(repeating: "█", count: filled) + String(repeating: "░", count: width - filled)
+        writeAll(fd: 2, Array(String(format: "\r  analysing %@ %3d %%", bar, Int(fraction * 100)).utf8))
+    }
+
+    mutating func clear() {
+        guard shown else { return }
+        writeAll(fd: 2, Array("\r\u{1B}[2K".utf8))
+        shown = false
+    }
+}

@@ -1,0 +1,142 @@
+import Foundation
+import LoopRuntime
+import Testing
+import TraceAnalysis
+import TraceFormat
+
+/// Programs on LoopRuntime with injected ground truth: what they did is measured inside the
+/// program with the loop's clock, and the analysis of their trace must agree within
+/// max(1 %, 50 µs).
+@Suite("Truth: analysis of LoopRuntime traces", .serialized)
+struct TruthTests {
+    /// Ground truth noted by the program as it runs (loop thread only).
+    final class Truth: @unchecked Sendable {
+        var traceStart: Int64 = 0
+        var blockBegin: Int64 = 0
+        var blockEnd: Int64 = 0
+        var victimDue: Int64 = 0
+        var victimResumed: Int64 = 0
+        var callbackBlockBegin: Int64 = 0
+        var callbackBlockEnd: Int64 = 0
+        var ids: [String: UInt64] = [:]
+    }
+
+    static func spin(_ loop: EventLoop, nanos: Int64) -> (Int64, Int64) {
+        let begin = loop.time()
+        while loop.time() - begin < nanos {}
+        return (begin, loop.time())
+    }
+
+    static func within(_ got: Int64, _ want: Int64, _ label: String, sourceLocation: SourceLocation = #_sourceLocation) {
+        let tolerance = max(want / 100, 50_000)
+        #expect(abs(got - want) <= tolerance, "\(label): analysed \(got) ns, truth \(want) ns (± \(tolerance))",
+                sourceLocation: sourceLocation)
+    }
+
+    /// Runs the program and returns its trace path and truth.
+    static func record(_ dir: TemporaryDirectory) throws -> (String, Truth) {
+        let path = dir.file("truth.trace")
+        let truth = Truth()
+        let loop = try EventLoop(trace: .file(path))
+        // The trace's time 0 is the recorder's base: the first event is loopStart, so measure
+        // truth relative to the loop clock and align on a known event below.
+        let main = loop.createTask(name: "main") { () async throws -> Void in
+            let producer = loop.createTask(name: "producer") { () async throws -> Int in
+                try await loop.sleep(for: .milliseconds(5))
+                return 42
+            }
+            let consumer = loop.createTask(name: "consumer") { () async throws -> Void in
+                _ = try await producer.value()
+            }
+            let blocker = loop.createTask(name: "blocker") { () async throws -> Void in
+                try await loop.sleep(for: .milliseconds(20))   // resume site of the blocking step
+                (truth.blockBegin, truth.blockEnd) = spin(loop, nanos: 150_000_000)
+                try await loop.sleep(for: .milliseconds(1))    // suspend site of the blocking step
+            }
+            let victim = loop.createTask(name: "victim") { () async throws -> Void in
+                truth.victimDue = loop.time() + 30_000_000
+                try await loop.sleep(for: .milliseconds(30))
+                truth.victimResumed = loop.time()
+            }
+            let orphan = loop.createTask(name: "orphan") { () async throws -> Void in }
+            let forever = loop.createTask(name: "forever") { () async throws -> Void in
+                let never = loop.createFuture(of: Void.self)
+                try await never.value()
+            }
+            for (name, t) in [("producer", producer as any AnyLoopTask), ("consumer", consumer), ("blocker", blocker),
+                              ("victim", victim), ("orphan", orphan), ("forever", forever)] {
+                truth.ids[name] = t.taskID
+            }
+            _ = try await loop.gather([consumer, blocker, victim])
+            // A blocking callback, after the tasks are done.
+            let done = loop.createFuture(of: Void.self)
+            loop.callLater(.milliseconds(1)) {
+                (truth.callbackBlockBegin, truth.callbackBlockEnd) = spin(loop, nanos: 120_000_000)
+                try? done.setResult(())
+            }
+            try await done.value()
+            _ = producer
+        }
+        try loop.runUntilComplete(main)
+        truth.ids["main"] = main.taskID
+        loop.close()
+        return (path, truth)
+    }
+
+    @Test("Blocking steps, timer lateness, wake edges and lints match the injected truth")
+    func injectedTruthIsFoundExactly() throws {
+        let dir = TemporaryDirectory()
+        let (path, truth) = try Self.record(dir)
+        var options = AnalysisOptions()
+        options.threads = 1
+        let (result, c) = try TraceAnalysis.analyze(path: path, options: options, extra: Collector())
+        #expect(result.trace.damage.isEmpty)
+
+        // Align the loop clock with the trace clock on the blocking step's begin: both clocks
+        // are CLOCK_MONOTONIC-based, the trace's counted from its base.
+        let blockerID = try #require(truth.ids["blocker"])
+        let blockingSteps = c.steps.filter { $0.duration >= 100_000_000 }
+        #expect(blockingSteps.count == 1)
+        let step = try #require(blockingSteps.first)
+        #expect(step.task == blockerID)
+        Self.within(step.duration, truth.blockEnd - truth.blockBegin, "blocking step duration")
+        let offset = step.begin - truth.blockBegin
+
+        // Exactly two findings at the default 100 ms threshold: the step and the callback.
+        #expect(result.blocking.count == 2)
+        let stepFinding = try #require(result.blocking.findings.first { $0.kind == "step" })
+        #expect(stepFinding.name == "blocker" && stepFinding.task == blockerID && stepFinding.step == 2)
+        #expect(stepFinding.resumeSite.hasPrefix("TraceAnalysisTests/TruthTests.swift:"))
+        #expect(stepFinding.suspendSite.hasPrefix("TraceAnalysisTests/TruthTests.swift:"))
+        #expect(stepFinding.resumeSite != stepFinding.suspendSite)
+        Self.within(stepFinding.durationNanos, truth.blockEnd - truth.blockBegin, "finding duration")
+        #expect(stepFinding.impact.timersDue >= 1)
+        Self.within(stepFinding.impact.maxDelayCausedNanos, step.end - (truth.victimDue + offset), "max delay caused")
+        let callbackFinding = try #require(result.blocking.findings.first { $0.kind == "callback" })
+        Self.within(callbackFinding.durationNanos, truth.callbackBlockEnd - truth.callbackBlockBegin, "blocking callback")
+        Self.within(callbackFinding.beginNanos, truth.callbackBlockBegin + offset, "blocking callback start")
+
+        // Timer lateness of the victim's sleep: fired after the blocking step, before it resumed.
+        let victimID = try #require(truth.ids["victim"])
+        let victimStep = try #require(c.steps.first { $0.task == victimID && $0.index == 2 })
+        let wake = try #require(victimStep.wake)
+        #expect(wake.wakerKind == .timer)
+        let timer = try #require(c.timers.first { $0.handle == wake.wakerID })
+        Self.within(timer.due, truth.victimDue + offset, "victim deadline")
+        #expect(timer.fired >= step.end && timer.fired <= truth.victimResumed + offset)
+        let site = try #require(result.timerLatenessBySite.first { $0.site == c.sites[timer.site] ?? "" })
+        #expect(site.latency.maxNanos >= timer.lateness)
+
+        // The wake chain: producer's last step wakes consumer.
+        let producerID = try #require(truth.ids["producer"]), consumerID = try #require(truth.ids["consumer"])
+        let consumerLast = try #require(c.steps.last { $0.task == consumerID })
+        let chain = try #require(consumerLast.wake)
+        #expect(chain.wakerKind == .task && chain.wakerTask == producerID)
+        #expect(chain.wakerStep == c.steps.filter { $0.task == producerID }.count)
+        #expect(consumerLast.outcome == .completed)
+
+        // Lints: orphan never awaited, forever unfinished with a lost wakeup; nothing else.
+        let lints = result.lints.items.map { "\($0.kind.rawValue) \($0.name)" }.sorted()
+        #expect(lints == ["lostWakeup forever", "neverAwaited orphan", "unfinished forever"])
+    }
+}
