@@ -84,6 +84,8 @@ public struct EventType: RawRepresentable, Hashable, Sendable, Comparable, Custo
     public static let userSpanBegin = EventType(20)
     public static let userSpanEnd = EventType(21)
     public static let lostEvents = EventType(22)
+    public static let callbackCancelled = EventType(23)
+    public static let ioWaitRemoved = EventType(24)
 
     /// The spec row of this type, if this reader knows it.
     @inlinable public var spec: EventSpec? { TraceSpec.byType[Int(rawValue)] }
@@ -141,7 +143,7 @@ public enum TraceSpec {
     public static let majorVersion: UInt16 = 1
     /// The minor version this code writes. A reader accepts any minor version and skips event
     /// types it does not know, using the schema stored in the file header.
-    public static let minorVersion: UInt16 = 0
+    public static let minorVersion: UInt16 = 1
 
     static let stepOutcomeNames = ["suspended", "yielded", "completed", "failed", "cancelled"]
     static let wakerKindNames = ["task", "callback", "timer", "io", "thread"]
@@ -209,6 +211,11 @@ public enum TraceSpec {
                   args: [ArgSpec("count", .uvarint), ArgSpec("from", .time), ArgSpec("to", .time)],
                   timed: true, sinceMinor: 0,
                   summary: "The recorder dropped this many events between `from` and `to` (memory cap reached)."),
+        EventSpec(type: .callbackCancelled, name: "callbackCancelled", args: [ArgSpec("handle", .handle)], timed: true,
+                  sinceMinor: 1, summary: "A scheduled callback or timer is cancelled before it runs."),
+        EventSpec(type: .ioWaitRemoved, name: "ioWaitRemoved",
+                  args: [ArgSpec("fd", .uvarint), ArgSpec("events", .uvarint)], timed: true, sinceMinor: 1,
+                  summary: "Readiness interest in a descriptor is removed."),
     ]
 
     /// The spec rows indexed by wire id (nil where unassigned).

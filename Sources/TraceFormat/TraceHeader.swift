@@ -204,9 +204,11 @@ public struct TraceHeader: Sendable, Equatable {
                 schema[Int(type.rawValue)] = SchemaEntry(type: type, name: name, timed: timed,
                                                          sinceMinor: UInt16(clamping: since), args: args)
             }
-            // Known types must keep their v1 layout as a prefix: newer minors may only append.
+            // Known types must keep their v1 layout as a prefix: newer minors may only append. A
+            // file from an older minor lacks the types added after it.
             for spec in TraceSpec.events {
                 guard let entry = schema[Int(spec.type.rawValue)] else {
+                    if spec.sinceMinor > minor { continue }
                     throw TraceFormatError.badHeader(offset: 64, reason: "schema lacks the v1 event type \(spec.name)")
                 }
                 guard entry.timed == spec.timed, entry.args.count >= spec.args.count,

@@ -248,6 +248,16 @@ public struct TraceStream: @unchecked Sendable {
         commit(p)
     }
 
+    /// A scheduled callback or timer is cancelled before it runs.
+    @inlinable public func callbackCancelled(handle: UInt64) {
+        let t = now()
+        guard begin(t) else { return }
+        var p = state.pointee.cursor
+        head(&p, .callbackCancelled, t)
+        putHandle(&p, handle)
+        commit(p)
+    }
+
     // MARK: - I/O and executor
 
     /// Readiness interest is registered for a descriptor (events: 1 read, 4 write, as epoll).
@@ -255,6 +265,9 @@ public struct TraceStream: @unchecked Sendable {
 
     /// A descriptor is ready.
     @inlinable public func ioReady(fd: Int32, events: UInt32) { fdEvent(.ioReady, fd, events) }
+
+    /// Readiness interest in a descriptor is removed.
+    @inlinable public func ioWaitRemoved(fd: Int32, events: UInt32) { fdEvent(.ioWaitRemoved, fd, events) }
 
     @inlinable func fdEvent(_ type: EventType, _ fd: Int32, _ events: UInt32) {
         let t = now()
