@@ -17,7 +17,7 @@ struct ExportCommand: ParsableCommand {
 
             JSON costs ~110 bytes per event and the viewers struggle past a few hundred MB: cut \
             a window out of a big trace with --since/--until, --task or --around-blocking, cap \
-            it with --max-events, or write --format perfetto (about 4× smaller).
+            it with --max-events, or write --format perfetto (about half the size).
 
             The output appears only when complete (written to a temporary file, then renamed).
 

@@ -19,6 +19,9 @@ let package = Package(
         .executableTarget(name: "loop-bench", dependencies: [
             .product(name: "LoopRuntime", package: "looptrace"), .product(name: "TraceFormat", package: "looptrace"),
         ]),
+        .executableTarget(name: "export-bench", dependencies: [
+            .product(name: "TraceFormat", package: "looptrace"), .product(name: "TraceAnalysis", package: "looptrace"),
+        ]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -81,8 +81,12 @@ struct ExportTimeline<Sink: ExportSink> {
 
     var streams: [StreamInfo] = []
     var tasks: [UInt64: TaskInfo] = [:]
-    /// Scheduled callbacks not yet run: key → (site, kind).
+    /// Scheduled callbacks not yet run: key → (site, kind), in two generations: when the young
+    /// one fills up it becomes the old one and the previous old one is dropped, so timers that
+    /// never fire (cancelled, or pending at the end) cannot grow memory without bound; only the
+    /// site names of callbacks scheduled very long before they run are lost.
     var callbacks: [UInt64: (site: Int32, kind: UInt8)] = [:]
+    var oldCallbacks: [UInt64: (site: Int32, kind: UInt8)] = [:]
     /// `(stream, string id)` → string index.
     var stringIDs: [UInt64: Int32] = [:]
     var suspendedNames: [Int32: Int32] = [:]
@@ -105,8 +109,8 @@ struct ExportTimeline<Sink: ExportSink> {
 
     /// Synthetic tids of task lanes start here, above any Linux tid (pid_max ≤ 2^22).
     static var laneTidBase: Int64 { 1_000_000_000 }
-    /// Pending callbacks kept at most; past it the table restarts (only names are lost).
-    static var maxPendingCallbacks: Int { 1 << 20 }
+    /// Pending callbacks per generation.
+    static var maxPendingCallbacks: Int { 1 << 16 }
 
     init(sink: Sink, options: ExportOptions, pid: Int64, processName: String) {
         self.sink = sink
@@ -170,7 +174,10 @@ struct ExportTimeline<Sink: ExportSink> {
             case .wakeup: wakeup(e, s)
             case .taskCreate: taskCreate(e, chunk)
             case .callbackScheduled:
-                if callbacks.count >= Self.maxPendingCallbacks { callbacks.removeAll(keepingCapacity: true) }
+                if callbacks.count >= Self.maxPendingCallbacks {
+                    oldCallbacks = callbacks
+                    callbacks = [:]
+                }
                 callbacks[Self.callbackKey(e.stream, e.args[0])] =
                     (string(stream: e.stream, id: e.args[3], chunk: chunk), UInt8(truncatingIfNeeded: e.args[1]))
             case .callbackBegin: callbackBegin(e, s)
@@ -505,7 +512,8 @@ struct ExportTimeline<Sink: ExportSink> {
         let begin = streams[s].callbackBegin
         streams[s].callbackOpen = false
         streams[s].serial &+= 1
-        let info = callbacks.removeValue(forKey: Self.callbackKey(e.stream, e.args[0]))
+        let key = Self.callbackKey(e.stream, e.args[0])
+        let info = callbacks.removeValue(forKey: key) ?? oldCallbacks.removeValue(forKey: key)
         let show = options.taskFilter == nil && shown(begin, time)
         let nested = takeNested(s)
         startFlows(s, begin: begin, end: time, shown: show)

@@ -14,8 +14,11 @@ struct PerfettoTraceWriter: ExportSink {
     let output: ExportOutput
     var buffer = ExportBuffer()
     var pid: Int64 = 0
-    /// Event names already interned on the sequence, by ``ExportStrings`` index.
-    var interned: [Bool] = []
+    /// What is interned on the sequence, by ``ExportStrings`` index: bit 0 as an event name,
+    /// bit 1 as a debug annotation value.
+    var interned: [UInt8] = []
+    var outcomeNames: [Int32] = []
+    var kindNames: [Int32] = []
     var nestStack: [Int64] = []
 
     static let sequence: UInt64 = 1
@@ -80,45 +83,58 @@ struct PerfettoTraceWriter: ExportSink {
     @inline(__always)
     mutating func endMessage(_ at: Int) { buffer.endLength(at) }
 
-    mutating func annotation(_ name: StaticString, uint value: UInt64) {
+    /// Debug annotation names, interned once in the first packet.
+    enum Key: UInt64, CaseIterable { case task = 1, step, resume, suspend, outcome, handle, kind, site, value }
+    static let keyNames = ["task", "step", "resume", "suspend", "outcome", "handle", "kind", "site", "value"]
+
+    mutating func annotation(_ key: Key, uint value: UInt64) {
         let at = beginMessage(4)
-        tag(10, 2)
-        buffer.varint(UInt64(name.utf8CodeUnitCount))
-        buffer.literal(name)
+        uintField(1, key.rawValue)
         uintField(3, value)
         endMessage(at)
     }
 
-    mutating func annotation(_ name: StaticString, string index: Int32, _ strings: ExportStrings) {
+    /// A string annotation whose value is interned (sites repeat on every step).
+    mutating func annotation(_ key: Key, string index: Int32) {
         let at = beginMessage(4)
-        tag(10, 2)
-        buffer.varint(UInt64(name.utf8CodeUnitCount))
-        buffer.literal(name)
-        stringField(6, index, strings)
+        uintField(1, key.rawValue)
+        uintField(17, UInt64(index) + 1)
         endMessage(at)
     }
 
-    mutating func annotation(_ name: StaticString, string value: String) {
-        let at = beginMessage(4)
-        tag(10, 2)
-        buffer.varint(UInt64(name.utf8CodeUnitCount))
-        buffer.literal(name)
-        stringField(6, value)
-        endMessage(at)
+    /// The packet's one `interned_data` (a second one would replace the first in protozero's
+    /// decoder), opened by the first entry the packet needs.
+    var internedAt = -1
+
+    mutating func internEntry(field: UInt64, _ index: Int32, _ strings: ExportStrings) {
+        if internedAt < 0 { internedAt = beginMessage(12) }
+        let entry = beginMessage(field)
+        uintField(1, UInt64(index) + 1)
+        stringField(2, index, strings)
+        endMessage(entry)
     }
 
     /// Interns `index` as an event name in this packet if the sequence has not seen it yet.
     mutating func internName(_ index: Int32, _ strings: ExportStrings) {
         let i = Int(index)
-        if i >= interned.count { interned.append(contentsOf: repeatElement(false, count: i + 1 - interned.count)) }
-        guard !interned[i] else { return }
-        interned[i] = true
-        let data = beginMessage(12)
-        let entry = beginMessage(2)
-        uintField(1, UInt64(i) + 1)
-        stringField(2, index, strings)
-        endMessage(entry)
-        endMessage(data)
+        if i >= interned.count { interned.append(contentsOf: repeatElement(0, count: i + 1 - interned.count)) }
+        guard interned[i] & 1 == 0 else { return }
+        interned[i] |= 1
+        internEntry(field: 2, index, strings)
+    }
+
+    /// Interns `index` as a debug annotation string value.
+    mutating func internValue(_ index: Int32, _ strings: ExportStrings) {
+        let i = Int(index)
+        if i >= interned.count { interned.append(contentsOf: repeatElement(0, count: i + 1 - interned.count)) }
+        guard interned[i] & 2 == 0 else { return }
+        interned[i] |= 2
+        internEntry(field: 29, index, strings)
+    }
+
+    mutating func endInterned() {
+        if internedAt >= 0 { endMessage(internedAt) }
+        internedAt = -1
     }
 
     // MARK: - Tracks
@@ -133,7 +149,15 @@ struct PerfettoTraceWriter: ExportSink {
             stringField(2, n)
             endMessage(entry)
         }
+        for (i, n) in Self.keyNames.enumerated() {
+            let entry = beginMessage(3)
+            uintField(1, UInt64(i) + 1)
+            stringField(2, n)
+            endMessage(entry)
+        }
         endMessage(data)
+        outcomeNames = StepOutcome.allCases.map { strings.intern($0.description) }
+        kindNames = CallbackKind.allCases.map { strings.intern($0.description) }
         let track = beginMessage(60)
         uintField(1, Self.processTrack)
         let process = beginMessage(3)
@@ -174,7 +198,19 @@ struct PerfettoTraceWriter: ExportSink {
                         strings: inout ExportStrings) {
         let track = Self.threadTrack(slice.tid)
         let p = beginPacket(time: slice.begin)
-        if slice.kind != .step { internName(slice.name, strings) }
+        switch slice.kind {
+        case .step:
+            internValue(slice.resumeSite, strings)
+            internValue(slice.site, strings)
+            internValue(outcomeNames[Int(slice.outcome.rawValue)], strings)
+        case .callback:
+            internName(slice.name, strings)
+            internValue(slice.site, strings)
+            if let kind = slice.callbackKind { internValue(kindNames[Int(kind.rawValue)], strings) }
+        case .span, .state:
+            internName(slice.name, strings)
+        }
+        endInterned()
         let event = beginMessage(11)
         uintField(9, 1)
         uintField(11, track)
@@ -185,25 +221,25 @@ struct PerfettoTraceWriter: ExportSink {
             var name = strings[slice.taskName]
             name += " step #\(slice.stepIndex)"
             stringField(23, name)
-            annotation("task", uint: slice.task)
-            annotation("step", uint: UInt64(slice.stepIndex))
-            annotation("resume", string: slice.resumeSite, strings)
-            annotation("suspend", string: slice.site, strings)
-            annotation("outcome", string: slice.outcome.description)
+            annotation(.task, uint: slice.task)
+            annotation(.step, uint: UInt64(slice.stepIndex))
+            annotation(.resume, string: slice.resumeSite)
+            annotation(.suspend, string: slice.site)
+            annotation(.outcome, string: outcomeNames[Int(slice.outcome.rawValue)])
         case .callback:
             uintField(3, Category.callback.rawValue)
             if slice.blocking { uintField(3, Category.blocking.rawValue) }
             uintField(10, UInt64(slice.name) + 1)
-            annotation("handle", uint: slice.handle)
-            if let kind = slice.callbackKind { annotation("kind", string: kind.description) }
-            annotation("site", string: slice.site, strings)
+            annotation(.handle, uint: slice.handle)
+            if let kind = slice.callbackKind { annotation(.kind, string: kindNames[Int(kind.rawValue)]) }
+            annotation(.site, string: slice.site)
         case .span:
             uintField(3, Category.user.rawValue)
             uintField(10, UInt64(slice.name) + 1)
         case .state:
             uintField(3, Category.state.rawValue)
             uintField(10, UInt64(slice.name) + 1)
-            annotation("task", uint: slice.task)
+            annotation(.task, uint: slice.task)
         }
         for id in flowsOut {
             tag(47, 1)
@@ -224,6 +260,7 @@ struct PerfettoTraceWriter: ExportSink {
             }
             let p = beginPacket(time: span.begin)
             internName(span.name, strings)
+            endInterned()
             let event = beginMessage(11)
             uintField(9, 1)
             uintField(11, track)
@@ -260,15 +297,14 @@ struct PerfettoTraceWriter: ExportSink {
     mutating func mark(tid: Int64, name: Int32, at time: Int64, value: Int64, strings: inout ExportStrings) {
         let p = beginPacket(time: time)
         internName(name, strings)
+        endInterned()
         let event = beginMessage(11)
         uintField(9, 3)
         uintField(11, Self.threadTrack(tid))
         uintField(3, Category.user.rawValue)
         uintField(10, UInt64(name) + 1)
         let a = beginMessage(4)
-        tag(10, 2)
-        buffer.varint(5)
-        buffer.literal("value")
+        uintField(1, Key.value.rawValue)
         uintField(4, UInt64(bitPattern: value))
         endMessage(a)
         endMessage(event)
