@@ -1,4 +1,5 @@
 import Foundation
+import TraceFormat
 
 /// A duration in ns, in the unit that reads best: ns, µs, ms or s.
 func formatDuration(_ nanos: Int64) -> String {
@@ -44,13 +45,13 @@ enum JSONValue {
 
     var rendered: String {
         switch self {
-        case .string(let s): return jsonQuote(s)
+        case .string(let s): return TextDump.quote(s)
         case .int(let i): return String(i)
         case .double(let d): return d.isFinite ? String(format: "%.6g", d) : "null"
         case .bool(let b): return b ? "true" : "false"
         case .null: return "null"
         case .array(let a): return "[" + a.map(\.rendered).joined(separator: ",") + "]"
-        case .object(let o): return "{" + o.keys.sorted().map { jsonQuote($0) + ":" + o[$0]!.rendered }.joined(separator: ",") + "}"
+        case .object(let o): return "{" + o.keys.sorted().map { TextDump.quote($0) + ":" + o[$0]!.rendered }.joined(separator: ",") + "}"
         }
     }
 }
@@ -62,20 +63,4 @@ struct JSONObject {
         get { fields[key] }
         set { fields[key] = newValue }
     }
-}
-
-func jsonQuote(_ s: String) -> String {
-    var out = "\""
-    for scalar in s.unicodeScalars {
-        switch scalar {
-        case "\"": out += "\\\""
-        case "\\": out += "\\\\"
-        case "\n": out += "\\n"
-        case "\r": out += "\\r"
-        case "\t": out += "\\t"
-        case _ where scalar.value < 0x20: out += String(format: "\\u%04x", scalar.value)
-        default: out.unicodeScalars.append(scalar)
-        }
-    }
-    return out + "\""
 }
