@@ -11,21 +11,22 @@ public final class CallbackHandle: @unchecked Sendable {
     public let id: UInt64
     /// For `callLater`/`callAt`: the loop time (ns) at which the callback is due; 0 otherwise.
     public let deadline: Int64
-    @usableFromInline let kind: CallbackKind
-    @usableFromInline unowned(unsafe) let loop: EventLoop
+    let kind: CallbackKind
+    unowned(unsafe) let loop: EventLoop
     // loop thread only after creation
-    @usableFromInline let callback: () throws -> Void
-    @usableFromInline var site: SourceSite
-    @exclusivity(unchecked) @usableFromInline var cancelled = false
+    let callback: () throws -> Void
+    var site: SourceSite
+    @exclusivity(unchecked) var cancelled = false
     /// The loop runs this callback with the I/O waker of `fd` (reader/writer callbacks).
-    @exclusivity(unchecked) @usableFromInline var ioDescriptor: Int32 = -1
+    @exclusivity(unchecked) var ioDescriptor: Int32 = -1
     /// A timer that runs its callback as soon as it is due instead of queueing it: used by the
     /// loop's own sleeps, whose callback only makes the sleeper ready (one hop, as in asyncio).
-    @exclusivity(unchecked) @usableFromInline var runsWhenDue = false
+    @exclusivity(unchecked) var runsWhenDue = false
     /// Whether the handle is on the timer heap (so a cancel leaves a dead entry there).
-    @exclusivity(unchecked) @usableFromInline var onHeap = false
+    @exclusivity(unchecked) var onHeap = false
+    /// Whether a one-shot callback has run (cancelling it then does nothing).
+    @exclusivity(unchecked) var ran = false
 
-    @inlinable
     init(id: UInt64, kind: CallbackKind, deadline: Int64, loop: EventLoop, site: SourceSite,
          callback: @escaping () throws -> Void) {
         self.id = id
@@ -47,6 +48,8 @@ public final class CallbackHandle: @unchecked Sendable {
         loop.preconditionOnLoopThread("CallbackHandle.cancel()")
         guard !cancelled else { return }
         cancelled = true
+        if ran { return }
+        loop.state.pointee.tracer?.callbackCancelled(handle: id)
         if onHeap { loop.timerCancelled() }
     }
 }

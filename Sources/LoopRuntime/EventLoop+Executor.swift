@@ -44,6 +44,7 @@ extension EventLoop: TaskExecutor, SerialExecutor {
         preconditionOnLoopThread("checkIsolated()")
     }
 
+    /// Whether the calling thread is the loop's thread.
     public func isIsolatingCurrentContext() -> Bool? { isOnLoopThread }
 
     /// A `Task.sleep` or `Clock.sleep` job due `delay` from now. Any thread.

@@ -21,7 +21,9 @@ extension EventLoop {
                           function: StaticString = #function, _ callback: @escaping () throws -> Void) throws -> CallbackHandle {
         preconditionOnLoopThread("EventLoop.addReader")
         let handle = makeIOHandle(fd, SourceSite(file: file, line: line, function: function), callback)
+        let previous = ioRegistrations[fd]?.reader
         try updateRegistration(fd) { $0.reader = handle }
+        previous?.cancelled = true  // it may be queued already: it must not run any more
         return handle
     }
 
@@ -33,7 +35,9 @@ extension EventLoop {
                           function: StaticString = #function, _ callback: @escaping () throws -> Void) throws -> CallbackHandle {
         preconditionOnLoopThread("EventLoop.addWriter")
         let handle = makeIOHandle(fd, SourceSite(file: file, line: line, function: function), callback)
+        let previous = ioRegistrations[fd]?.writer
         try updateRegistration(fd) { $0.writer = handle }
+        previous?.cancelled = true
         return handle
     }
 
@@ -42,7 +46,7 @@ extension EventLoop {
     public func removeReader(_ fd: Int32) -> Bool {
         preconditionOnLoopThread("EventLoop.removeReader")
         guard let handle = ioRegistrations[fd]?.reader else { return false }
-        handle.cancelled = true
+        handle.cancelled = true  // it may be queued already: it must not run any more
         try? updateRegistration(fd) { $0.reader = nil }
         return true
     }
@@ -79,7 +83,11 @@ extension EventLoop {
         try SyscallError.check(lt_epoll_ctl(epollFD, op, fd, new.events, UInt64(UInt32(bitPattern: fd))),
                                "epoll_ctl(\(op == Int32(LT_EPOLL_CTL_ADD) ? "ADD" : op == Int32(LT_EPOLL_CTL_DEL) ? "DEL" : "MOD"), \(fd))")
         ioRegistrations[fd] = new.events == 0 ? nil : new
-        if new.events != 0 { state.pointee.tracer?.ioWait(fd: fd, events: new.events) }
+        if let tracer = state.pointee.tracer {
+            let added = new.events & ~old.events, removed = old.events & ~new.events
+            if added != 0 { tracer.ioWait(fd: fd, events: added) }
+            if removed != 0 { tracer.ioWaitRemoved(fd: fd, events: removed) }
+        }
     }
 
     /// A descriptor is ready: queue its reader and/or writer.

@@ -5,7 +5,7 @@ extension EventLoop {
     ///
     /// `sleep(for: .zero)` yields exactly like `asyncio.sleep(0)`: the task goes to the back of
     /// the ready queue, so everything already ready runs first.
-    /// - Parameters: file, line: the suspend site recorded in the trace.
+    /// The caller's `#fileID` and `#line` are recorded in the trace as the suspend site.
     /// - Throws: `CancellationError` if the task is cancelled before or during the sleep.
     nonisolated(nonsending) public func sleep(for duration: Duration, file: StaticString = #fileID, line: UInt = #line) async throws {
         preconditionOnLoopThread("EventLoop.sleep(for:)")
@@ -28,8 +28,9 @@ extension EventLoop {
         if sleeper.cancelled { throw CancellationError() }
     }
 
-    /// Runs `operation` with a deadline, as `asyncio.wait_for`: on timeout the task running it
-    /// is cancelled, and once it has finished ``LoopError/timedOut`` is thrown.
+    /// Waits for `future` with a deadline, as `asyncio.wait_for`: on timeout `future` is
+    /// cancelled (a task gets to handle its cancellation first) and ``LoopError/timedOut`` is
+    /// thrown. Cancelling the waiting task cancels `future` too.
     /// - Throws: ``LoopError/timedOut``, `CancellationError`, or what `future` throws.
     nonisolated(nonsending) public func waitFor<Value>(_ future: LoopFuture<Value>, timeout: Duration,
                                file: StaticString = #fileID, line: UInt = #line) async throws -> Value {
@@ -50,7 +51,7 @@ extension EventLoop {
     }
 
     /// Runs `body` as a task with a deadline; see ``waitFor(_:timeout:file:line:)``.
-    public func waitFor<Value>(timeout: Duration, file: StaticString = #fileID, line: UInt = #line,
+    nonisolated(nonsending) public func waitFor<Value>(timeout: Duration, file: StaticString = #fileID, line: UInt = #line,
                                _ body: sending @escaping () async throws -> Value) async throws -> Value {
         let task = createTask(name: childName("waitFor"), file: file, line: line, body)
         return try await waitFor(task, timeout: timeout, file: file, line: line)
@@ -61,7 +62,7 @@ extension EventLoop {
     ///
     /// The body runs as a child loop task (Swift cancellation cannot be undone, so the caller's
     /// own task is not the one cancelled).
-    public func timeout<Value>(_ duration: Duration, file: StaticString = #fileID, line: UInt = #line,
+    nonisolated(nonsending) public func timeout<Value>(_ duration: Duration, file: StaticString = #fileID, line: UInt = #line,
                                _ body: sending @escaping () async throws -> Value) async throws -> Value {
         let task = createTask(name: childName("timeout"), file: file, line: line, body)
         return try await waitFor(task, timeout: duration, file: file, line: line)
@@ -78,7 +79,7 @@ extension EventLoop {
         return try futures.map { try $0.result() }
     }
 
-    /// Like ``gather(_:file:line:)``, but with `returnExceptions`: every child's outcome comes
+    /// Like `gather(_:)`, but with `returnExceptions`: every child's outcome comes
     /// back as a `Result`, in order, and only cancelling the gather itself throws.
     nonisolated(nonsending) public func gather<Value>(_ futures: [LoopFuture<Value>], returnExceptions: Bool,
                                                       file: StaticString = #fileID,
@@ -88,8 +89,8 @@ extension EventLoop {
     }
 
     /// Waits for futures of different types and returns their results as a tuple, in order:
-    /// `let (user, posts) = try await loop.gather(userTask, postsTask)`. Semantics as
-    /// ``gather(_:file:line:)``.
+    /// `let (user, posts) = try await loop.gather(userTask, postsTask)`. Semantics as for an
+    /// array of futures.
     nonisolated(nonsending) public func gather<each Value>(_ futures: repeat LoopFuture<each Value>,
                                                            file: StaticString = #fileID,
                                                            line: UInt = #line) async throws -> (repeat each Value) {
@@ -176,7 +177,9 @@ extension EventLoop {
     }
 
     /// The futures in the order they complete, as `asyncio.as_completed`.
-    /// - Parameter timeout: after this, iteration throws ``LoopError/timedOut``.
+    /// - Parameters:
+    ///   - futures: the futures to watch; each is yielded once, when it is done.
+    ///   - timeout: after this, iteration throws ``LoopError/timedOut``.
     public func asCompleted<Value>(_ futures: [LoopFuture<Value>], timeout: Duration? = nil) -> AsCompleted<Value> {
         preconditionOnLoopThread("EventLoop.asCompleted")
         return AsCompleted(loop: self, futures: futures, timeout: timeout)
@@ -212,16 +215,21 @@ final class Sleeper: LoopWait, @unchecked Sendable {
         wake()
         return true
     }
+
+    var waitIsOver: Bool { finished }
 }
 
 /// The futures of ``EventLoop/asCompleted(_:timeout:)`` in completion order.
 public struct AsCompleted<Value>: AsyncSequence {
+    /// Each future, once it is done.
     public typealias Element = LoopFuture<Value>
+    /// ``LoopError/timedOut`` or `CancellationError`.
     public typealias Failure = any Error
     let loop: EventLoop
     let futures: [LoopFuture<Value>]
     let timeout: Duration?
 
+    /// Starts listening for the futures' completions.
     public func makeAsyncIterator() -> Iterator {
         Iterator(source: Source(loop: loop, futures: futures, timeout: timeout))
     }
@@ -230,6 +238,8 @@ public struct AsCompleted<Value>: AsyncSequence {
     public struct Iterator: AsyncIteratorProtocol {
         let source: Source
 
+        /// The next future to complete, or nil when all have been returned.
+        /// - Throws: ``LoopError/timedOut`` after the timeout, `CancellationError`.
         public mutating func next() async throws -> LoopFuture<Value>? {
             try await source.next()
         }

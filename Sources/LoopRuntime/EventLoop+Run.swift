@@ -6,7 +6,6 @@ import TraceFormat
 
 extension EventLoop {
     /// One iteration: poll, collect due timers, run what was ready when the iteration began.
-    @usableFromInline
     func runOnce() {
         let st = state
         // Drop cancelled timers at the head so they do not shorten the poll timeout.
@@ -16,20 +15,21 @@ extension EventLoop {
             st.pointee.cancelledTimers -= 1
         }
         var timeout: Int64
-        if !st.pointee.ready.isEmpty || st.pointee.lifecycle == .stopping {
+        if !st.pointee.ready.isEmpty || st.pointee.stopRequested {
             timeout = 0
         } else if let head = st.pointee.timers.min {
             timeout = max(0, head.deadline &- time())
         } else {
             timeout = -1
         }
-        if let tracer = st.pointee.tracer {
+        // An idle loop still hands its partial buffer to the writer on time. (A busy one needs
+        // no help: each emit checks the stream's flush deadline.)
+        if timeout != 0, let tracer = st.pointee.tracer {
             let untilFlush = tracer.nanosUntilFlush
             if untilFlush <= 0 {
                 tracer.flush()
             } else if timeout < 0 || untilFlush < timeout {
-                // An idle loop still hands its partial buffer to the writer on time.
-                if timeout != 0 { timeout = untilFlush }
+                timeout = untilFlush
             }
         }
         // A zero-timeout poll is a syscall per iteration for nothing when no descriptor is
@@ -111,6 +111,7 @@ extension EventLoop {
                 }
                 st.pointee.tracer?.timerFired(handle: handle.id, dueInNanos: head.deadline &- now)
                 if handle.runsWhenDue {
+                    handle.ran = true
                     st.pointee.wakerKind = .timer
                     st.pointee.wakerID = handle.id
                     try? handle.callback()
@@ -123,6 +124,8 @@ extension EventLoop {
                 st.pointee.tracer?.timerFired(handle: handleID, dueInNanos: head.deadline &- now)
                 st.pointee.wakerKind = .timer
                 st.pointee.wakerID = handleID
+                // The one-step wake task of a `Task.sleep`: it has no executor preference, and
+                // run anywhere but on the generic executor it would make its sleeper hop there.
                 job.runSynchronously(on: genericExecutor)
                 st.pointee.wakerKind = .callback
                 st.pointee.wakerID = 0
@@ -163,18 +166,31 @@ extension EventLoop {
         st.pointee.wakerKind = .task
         st.pointee.wakerID = task
         tracer.stepBegin(task: task)
-        // A task the loop did not create (a child) may complete in this step and be freed
-        // before we can ask; keep it alive across the step (tracing only).
-        let retained = Unmanaged<AnyObject>.fromOpaque(pointer).retain()
-        run(job, route: route)
-        var outcome = st.pointee.runningStepOutcome
-        if outcome == nil, taskStatusIsReadable,
-           pointer.load(fromByteOffset: 96, as: UInt32.self) & 0x2000 != 0 {
-            outcome = .completed
+        var outcome: StepOutcome?
+        if st.pointee.tasks[task] != nil {
+            // A loop task: its body's wrapper marks the outcome of its last step.
+            run(job, route: route)
+            outcome = st.pointee.runningStepOutcome
+        } else {
+            // A child or a task the loop did not create: ask the runtime whether it completed.
+            // It may be freed as it completes, so keep it alive across the step (a retain
+            // costs more than the table probe above, hence only here).
+            let retained = Unmanaged<AnyObject>.fromOpaque(pointer).retain()
+            run(job, route: route)
+            if taskStatusIsReadable, pointer.load(fromByteOffset: 96, as: UInt32.self) & 0x2000 != 0 {
+                outcome = .completed
+            }
+            retained.release()
         }
-        retained.release()
         let final = outcome ?? (st.pointee.runningTaskRequeued ? .yielded : .suspended)
-        tracer.stepEnd(final, site: final == .suspended || final == .yielded ? st.pointee.suspendSite : nil)
+        if final == .suspended || final == .yielded {
+            tracer.stepEnd(final, site: st.pointee.suspendSite)
+        } else {
+            tracer.stepEnd(final, site: nil)
+            // Names are kept only to name children, which a finished task has no more of.
+            st.pointee.taskNames[task] = nil
+            st.pointee.childCounts[task] = nil
+        }
         finishStep()
     }
 
@@ -199,14 +215,11 @@ extension EventLoop {
             job.runSynchronously(on: UnownedTaskExecutor(ordinary: self))
         case .serial:
             job.runSynchronously(isolatedTo: asUnownedSerialExecutor(), taskExecutor: UnownedTaskExecutor(ordinary: taskFace))
-        case .generic:
-            job.runSynchronously(on: genericExecutor)
         }
     }
 
     /// Runs the non-task jobs a step enqueued (a `Task.yield`'s continuation job): each makes its
     /// task ready, at the back of the ready queue.
-    @usableFromInline
     func runDeferredJobs() {
         let st = state
         var jobs: [(UnownedJob, JobRoute)] = []
@@ -224,6 +237,7 @@ extension EventLoop {
             st.pointee.wakerKind = .io
             st.pointee.wakerID = UInt64(handle.ioDescriptor)
         } else {
+            handle.ran = true
             st.pointee.wakerKind = .callback
             st.pointee.wakerID = handle.id
         }
@@ -285,7 +299,6 @@ extension EventLoop {
     }
 
     /// A task id higher than any seen: a loop task being created, or a child of the running task.
-    @usableFromInline
     func taskFirstSeen(_ task: UInt64, pointer: UnsafeMutableRawPointer) {
         let st = state
         let parent = st.pointee.runningTask
@@ -330,9 +343,7 @@ extension EventLoop {
 let taskStatusIsReadable = _swift_concurrency_debug_internal_layout_version == 1
 
 /// The site recorded when none is known.
-@usableFromInline
 let unknownSite = SourceSite(name: "<unknown>")
 
 /// The generic executor ("no particular executor"): the `(0, 0)` executor reference.
-@usableFromInline
 let genericExecutor: UnownedSerialExecutor = unsafeBitCast((0, 0) as (Int, Int), to: UnownedSerialExecutor.self)

@@ -20,13 +20,13 @@ import TraceFormat
 /// task steps that were ready when the iteration began. Work made ready meanwhile runs on the
 /// next iteration, so `callSoon` and `sleep(.zero)` interleave as in asyncio.
 public final class EventLoop: @unchecked Sendable {
-    /// Hot state; see ``LoopState``. Allocated once, freed in deinit.
+    /// Hot state (`LoopState`): loop thread only. Allocated once, freed in deinit.
     @usableFromInline let state: UnsafeMutablePointer<LoopState>
     let inbox: Inbox
     let epollFD: Int32
     /// The actor face: jobs that arrive here run isolated to the loop.
     let serialFace: LoopSerialExecutor
-    /// The task-executor face: `Task(executorPreference:)` jobs.
+    /// The task-executor face: jobs of loop tasks and their children.
     let taskFace: LoopTaskExecutor
     /// Identifies this loop in traces.
     public let id: UInt64
@@ -40,12 +40,11 @@ public final class EventLoop: @unchecked Sendable {
     var savedTimerSlack = 0
     // loop thread only; reused between iterations to drain the inbox without allocating
     var inboxBuffer: [Inbox.Item] = []
-    var readyEvents: UnsafeMutablePointer<lt_ready_event>
+    let readyEvents: UnsafeMutablePointer<lt_ready_event>
     static let readyEventCapacity = 256
 
-    /// Reports errors thrown by callbacks and other errors nobody else can see (for example a
-    /// task that failed and was never awaited). Defaults to printing to standard error. Owner
-    /// thread only.
+    /// Reports errors thrown by callbacks, and tasks that `run` had to cancel. Defaults to
+    /// printing to standard error. Owner thread only.
     public var exceptionHandler: (@Sendable (ErrorContext) -> Void)?
 
     /// Where a loop records its trace.
@@ -63,7 +62,12 @@ public final class EventLoop: @unchecked Sendable {
     /// - Parameter trace: where to record a trace; by default the file named by `LOOPTRACE`.
     /// - Throws: ``SyscallError`` when epoll or eventfd cannot be created; the recorder's error
     ///   when the trace file cannot be created.
-    public init(trace: TraceDestination = .environment) throws {
+    public convenience init(trace: TraceDestination = .environment) throws {
+        try self.init(trace: trace, environment: { name in getenv(name).map { String(cString: $0) } })
+    }
+
+    /// Creates a loop, reading `LOOPTRACE` through `environment` (tests pass their own).
+    init(trace: TraceDestination, environment: (String) -> String?) throws {
         state = .allocate(capacity: 1)
         state.initialize(to: LoopState(ownerThread: pthread_self()))
         readyEvents = .allocate(capacity: Self.readyEventCapacity)
@@ -77,7 +81,7 @@ public final class EventLoop: @unchecked Sendable {
         case .off: path = nil
         case .file(let p): path = p
         case .environment:
-            if let p = getenv("LOOPTRACE"), p.pointee != 0 { path = String(cString: p) }
+            if let p = environment("LOOPTRACE"), !p.isEmpty { path = p }
         }
         tracesForeignThreads = path != nil
         serialFace.loop = self
@@ -111,7 +115,7 @@ public final class EventLoop: @unchecked Sendable {
     public var isOnLoopThread: Bool { pthread_equal(state.pointee.ownerThread, pthread_self()) != 0 }
 
     /// Fails with a message naming `api` unless called on the loop's owner thread.
-    @inlinable
+    @usableFromInline
     func preconditionOnLoopThread(_ api: @autoclosure () -> String, file: StaticString = #fileID, line: UInt = #line) {
         precondition(isOnLoopThread, "\(api()) must be called on the event loop's thread", file: file, line: line)
     }
@@ -126,8 +130,7 @@ public final class EventLoop: @unchecked Sendable {
 
     /// Whether the loop is running (`runForever`, `runUntilComplete` or `run`).
     public var isRunning: Bool {
-        let lifecycle = state.pointee.lifecycle
-        return lifecycle == .running || lifecycle == .stopping
+        state.pointee.lifecycle == .running
     }
 
     /// Whether ``close()`` was called.
@@ -147,7 +150,7 @@ public final class EventLoop: @unchecked Sendable {
         defer { endRunning() }
         while true {
             runOnce()
-            if state.pointee.lifecycle == .stopping { break }
+            if state.pointee.stopRequested { break }
         }
     }
 
@@ -155,10 +158,7 @@ public final class EventLoop: @unchecked Sendable {
     /// use `callSoonThreadsafe { loop.stop() }`.
     public func stop() {
         preconditionOnLoopThread("EventLoop.stop()")
-        switch state.pointee.lifecycle {
-        case .running, .idle: state.pointee.lifecycle = .stopping
-        case .stopping, .closed: break
-        }
+        if state.pointee.lifecycle != .closed { state.pointee.stopRequested = true }
     }
 
     /// Runs the loop until `future` is done and returns its result.
@@ -170,8 +170,12 @@ public final class EventLoop: @unchecked Sendable {
     public func runUntilComplete<T>(_ future: LoopFuture<T>) throws -> T {
         preconditionOnLoopThread("EventLoop.runUntilComplete(_:)")
         if !future.isDone {
-            future.addDoneCallback { [unowned self] _ in self.stop() }
+            let token = future.addDoneCallback { [unowned self] _ in self.stop() }
             try runForever()
+            if !future.isDone {
+                future.removeDoneCallback(token)
+                throw LoopError.invalidState("the event loop stopped before the future completed")
+            }
         }
         return try future.result()
     }
@@ -193,7 +197,7 @@ public final class EventLoop: @unchecked Sendable {
         state.pointee.tracer = nil
         recorder?.close()
         recorder = nil
-        inbox.closeDescriptor()
+        inbox.close()
         _ = Glibc.close(epollFD)
     }
 
@@ -202,13 +206,13 @@ public final class EventLoop: @unchecked Sendable {
         switch st.pointee.lifecycle {
         case .closed: throw .closed(api)
         case .running: throw .alreadyRunning(api)
-        case .idle, .stopping: break
+        case .idle: break
         }
         if pthread_getspecific(currentLoopKey) != nil { throw .alreadyRunning("\(api): another loop runs on this thread") }
         // The owner becomes the running thread; other threads see the new value before they can
         // have reason to use the loop from this run (a word-sized store).
         st.pointee.ownerThread = pthread_self()
-        if st.pointee.lifecycle == .idle { st.pointee.lifecycle = .running }
+        st.pointee.lifecycle = .running
         pthread_setspecific(currentLoopKey, Unmanaged.passUnretained(self).toOpaque())
         // The kernel may wake a timed wait up to the thread's timer slack late (50 µs by
         // default); the loop wants its timers on time.
@@ -221,6 +225,7 @@ public final class EventLoop: @unchecked Sendable {
         st.pointee.tracer?.loopStop(loop: id)
         st.pointee.tracer?.flush()
         if st.pointee.lifecycle != .closed { st.pointee.lifecycle = .idle }
+        st.pointee.stopRequested = false
         if savedTimerSlack > 0 { _ = lt_set_timer_slack(UInt(savedTimerSlack)) }
         pthread_setspecific(currentLoopKey, nil)
     }
@@ -233,6 +238,7 @@ public struct ErrorContext: @unchecked Sendable, CustomStringConvertible {
     /// The error.
     public let error: any Error
 
+    /// `message: error`.
     public var description: String { "\(message): \(error)" }
 }
 

@@ -21,6 +21,7 @@ final class Inbox: @unchecked Sendable {
     // A pthread mutex rather than `Synchronization.Mutex`: ThreadSanitizer sees through it.
     private let lock: UnsafeMutablePointer<pthread_mutex_t>
     private nonisolated(unsafe) var items: [Item] = []  // guarded by lock
+    private nonisolated(unsafe) var closed = false  // guarded by lock
     /// Whether `items` may be non-empty: lets the loop skip the lock when nothing was handed over.
     private let pending = Atomic<Bool>(false)
 
@@ -35,18 +36,17 @@ final class Inbox: @unchecked Sendable {
         lock.deallocate()
     }
 
+    /// Hands `item` to the loop. After the loop has closed, the item is dropped (a callback never
+    /// runs; a job's task never resumes), as asyncio drops work scheduled on a closed loop.
     func append(_ item: Item) {
         pthread_mutex_lock(lock)
+        defer { pthread_mutex_unlock(lock) }
+        guard !closed else { return }
         items.append(item)
         pending.store(true, ordering: .releasing)
-        let wasEmpty = items.count == 1
-        pthread_mutex_unlock(lock)
-        if wasEmpty { signal() }
-    }
-
-    /// Wakes the loop's poll.
-    func signal() {
-        _ = lt_eventfd_signal(eventFD)  // EAGAIN only when the counter is already huge: signalled.
+        // Signalled under the lock so that close cannot slip in between and leave us writing to
+        // a closed (or reused) descriptor. EAGAIN only when the counter is huge: signalled.
+        if items.count == 1 { _ = lt_eventfd_signal(eventFD) }
     }
 
     /// Moves everything out (loop thread), reusing `buffer`'s storage.
@@ -60,7 +60,12 @@ final class Inbox: @unchecked Sendable {
     /// Whether other threads handed something over since the last drain (one relaxed load).
     var hasItems: Bool { pending.load(ordering: .acquiring) }
 
-    func closeDescriptor() {
+    /// Closes the eventfd; later appends are dropped.
+    func close() {
+        pthread_mutex_lock(lock)
+        closed = true
+        items.removeAll()
         _ = Glibc.close(eventFD)
+        pthread_mutex_unlock(lock)
     }
 }

@@ -11,6 +11,7 @@ public enum LoopError: Error, Equatable, CustomStringConvertible {
     /// `runForever`/`runUntilComplete` while the loop is already running.
     case alreadyRunning(String)
 
+    /// The error as a sentence.
     public var description: String {
         switch self {
         case .invalidState(let why): return "invalid state: \(why)"
@@ -28,11 +29,13 @@ public struct SyscallError: Error, Equatable, CustomStringConvertible {
     /// The call that failed, e.g. `"epoll_ctl(ADD, 7)"`.
     public let call: String
 
+    /// An error for `call` failing with `errno`.
     public init(errno: Int32, call: String) {
         self.errno = errno
         self.call = call
     }
 
+    /// `call failed: reason (errno N)`.
     public var description: String { "\(call) failed: \(String(cString: strerror(errno))) (errno \(errno))" }
 
     /// Returns `result` when it is non-negative; throws for a `-errno` result.

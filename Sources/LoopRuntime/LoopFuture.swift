@@ -2,7 +2,7 @@ import TraceFormat
 
 /// The type-independent part of a ``LoopFuture``: its state and who is waiting for it.
 ///
-/// Loop thread only (every method checks), like asyncio's `Future`. Awaiting tasks are resumed
+/// Loop thread only (every method that changes or awaits it checks), like asyncio's `Future`. Awaiting tasks are resumed
 /// directly when the future completes (they become ready at once, as asyncio's task wakeup
 /// callbacks do); done callbacks are scheduled with `callSoon`, never called inline.
 public class AnyLoopFuture: @unchecked Sendable {
@@ -18,17 +18,17 @@ public class AnyLoopFuture: @unchecked Sendable {
     // the runtime's dynamic exclusivity checks (~40 ns per step on class properties).
     /// The current state.
     @exclusivity(unchecked) public internal(set) var state = State.pending
-    @exclusivity(unchecked) @usableFromInline var listeners: [Listener] = []
+    @exclusivity(unchecked) var listeners: [Listener] = []
     @exclusivity(unchecked) var nextCallbackToken: UInt64 = 0
     /// Called synchronously by `cancel()` of a pending future (a gather cancels its children).
     var cancelHook: (() -> Void)?
 
-    @usableFromInline
     enum Listener {
         case callback(DoneCallbackToken, SourceSite, () -> Void)
         case waiter(UnsafeContinuation<Void, Never>)
     }
 
+    @usableFromInline
     init(loop: EventLoop) {
         self.loop = loop
     }
@@ -71,12 +71,13 @@ public class AnyLoopFuture: @unchecked Sendable {
     /// Waits until the future is done, without throwing; a cancellation of the waiting task
     /// cancels the future (as awaiting it in asyncio does).
     ///
-    /// - Parameters: file, line: the suspend site recorded in the trace.
+    /// The caller's `#fileID` and `#line` are recorded in the trace as the suspend site.
     nonisolated(nonsending) public func waitDone(file: StaticString = #fileID, line: UInt = #line) async {
         await waitDone(site: SourceSite(file: file, line: line, function: ""))
     }
 
     nonisolated(nonsending) func waitDone(site: SourceSite?) async {
+        loop.preconditionOnLoopThread("awaiting a LoopFuture")
         if state != .pending { return }
         await loop.suspend(cancelling: self, site: site) { continuation in
             self.listeners.append(.waiter(continuation))
@@ -87,6 +88,7 @@ public class AnyLoopFuture: @unchecked Sendable {
     /// cancelled: the wait just ends early (what `wait` and `asCompleted` need).
     /// - Throws: `CancellationError` when the waiting task was cancelled.
     nonisolated(nonsending) func waitDoneUnlessCancelled(file: StaticString, line: UInt) async throws {
+        loop.preconditionOnLoopThread("awaiting a LoopFuture")
         if state != .pending { return }
         let registration = WaiterRegistration(future: self)
         await loop.suspend(cancelling: registration, site: SourceSite(file: file, line: line, function: "")) { continuation in
@@ -126,7 +128,6 @@ public class AnyLoopFuture: @unchecked Sendable {
     }
 
     /// Marks the future done and wakes everyone listening, in the order they started listening.
-    @usableFromInline
     func complete(_ newState: State) {
         state = newState
         guard !listeners.isEmpty else { return }
@@ -160,6 +161,8 @@ final class WaiterRegistration: LoopWait, @unchecked Sendable {
     /// Whether the wait is over (the future is done, or cancelled before the wait began).
     var finished = false
 
+    var waitIsOver: Bool { finished }
+
     func cancelWait() -> Bool {
         guard !finished else { return false }
         finished = true
@@ -176,6 +179,8 @@ final class WaiterRegistration: LoopWait, @unchecked Sendable {
 extension AnyLoopFuture: LoopWait {
     /// Awaiting a future and being cancelled cancels the future, as in asyncio.
     func cancelWait() -> Bool { cancel() }
+
+    var waitIsOver: Bool { state != .pending }
 }
 
 /// A value that will be set later on the loop, as asyncio's `Future`.
@@ -228,7 +233,7 @@ public class LoopFuture<Value>: AnyLoopFuture, @unchecked Sendable {
     /// Waits for the result (without suspending when the future is done already).
     ///
     /// Cancelling the awaiting task cancels this future, as in asyncio.
-    /// - Parameters: file, line: the suspend site recorded in the trace.
+    /// The caller's `#fileID` and `#line` are recorded in the trace as the suspend site.
     /// - Throws: `CancellationError` or the future's error.
     nonisolated(nonsending) public func value(file: StaticString = #fileID, line: UInt = #line) async throws -> Value {
         await waitDone(file: file, line: line)
@@ -268,6 +273,7 @@ public class LoopFuture<Value>: AnyLoopFuture, @unchecked Sendable {
 
 extension EventLoop {
     /// Creates a pending future bound to this loop.
+    @inlinable  // specialized in the caller: no generic metadata lookup per future
     public func createFuture<Value>(of type: Value.Type = Value.self) -> LoopFuture<Value> {
         preconditionOnLoopThread("EventLoop.createFuture()")
         return LoopFuture(loop: self)

@@ -9,7 +9,6 @@ import TraceFormat
 /// Jobs are tagged by the face they came through because the runtime behaves differently
 /// depending on the executor a job runs "on": running a task-preference job isolated to the loop
 /// would make the task re-enqueue itself after almost every await.
-@usableFromInline
 enum JobRoute: UInt8, Sendable {
     /// Through the loop's task face: loop tasks and their children.
     case taskExecutor
@@ -17,16 +16,15 @@ enum JobRoute: UInt8, Sendable {
     case loopTaskExecutor
     /// Through the loop's `SerialExecutor` face: actors whose `unownedExecutor` is the loop.
     case serial
-    /// Through the scheduling face with no preference to honour (the one-step wake task of
-    /// `Task.sleep`): run on the generic executor so the sleeper hops back to its own preference.
-    case generic
+    // (`Task.sleep` wake jobs do not go through the ready queue: they wait in the timer heap and
+    // run on the generic executor, so that their sleeper hops back to its own preference.)
+    //
     // Room for Swift 6.3's ExecutorFactory (a later issue): `.global` (the default-executor
     // facade, run on the generic executor) and `.main` (MainActor, run isolated to the loop's
     // main serial executor) slot in here, with one more facade object each.
 }
 
 /// One entry of the ready queue: a job to run or a callback to call, in FIFO order.
-@usableFromInline
 enum ReadyItem {
     /// `task` is the job's runtime task id when the loop needed it at enqueue time (tracing, or
     /// a task being created), else 0: reading it costs a runtime call per step.
@@ -35,13 +33,11 @@ enum ReadyItem {
 }
 
 /// A timer on the heap, ordered by deadline and then by insertion.
-@usableFromInline
 struct TimerEntry: Comparable {
-    @usableFromInline let deadline: Int64
-    @usableFromInline let sequence: UInt64
-    @usableFromInline let payload: Payload
+    let deadline: Int64
+    let sequence: UInt64
+    let payload: Payload
 
-    @usableFromInline
     enum Payload {
         /// A `callLater`/`callAt` callback: moved to the ready queue when due.
         case callback(CallbackHandle)
@@ -49,28 +45,24 @@ struct TimerEntry: Comparable {
         case job(UnownedJob, id: UInt64)
     }
 
-    @inlinable
     init(deadline: Int64, sequence: UInt64, payload: Payload) {
         self.deadline = deadline
         self.sequence = sequence
         self.payload = payload
     }
 
-    @inlinable
     static func < (a: TimerEntry, b: TimerEntry) -> Bool {
         a.deadline != b.deadline ? a.deadline < b.deadline : a.sequence < b.sequence
     }
 
-    @inlinable
     static func == (a: TimerEntry, b: TimerEntry) -> Bool {
         a.deadline == b.deadline && a.sequence == b.sequence
     }
 }
 
 /// The loop's lifecycle.
-@usableFromInline
 enum LoopLifecycle: UInt8 {
-    case idle, running, stopping, closed
+    case idle, running, closed
 }
 
 /// Everything the loop thread mutates per step, kept in one struct behind an
@@ -81,38 +73,40 @@ enum LoopLifecycle: UInt8 {
 /// go through the inbox (it changes only while the loop is not running).
 @usableFromInline
 struct LoopState {
-    @usableFromInline var ready = Deque<ReadyItem>(minimumCapacity: 1024)
-    @usableFromInline var timers = Heap<TimerEntry>()
-    @usableFromInline var timerSequence: UInt64 = 0
+    var ready = Deque<ReadyItem>(minimumCapacity: 1024)
+    var timers = Heap<TimerEntry>()
+    var timerSequence: UInt64 = 0
     /// Cancelled `callLater` handles still on the heap (removed lazily, or in bulk when they
     /// make up more than half of it).
-    @usableFromInline var cancelledTimers = 0
-    @usableFromInline var lifecycle = LoopLifecycle.idle
+    var cancelledTimers = 0
+    var lifecycle = LoopLifecycle.idle
+    /// `stop()` was called: the current (or, when idle, the next) iteration is the last.
+    var stopRequested = false
     @usableFromInline var ownerThread: pthread_t
-    @usableFromInline var nextHandleID: UInt64 = 1
+    var nextHandleID: UInt64 = 1
 
     // MARK: The step in progress
 
     /// The job whose step is running (for a task job, the task itself), nil between steps.
-    @usableFromInline var runningJob: UnsafeMutableRawPointer? = nil
+    var runningJob: UnsafeMutableRawPointer? = nil
     /// The runtime id of the task whose step is running when tracing, else 0.
-    @usableFromInline var runningTask: UInt64 = 0
+    var runningTask: UInt64 = 0
     /// Set when the running task made itself ready again during its step (a hop or a yield).
-    @usableFromInline var runningTaskRequeued = false
+    var runningTaskRequeued = false
     /// How the running step ended, when the task body knows (loop-created tasks mark their last
     /// step); nil means "suspended or yielded".
-    @usableFromInline var runningStepOutcome: StepOutcome? = nil
+    var runningStepOutcome: StepOutcome? = nil
     /// The loop API the running task is about to suspend in (`#fileID`/`#line` of the caller).
-    @usableFromInline var suspendSite: SourceSite? = nil
+    var suspendSite: SourceSite? = nil
     /// Non-task jobs enqueued by the running step (the continuation job of a `Task.yield`). They
     /// run right after the step so the yielding task goes to the back of the ready queue exactly
     /// once, as `asyncio.sleep(0)` does.
-    @usableFromInline var deferredJobs: [(UnownedJob, JobRoute)] = []
+    var deferredJobs: [(UnownedJob, JobRoute)] = []
     /// What makes a task ready if it is enqueued right now: the running task or callback, a
     /// timer or descriptor; `(.callback, 0)` outside all of them (the program before the loop
     /// runs, or the loop's own bookkeeping).
-    @usableFromInline var wakerKind = WakerKind.callback
-    @usableFromInline var wakerID: UInt64 = 0
+    var wakerKind = WakerKind.callback
+    var wakerID: UInt64 = 0
 
     // MARK: Tasks
 
@@ -120,7 +114,7 @@ struct LoopState {
     var creating: LoopTaskContext? = nil
     var unnamedTasks = 0
     /// Highest task id seen on this loop: a higher one is a task new to the loop (a child).
-    @usableFromInline var highestTaskID: UInt64 = 0
+    var highestTaskID: UInt64 = 0
     /// Live loop-created tasks by runtime id.
     var tasks: [UInt64: any AnyLoopTask] = [:]
     /// Names of tasks seen while tracing, for naming their unnamed children.
@@ -131,14 +125,12 @@ struct LoopState {
 
     /// The loop thread's trace stream; nil when tracing is off (one predictable branch per
     /// event site).
-    @usableFromInline var tracer: TraceStream? = nil
+    var tracer: TraceStream? = nil
 
-    @inlinable
     init(ownerThread: pthread_t) {
         self.ownerThread = ownerThread
     }
 
-    @inlinable
     mutating func makeHandleID() -> UInt64 {
         defer { nextHandleID &+= 1 }
         return nextHandleID

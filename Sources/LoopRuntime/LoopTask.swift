@@ -25,8 +25,11 @@ public protocol AnyLoopTask: AnyLoopFuture {
 /// cancellation cannot be undone), so Swift's own cancellable awaits (`Task.sleep`) and the
 /// task's `async let` and task-group children stay cancelled.
 public final class LoopTask<Value>: LoopFuture<Value>, AnyLoopTask, @unchecked Sendable {
+    /// The task's name: given to `createTask(name:)`, or `Task-N`.
     public let name: String
+    /// Where the task was created.
     public let site: SourceSite
+    /// The Swift runtime's task id (the id in traces); 0 until the loop has seen the task.
     public var taskID: UInt64 { context.taskID }
     // set once, right after creation; loop thread only
     var swiftTask: Task<Void, Never>?
@@ -40,7 +43,6 @@ public final class LoopTask<Value>: LoopFuture<Value>, AnyLoopTask, @unchecked S
         self.site = site
         super.init(loop: loop)
     }
-
 
     /// Requests cancellation: the body gets `CancellationError` at its next await on a loop
     /// primitive, and the future it awaits is cancelled.
@@ -61,13 +63,12 @@ public final class LoopTask<Value>: LoopFuture<Value>, AnyLoopTask, @unchecked S
 
     /// The body's wrapper: its last step marks the task's outcome for the trace.
     func run(_ body: () async throws -> Value) async {
-        let st = loop.state
         if Task.isCancelled {
             finish(.cancelled)
             return
         }
         do {
-            let value = try await $currentLoopTask.withValue(context) { try await body() }
+            let value = try await $currentLoopTaskContext.withValue(.passUnretained(context)) { try await body() }
             value_ = value
             finish(.succeeded)
         } catch is CancellationError {
@@ -75,7 +76,6 @@ public final class LoopTask<Value>: LoopFuture<Value>, AnyLoopTask, @unchecked S
         } catch {
             error_ = error
             finish(.failed)
-            _ = st
         }
     }
 
@@ -93,8 +93,16 @@ public final class LoopTask<Value>: LoopFuture<Value>, AnyLoopTask, @unchecked S
     }
 }
 
-/// The loop task whose body is running (inherited by `async let` and task-group children).
-@TaskLocal var currentLoopTask: LoopTaskContext?
+/// The context of the loop task whose body is running (inherited by `async let` and task-group
+/// children). Held unretained: reading a task-local copies its value, and copying a class
+/// reference costs a retain and a release on every await. The loop task owns its context and
+/// outlives its body and the body's structured children.
+@TaskLocal var currentLoopTaskContext: Unmanaged<LoopTaskContext>?
+
+/// The running loop task's context, if its body (or one of its children) is running.
+var currentLoopTask: LoopTaskContext? {
+    currentLoopTaskContext?.takeUnretainedValue()
+}
 
 /// What a loop task's body carries in a task-local: the task, and what it awaits. Loop thread
 /// only.
@@ -115,9 +123,14 @@ final class LoopTaskContext: @unchecked Sendable {
 /// Something a task can wait for on the loop, which cancellation can end.
 protocol LoopWait: AnyObject, Sendable {
     /// Ends the wait because the waiting task is cancelled. Loop thread.
-    /// - Returns: whether the wait was still going on (and now ends in cancellation).
+    /// - Returns: whether the wait was still going on (and now ends, or, for a task, will end,
+    ///   in cancellation).
     @discardableResult
     func cancelWait() -> Bool
+
+    /// Whether there is nothing (left) to wait for. A cancelled task is still pending until it
+    /// has handled its cancellation, and is waited for like any other.
+    var waitIsOver: Bool { get }
 }
 
 extension LoopTask where Value == Never {
@@ -130,6 +143,8 @@ extension EventLoop {
     /// Takes the running task's pending cancellation: for a loop task's body, a `cancel()` not
     /// delivered yet (delivered now); for other tasks, `Task.isCancelled`.
     func takeCancellation() -> Bool {
+        // A loop task with a pending cancel() is cancelled for Swift too: most awaits stop here.
+        guard Task.isCancelled else { return false }
         if let context = currentLoopTask, context.taskPointer == state.pointee.runningJob {
             defer { context.cancelPending = false }
             return context.cancelPending
@@ -150,9 +165,11 @@ extension EventLoop {
         let st = state
         if let context = currentLoopTask, context.taskPointer == st.pointee.runningJob {
             if context.cancelPending {
+                // Delivered here, as asyncio's `_must_cancel`: what the task was about to await
+                // is cancelled, and awaited until that is over.
                 context.cancelPending = false
                 wait.cancelWait()
-                return
+                if wait.waitIsOver { return }
             }
             await withUnsafeContinuation { (continuation: UnsafeContinuation<Void, Never>) in
                 st.pointee.suspendSite = site
@@ -163,7 +180,9 @@ extension EventLoop {
         } else {
             await withTaskCancellationHandler {
                 await withUnsafeContinuation { (continuation: UnsafeContinuation<Void, Never>) in
-                    if Task.isCancelled {
+                    // Already cancelled: the handler has run and ended the wait (unless it hopped
+                    // here from another thread and will end it shortly).
+                    if wait.waitIsOver {
                         continuation.resume()
                         return
                     }
@@ -182,7 +201,9 @@ extension EventLoop {
     ///
     /// - Parameters:
     ///   - name: the task's name in traces; `Task-N` by default.
-    ///   - file, line, function: the creation site recorded in the trace.
+    ///   - file: the creation site recorded in the trace (`#fileID` by default).
+    ///   - line: its line.
+    ///   - function: its function.
     ///   - body: the task's body; every await in it comes back to this loop.
     /// - Returns: the task, a future of the body's result.
     @discardableResult

@@ -198,3 +198,42 @@ struct EventLoopTests {
         #expect(got == [7, 9])
     }
 }
+
+@Suite("Event loop lifecycle")
+struct EventLoopLifecycleTests {
+    @Test func stopWhileIdleIsNotRunning() throws {
+        let loop = try EventLoop(trace: .off)
+        defer { loop.close() }
+        loop.stop()
+        #expect(!loop.isRunning)
+    }
+
+    @Test func runUntilCompleteThrowsWhenTheLoopStopsFirst() throws {
+        let loop = try EventLoop(trace: .off)
+        defer { loop.close() }
+        let never = loop.createFuture(of: Int.self)
+        loop.callSoon { loop.stop() }
+        #expect(throws: LoopError.invalidState("the event loop stopped before the future completed")) {
+            try loop.runUntilComplete(never)
+        }
+    }
+
+    @Test func replacedReaderNeverRunsAgain() throws {
+        let loop = try EventLoop(trace: .off)
+        defer { loop.close() }
+        var fds: [Int32] = [0, 0]
+        #expect(pipe(&fds) == 0)
+        defer { close(fds[0]); close(fds[1]) }
+        var byte: UInt8 = 1
+        _ = write(fds[1], &byte, 1)
+        let log = Log()
+        try loop.addReader(fds[0]) { log("old") }
+        try loop.addReader(fds[0]) {
+            log("new")
+            loop.removeReader(fds[0])
+            loop.stop()
+        }
+        try loop.runForever()
+        #expect(log.entries == ["new"])
+    }
+}

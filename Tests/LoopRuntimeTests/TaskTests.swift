@@ -293,3 +293,57 @@ struct TaskTests {
         }
     }
 }
+
+@Suite("Cancellation, continued")
+struct MoreCancellationTests {
+    /// A pending cancel() used to end the await of a still-running task at once, so `value`
+    /// threw an invalid-state error instead of waiting for the awaited task to be cancelled.
+    @Test func pendingCancelCancelsTheAwaitedTaskAndWaitsForIt() throws {
+        let loop = try EventLoop(trace: .off)
+        defer { loop.close() }
+        let log = Log()
+        let inner = loop.createTask(name: "inner") {
+            do {
+                try await loop.sleep(for: .seconds(10))
+            } catch {
+                try? await loop.sleep(for: .milliseconds(2))  // slow cleanup
+                log("inner cleaned up")
+                throw error
+            }
+        }
+        let outer = loop.createTask(name: "outer") {
+            LoopTask.current!.cancel()
+            do {
+                try await inner.value()
+            } catch {
+                log("outer got \(type(of: error))")
+                throw error
+            }
+        }
+        #expect(throws: CancellationError.self) { try loop.runUntilComplete(outer) }
+        #expect(log.entries == ["inner cleaned up", "outer got CancellationError"])
+        #expect(inner.isCancelled)
+    }
+
+    @Test func cancelledChildWaitsForTheTaskItCancels() throws {
+        let log = Log()
+        try EventLoop.run(trace: .off) {
+            let loop = EventLoop.current!
+            let inner = loop.createTask(name: "inner") {
+                do { try await loop.sleep(for: .seconds(10)) } catch {
+                    try? await loop.sleep(for: .milliseconds(2))
+                    log("inner cleaned up")
+                    throw error
+                }
+            }
+            try await loop.sleep(for: .milliseconds(1))
+            await withTaskGroup(of: Void.self) { group in
+                group.addTask {
+                    do { try await inner.value() } catch { log("child got \(type(of: error))") }
+                }
+                group.cancelAll()
+            }
+        }
+        #expect(log.entries == ["inner cleaned up", "child got CancellationError"])
+    }
+}

@@ -102,7 +102,7 @@ struct TraceTests {
         #expect(Set(wakeups) == [
             "wakeup byCallback by callback", "wakeup byTimer by timer", "wakeup byIO by io", "wakeup byThread by thread",
         ], "\(trace.story.joined(separator: "\n"))")
-        #expect(trace.types.contains(.ioWait) && trace.types.contains(.ioReady))
+        #expect(trace.types.contains(.ioWait) && trace.types.contains(.ioReady) && trace.types.contains(.ioWaitRemoved))
     }
 
     @Test func unnamedChildrenAreNamedAfterTheirParent() throws {
@@ -137,6 +137,8 @@ struct TraceTests {
         loop.callAt(loop.time() + 2_000_000) { }
         loop.callSoonThreadsafe { }
         loop.callLater(.milliseconds(3)) { loop.stop() }
+        let cancelled = loop.callLater(.milliseconds(1)) {}
+        cancelled.cancel()
         try loop.runForever()
         loop.close()
         let reader = try TraceReader(path: path)
@@ -144,6 +146,7 @@ struct TraceTests {
         var sites: [String] = []
         var firedDue: [Int64] = []
         var begins = 0, ends = 0
+        var cancels: [UInt64] = []
         try reader.forEachEvent { event, chunk in
             switch event.type {
             case .callbackScheduled:
@@ -154,21 +157,64 @@ struct TraceTests {
                 firedDue.append(event.timestamp - event.signed(1))
             case .callbackBegin: begins += 1
             case .callbackEnd: ends += 1
+            case .callbackCancelled: cancels.append(event.args[0])
             default: break
             }
         }
-        #expect(kinds == [.soon, .later, .at, .later, .threadsafe])
+        #expect(kinds == [.soon, .later, .at, .later, .later, .threadsafe])
+        #expect(cancels == [cancelled.id])
         #expect(sites.allSatisfy { $0.hasPrefix("LoopRuntimeTests/TraceTests.swift:") })
         #expect(firedDue.count == 3 && firedDue.allSatisfy { $0 >= 0 })
         #expect(begins == 5 && ends == 5)
     }
 
+    @Test func lastStepsEndAsCompletedFailedOrCancelled() throws {
+        struct Boom: Error {}
+        let trace = try record {
+            let loop = EventLoop.current!
+            let ok = loop.createTask(name: "ok") { try await loop.sleep(for: .milliseconds(1)) }
+            let bad = loop.createTask(name: "bad") {
+                try await loop.sleep(for: .milliseconds(1))
+                throw Boom()
+            }
+            let cancelled = loop.createTask(name: "cancelled") { try await loop.sleep(for: .seconds(10)) }
+            let never = loop.createTask(name: "never") { try await loop.sleep(for: .seconds(10)) }
+            never.cancel()
+            loop.callLater(.milliseconds(2)) { cancelled.cancel() }
+            _ = try await loop.gather([ok, bad, cancelled, never], returnExceptions: true)
+        }
+        #expect(trace.story(of: ["ok"]).last == "step ok completed")
+        #expect(trace.story(of: ["bad"]).last == "step bad failed")
+        #expect(trace.story(of: ["cancelled"]).suffix(2) == ["wakeup cancelled by callback", "step cancelled cancelled"],
+                "\(trace.story.joined(separator: "\n"))")
+        // Cancelled before its first step: one step, which never ran the body.
+        #expect(trace.story(of: ["never"]) == ["create never", "wakeup never by task main", "step never cancelled"])
+    }
+
+    @Test func childrenThatAreFreedAsTheyCompleteAreStillTracedAsCompleted() throws {
+        // Discarding-group children and hand-written unstructured tasks are freed by the runtime
+        // when they complete, inside their last step: the loop must not read them afterwards.
+        let trace = try record {
+            let loop = EventLoop.current!
+            await withDiscardingTaskGroup { group in
+                for _ in 0..<3 { group.addTask { try? await loop.sleep(for: .milliseconds(1)) } }
+            }
+            let done = loop.createFuture(of: Void.self)
+            Task(executorPreference: loop) {
+                try? await Task.sleep(for: .milliseconds(1))
+                loop.callSoon { try done.setResult(()) }
+            }
+            try await done.value()
+        }
+        let completed = trace.story.filter { $0.hasPrefix("step main.") && $0.hasSuffix(" completed") }
+        #expect(completed.count == 4, "\(trace.story.joined(separator: "\n"))")
+    }
+
     @Test func environmentVariableTurnsTracingOn() throws {
         let path = temporaryTracePath()
         defer { unlink(path) }
-        setenv("LOOPTRACE", path, 1)
-        let loop = try EventLoop()
-        unsetenv("LOOPTRACE")
+        // The process environment is shared by tests running in parallel: hand the loop its own.
+        let loop = try EventLoop(trace: .environment, environment: { $0 == "LOOPTRACE" ? path : nil })
         loop.callSoon { loop.stop() }
         try loop.runForever()
         loop.close()
