@@ -95,28 +95,108 @@ struct IDTable {
     }
 }
 
-/// A pool of records addressed by slot, with a free list, so finished records are reused and
-/// memory follows the live population, not the trace length.
+/// A pool of trivially copyable records addressed by slot, with a free list, so finished
+/// records are reused and memory follows the live population, not the trace length.
+///
+/// The records live in manually managed memory so that the model updates them in place through
+/// ``pointer(_:)``: copying a ~200-byte task record out of an `Array` and back, with the array's
+/// uniqueness check, cost more than the rest of a step's work. Copies of the struct share the
+/// storage; exactly one owner calls ``deallocate()``. A pointer is valid until the next
+/// ``allocate(_:)`` (which may move the storage).
 struct SlotPool<Element> {
-    private(set) var slots: [Element] = []
+    private(set) var base: UnsafeMutablePointer<Element>
+    private(set) var capacity: Int
+    /// Slots handed out so far (live or free).
+    private(set) var count = 0
     private var free: [Int32] = []
 
-    var liveCount: Int { slots.count - free.count }
+    init() {
+        precondition(_isPOD(Element.self), "SlotPool holds trivially copyable records only")
+        capacity = 64
+        base = .allocate(capacity: capacity)
+    }
+
+    /// Frees the storage; the pool must not be used afterwards.
+    func deallocate() { base.deallocate() }
+
+    var liveCount: Int { count - free.count }
 
     mutating func allocate(_ element: Element) -> Int32 {
         if let slot = free.popLast() {
-            slots[Int(slot)] = element
+            base[Int(slot)] = element
             return slot
         }
-        slots.append(element)
-        return Int32(slots.count - 1)
+        if count == capacity {
+            let grown = UnsafeMutablePointer<Element>.allocate(capacity: capacity * 2)
+            grown.moveInitialize(from: base, count: count)
+            base.deallocate()
+            base = grown
+            capacity *= 2
+        }
+        (base + count).initialize(to: element)
+        count += 1
+        return Int32(count - 1)
     }
 
     mutating func release(_ slot: Int32) { free.append(slot) }
 
+    /// The record in `slot`, to read or update in place.
+    @inline(__always)
+    func pointer(_ slot: Int32) -> UnsafeMutablePointer<Element> { base + Int(slot) }
+
     subscript(slot: Int32) -> Element {
-        get { slots[Int(slot)] }
-        _modify { yield &slots[Int(slot)] }
+        @inline(__always) get { base[Int(slot)] }
+        @inline(__always) nonmutating _modify { yield &base[Int(slot)] }
+    }
+}
+
+/// A task-id → slot index with a direct-mapped front for small ids.
+///
+/// Runtimes number tasks from 1 upwards, so nearly every lookup is an id below ``denseLimit``:
+/// one load from a flat table instead of a hash probe. Larger ids fall back to an ``IDTable``.
+/// The dense part is a fixed 256 KiB, so memory still follows the live population.
+struct TaskIndex {
+    static let denseLimit: UInt64 = 1 << 16
+    /// Slot by id for ids below `denseLimit`; -1 when absent.
+    private let dense: UnsafeMutablePointer<Int32>
+    private var sparse = IDTable(capacity: 64)
+    private(set) var count = 0
+
+    init() {
+        dense = .allocate(capacity: Int(Self.denseLimit))
+        dense.initialize(repeating: -1, count: Int(Self.denseLimit))
+    }
+
+    /// Frees the storage; the index must not be used afterwards.
+    func deallocate() { dense.deallocate() }
+
+    @inline(__always)
+    func find(_ id: UInt64) -> Int32? {
+        if id < Self.denseLimit {
+            let slot = dense[Int(id)]
+            return slot >= 0 ? slot : nil
+        }
+        return sparse.find(id)
+    }
+
+    mutating func insert(_ id: UInt64, _ slot: Int32) {
+        if id < Self.denseLimit {
+            if dense[Int(id)] < 0 { count += 1 }
+            dense[Int(id)] = slot
+        } else {
+            let before = sparse.count
+            sparse.insert(id, slot)
+            count += sparse.count - before
+        }
+    }
+
+    mutating func remove(_ id: UInt64) {
+        if id < Self.denseLimit {
+            if dense[Int(id)] >= 0 { count -= 1 }
+            dense[Int(id)] = -1
+        } else if sparse.remove(id) != nil {
+            count -= 1
+        }
     }
 }
 

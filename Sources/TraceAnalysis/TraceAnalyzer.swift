@@ -20,10 +20,15 @@ public struct TraceAnalyzer: TraceObserver {
     var schedulingDelay = LatencyStats()
     var callbackQueueDelay = LatencyStats()
     var timerLateness = LatencyStats()
-    var timerLatenessBySite: [SiteID: LatencyStats] = [:]
+    /// Timer lateness per arming site: `siteStats[siteSlot[site]]`, -1 for a site without its
+    /// own stats (an array indexed by ``SiteID`` instead of a dictionary: one load per timer).
+    var siteSlot: [Int32] = []
+    var siteStats: [LatencyStats] = []
+    var siteOfStats: [SiteID] = []
     var otherSitesLateness = LatencyStats()
     var stepDuration = LatencyStats()
     var worstDelay: (delay: Int64, step: StepRecord, name: String)?
+    var worstDelayNanos: Int64 = .min
     var series: WindowSeries
 
     var blockingCount = 0
@@ -94,7 +99,12 @@ public struct TraceAnalyzer: TraceObserver {
         if let delay = s.schedulingDelay, inWindow(s.begin) {
             schedulingDelay.record(delay)
             series.lag(delay, at: s.begin)
-            if worstDelay == nil || delay > worstDelay!.delay { worstDelay = (delay, s, model.name(ofTask: s.task)) }
+            // Compared against a plain copy of the worst delay: reading it out of the optional
+            // tuple copied a whole StepRecord and a String per step.
+            if delay > worstDelayNanos {
+                worstDelayNanos = delay
+                worstDelay = (delay, s, model.name(ofTask: s.task))
+            }
         }
         guard inWindow(s.begin) else { return }
         steps += 1
@@ -148,12 +158,22 @@ public struct TraceAnalyzer: TraceObserver {
         let late = t.lateness
         timerLateness.record(late)
         series.lag(late, at: t.fired)
-        if timerLatenessBySite[t.site] != nil {
-            timerLatenessBySite[t.site]!.record(late)
-        } else if timerLatenessBySite.count < options.maxTimerSites {
+        let site = Int(t.site)
+        if site < siteSlot.count, siteSlot[site] >= 0 {
+            siteStats[Int(siteSlot[site])].record(late)
+        } else {
+            recordNewSite(site, late)
+        }
+    }
+
+    mutating func recordNewSite(_ site: Int, _ late: Int64) {
+        if site >= siteSlot.count { siteSlot.append(contentsOf: repeatElement(-1, count: site + 1 - siteSlot.count)) }
+        if siteStats.count < options.maxTimerSites {
             var stats = LatencyStats()
             stats.record(late)
-            timerLatenessBySite[t.site] = stats
+            siteSlot[site] = Int32(siteStats.count)
+            siteStats.append(stats)
+            siteOfStats.append(SiteID(site))
         } else {
             otherSitesLateness.record(late)
         }
@@ -238,7 +258,7 @@ public struct TraceAnalyzer: TraceObserver {
             damage.bytesSkipped = reader.damage.reduce(0) { $0 + $1.bytesSkipped }
             damage.messages = reader.damage.prefix(20).map(\.description)
         }
-        var bySite = timerLatenessBySite.map { AnalysisResult.SiteLatency(site: model.sites[$0.key], latency: $0.value.summary) }
+        var bySite = zip(siteOfStats, siteStats).map { AnalysisResult.SiteLatency(site: model.sites[$0.0], latency: $0.1.summary) }
         if otherSitesLateness.count > 0 { bySite.append(.init(site: "(other sites)", latency: otherSitesLateness.summary)) }
         bySite.sort { ($0.latency.maxNanos, $1.site) > ($1.latency.maxNanos, $0.site) }
         let sortedLints = lints.sorted { ($0.kind.order, $0.task) < ($1.kind.order, $1.task) }

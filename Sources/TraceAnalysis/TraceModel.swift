@@ -25,7 +25,10 @@ public final class TraceModel {
 
     /// The model's mutable state, behind a pointer: mutating a class's stored properties costs
     /// a dynamic exclusivity check per access (~25 % of the pass when they were stored here),
-    /// a pointer's pointee costs none. Touched only by the thread running the pass.
+    /// a pointer's pointee costs none. Task records, callbacks and streams sit in manually
+    /// managed storage (``SlotPool``, `streams`) so each event updates them in place through a
+    /// pointer instead of copying a record out of an array and back. Touched only by the thread
+    /// running the pass.
     struct State {
         var sites = SiteTable()
         var firstTimestamp: Int64?
@@ -38,10 +41,13 @@ public final class TraceModel {
         var tasks = SlotPool<LiveTask>()
         /// Task names by slot, apart from `LiveTask` so that the record stays trivially copyable.
         var names: [String] = []
-        var taskIndex = IDTable(capacity: 1024)
+        var taskIndex = TaskIndex()
         var callbacks = SlotPool<PendingCallback>()
         var callbackIndex = IDTable(capacity: 1024)
-        var streams: [Stream] = []
+        /// Per-stream state, indexed by stream id; `streamCount` initialized of `streamCapacity`.
+        var streams: UnsafeMutablePointer<Stream> = .allocate(capacity: 4)
+        var streamCount = 0
+        var streamCapacity = 4
     }
     let st: UnsafeMutablePointer<State>
 
@@ -83,26 +89,8 @@ public final class TraceModel {
         get { st.pointee.peakLiveTasks }
         set { st.pointee.peakLiveTasks = newValue }
     }
-    var tasks: SlotPool<LiveTask> {
-        get { st.pointee.tasks }
-        _modify { yield &st.pointee.tasks }
-    }
-    var taskIndex: IDTable {
-        get { st.pointee.taskIndex }
-        _modify { yield &st.pointee.taskIndex }
-    }
-    var callbacks: SlotPool<PendingCallback> {
-        get { st.pointee.callbacks }
-        _modify { yield &st.pointee.callbacks }
-    }
-    var callbackIndex: IDTable {
-        get { st.pointee.callbackIndex }
-        _modify { yield &st.pointee.callbackIndex }
-    }
-    var streams: [Stream] {
-        get { st.pointee.streams }
-        _modify { yield &st.pointee.streams }
-    }
+    var tasks: SlotPool<LiveTask> { st.pointee.tasks }
+    var callbacks: SlotPool<PendingCallback> { st.pointee.callbacks }
 
     struct LiveTask {
         var id: UInt64
@@ -133,6 +121,8 @@ public final class TraceModel {
         var wokeInStep = 0
         var pendingTimers = 0
         var selected: Bool
+        /// False once the slot is released (finished task).
+        var live = true
     }
 
     struct PendingCallback {
@@ -177,19 +167,25 @@ public final class TraceModel {
     }
 
     deinit {
+        st.pointee.tasks.deallocate()
+        st.pointee.callbacks.deallocate()
+        st.pointee.taskIndex.deallocate()
+        st.pointee.streams.deinitialize(count: st.pointee.streamCount)
+        st.pointee.streams.deallocate()
         st.deinitialize(count: 1)
         st.deallocate()
     }
 
     /// The name of a live or recently seen task ("" when unknown).
     public func name(ofTask id: UInt64) -> String {
-        taskIndex.find(id).map { st.pointee.names[Int($0)] } ?? ""
+        st.pointee.taskIndex.find(id).map { st.pointee.names[Int($0)] } ?? ""
     }
 
     /// Whether a live task matches ``taskFilter`` (true without a filter).
+    @inline(__always)
     public func isSelected(_ id: UInt64) -> Bool {
         guard taskFilter != nil else { return true }
-        return taskIndex.find(id).map { tasks[$0].selected } ?? false
+        return st.pointee.taskIndex.find(id).map { tasks[$0].selected } ?? false
     }
 
     /// The number of tasks alive now.
@@ -201,11 +197,32 @@ public final class TraceModel {
         return hi > lo ? hi - lo : 0
     }
 
-    @inline(__always)
-    func stream(_ id: UInt32) -> Int {
+    /// The state of stream `id`, created on first use. Valid until the next call with a new id.
+    func stream(_ id: UInt32) -> UnsafeMutablePointer<Stream> {
         let i = Int(id)
-        if i >= streams.count { streams.append(contentsOf: repeatElement(Stream(), count: i - streams.count + 1)) }
-        return i
+        if i >= st.pointee.streamCount {
+            if i >= st.pointee.streamCapacity {
+                let capacity = max(i + 1, st.pointee.streamCapacity * 2)
+                let grown = UnsafeMutablePointer<Stream>.allocate(capacity: capacity)
+                grown.moveInitialize(from: st.pointee.streams, count: st.pointee.streamCount)
+                st.pointee.streams.deallocate()
+                st.pointee.streams = grown
+                st.pointee.streamCapacity = capacity
+            }
+            (st.pointee.streams + st.pointee.streamCount).initialize(repeating: Stream(), count: i + 1 - st.pointee.streamCount)
+            st.pointee.streamCount = i + 1
+        }
+        return st.pointee.streams + i
+    }
+
+    /// Every live task's slot, in slot order.
+    @inline(__always)
+    func forEachLiveTask(_ body: (Int32, UnsafeMutablePointer<LiveTask>) -> Void) {
+        let pool = st.pointee.tasks
+        for slot in 0..<Int32(pool.count) {
+            let t = pool.pointer(slot)
+            if t.pointee.live { body(slot, t) }
+        }
     }
 
     @inline(__always)
@@ -217,32 +234,50 @@ public final class TraceModel {
     public func consume<O: TraceObserver>(_ chunk: DecodedChunk, into observer: inout O) {
         let events = chunk.events
         guard !events.isEmpty else { return }
-        self.events += UInt64(events.count)
-        if firstTimestamp == nil || events[0].timestamp < firstTimestamp! { firstTimestamp = events[0].timestamp }
+        st.pointee.events += UInt64(events.count)
+        if st.pointee.firstTimestamp == nil || events[0].timestamp < st.pointee.firstTimestamp! {
+            st.pointee.firstTimestamp = events[0].timestamp
+        }
         let s = stream(chunk.header.stream)
-        for e in events {
-            switch e.type {
-            case .stepBegin: stepBegin(e, s, &observer)
-            case .stepEnd: stepEnd(e, s, chunk, &observer)
-            case .wakeup: wakeup(e, s, &observer)
-            case .taskCreate: taskCreate(e, s, chunk, &observer)
-            case .callbackScheduled: callbackScheduled(e, s, chunk)
-            case .callbackBegin: callbackBegin(e, s)
-            case .callbackEnd: callbackEnd(e, s, &observer)
-            case .timerFired: timerFired(e, s, &observer)
-            case .pollBegin: pollBegin(e, s)
-            case .pollEnd: pollEnd(e, s, &observer)
-            case .ioWait: streams[s].sawIOWait = true
-            case .userMark, .userSpanBegin, .userSpanEnd: observer.user(e, chunk: chunk, model: self)
-            case .loopStart, .loopStop: observer.loop(started: e.type == .loopStart, stream: e.stream, at: e.timestamp, model: self)
-            case .lostEvents:
-                lostEvents += e.args[0]
-                observer.lost(count: e.args[0], from: e.signed(1), to: e.signed(2), model: self)
-            default: break
+        // The wire ids, read once per chunk: `EventType`'s static members live in another module,
+        // and matching against them costs a lazy-global access per case per event. Ordered by
+        // frequency so the common events take one or two compares.
+        let stepBegin = EventType.stepBegin.rawValue, stepEnd = EventType.stepEnd.rawValue
+        let wakeup = EventType.wakeup.rawValue, pollBegin = EventType.pollBegin.rawValue
+        let pollEnd = EventType.pollEnd.rawValue, taskCreate = EventType.taskCreate.rawValue
+        let callbackScheduled = EventType.callbackScheduled.rawValue
+        let callbackBegin = EventType.callbackBegin.rawValue, callbackEnd = EventType.callbackEnd.rawValue
+        let timerFired = EventType.timerFired.rawValue, ioWait = EventType.ioWait.rawValue
+        let userMark = EventType.userMark.rawValue, userSpanBegin = EventType.userSpanBegin.rawValue
+        let userSpanEnd = EventType.userSpanEnd.rawValue
+        let loopStart = EventType.loopStart.rawValue, loopStop = EventType.loopStop.rawValue
+        let lostEvents = EventType.lostEvents.rawValue
+        events.withUnsafeBufferPointer { buffer in
+            for i in buffer.indices {
+                let e = buffer[i]
+                let type = e.type.rawValue
+                if type == stepBegin { self.stepBegin(e, s, &observer) }
+                else if type == stepEnd { self.stepEnd(e, s, chunk, &observer) }
+                else if type == wakeup { self.wakeup(e, s, &observer) }
+                else if type == pollBegin { self.pollBegin(e, s) }
+                else if type == pollEnd { self.pollEnd(e, s, &observer) }
+                else if type == timerFired { self.timerFired(e, s, &observer) }
+                else if type == callbackBegin { self.callbackBegin(e, s) }
+                else if type == callbackEnd { self.callbackEnd(e, s, &observer) }
+                else if type == callbackScheduled { self.callbackScheduled(e, s, chunk) }
+                else if type == taskCreate { self.taskCreate(e, s, chunk, &observer) }
+                else if type == ioWait { s.pointee.sawIOWait = true }
+                else if type == userMark || type == userSpanBegin || type == userSpanEnd { observer.user(e, chunk: chunk, model: self) }
+                else if type == loopStart || type == loopStop {
+                    observer.loop(started: type == loopStart, stream: e.stream, at: e.timestamp, model: self)
+                } else if type == lostEvents {
+                    st.pointee.lostEvents += e.args[0]
+                    observer.lost(count: e.args[0], from: e.signed(1), to: e.signed(2), model: self)
+                }
             }
         }
         let last = events[events.count - 1].timestamp
-        if last > lastTimestamp { lastTimestamp = last }
+        if last > st.pointee.lastTimestamp { st.pointee.lastTimestamp = last }
     }
 
     /// Ends the pass: closes the open slices of every live task at the trace end and hands the
@@ -250,7 +285,7 @@ public final class TraceModel {
     public func finish<O: TraceObserver>(into observer: inout O) {
         let end = lastTimestamp
         var live: [(UInt64, Int32)] = []
-        taskIndex.forEach { live.append(($0, $1)) }
+        forEachLiveTask { slot, t in live.append((t.pointee.id, slot)) }
         live.sort { $0.0 < $1.0 }
         for (_, slot) in live {
             var t = tasks[slot]
@@ -268,15 +303,13 @@ public final class TraceModel {
     /// Whether a stream had nothing pending at the end that could wake a task: no timer armed
     /// and unfired, no I/O interest ever registered, nothing ready or queued.
     public func streamIsQuiescent(_ id: UInt32) -> Bool {
-        guard Int(id) < streams.count else { return true }
-        let st = streams[Int(id)]
-        if st.sawIOWait { return false }
+        guard Int(id) < st.pointee.streamCount else { return true }
+        if st.pointee.streams[Int(id)].sawIOWait { return false }
         var quiet = true
-        callbackIndex.forEach { _, slot in if callbacks[slot].stream == id { quiet = false } }
+        st.pointee.callbackIndex.forEach { _, slot in if callbacks[slot].stream == id { quiet = false } }
         if !quiet { return false }
-        taskIndex.forEach { _, slot in
-            let t = tasks[slot]
-            if t.stream == id && (t.state == .ready || t.state == .running || t.state == .created) { quiet = false }
+        forEachLiveTask { _, t in
+            if t.pointee.stream == id && (t.pointee.state == .ready || t.pointee.state == .running || t.pointee.state == .created) { quiet = false }
         }
         return quiet
     }
@@ -312,194 +345,197 @@ public final class TraceModel {
     func newTask<O: TraceObserver>(_ id: UInt64, parent: UInt64, name: String, site: SiteID, createdAt: Int64?,
                                    stream: UInt32, at time: Int64, _ observer: inout O) -> Int32 {
         let selected = matches(id, name)
-        if selected { selectedTasks += 1 }
-        let slot = tasks.allocate(LiveTask(id: id, parent: parent, createSite: site, createdAt: createdAt,
-                                           stream: stream, state: .created, since: time, selected: selected))
+        if selected { st.pointee.selectedTasks += 1 }
+        let slot = st.pointee.tasks.allocate(LiveTask(id: id, parent: parent, createSite: site, createdAt: createdAt,
+                                                      stream: stream, state: .created, since: time, selected: selected))
         if Int(slot) >= st.pointee.names.count { st.pointee.names.append(contentsOf: repeatElement("", count: Int(slot) + 1 - st.pointee.names.count)) }
         st.pointee.names[Int(slot)] = name
-        taskIndex.insert(id, slot)
-        if tasks.liveCount > peakLiveTasks { peakLiveTasks = tasks.liveCount }
+        st.pointee.taskIndex.insert(id, slot)
+        let live = st.pointee.tasks.liveCount
+        if live > st.pointee.peakLiveTasks { st.pointee.peakLiveTasks = live }
         observer.taskCreated(id, at: time, model: self)
         return slot
     }
 
+    /// The slot of task `id`, creating it (named `task<ID>`) when its `taskCreate` was lost.
     @inline(__always)
     func slot<O: TraceObserver>(_ id: UInt64, stream: UInt32, at time: Int64, _ observer: inout O) -> Int32 {
-        if let slot = taskIndex.find(id) { return slot }
+        if let slot = st.pointee.taskIndex.find(id) { return slot }
         return newTask(id, parent: 0, name: "task\(id)", site: 0, createdAt: nil, stream: stream, at: time, &observer)
     }
 
-    func taskCreate<O: TraceObserver>(_ e: TraceEvent, _ s: Int, _ chunk: DecodedChunk, _ observer: inout O) {
+    func taskCreate<O: TraceObserver>(_ e: TraceEvent, _ s: UnsafeMutablePointer<Stream>, _ chunk: DecodedChunk, _ observer: inout O) {
         let id = e.args[0]
         let site = st.pointee.sites.intern(stream: e.stream, stringID: e.args[3], chunk: chunk)
-        if let old = taskIndex.find(id) {
+        if let old = st.pointee.taskIndex.find(id) {
             // Seen before its creation record (reordered streams) or an id reused: refresh.
             st.pointee.names[Int(old)] = chunk.text(e.args[2])
-            tasks[old].parent = e.args[1]
-            tasks[old].createSite = site
-            tasks[old].createdAt = e.timestamp
+            let t = tasks.pointer(old)
+            t.pointee.parent = e.args[1]
+            t.pointee.createSite = site
+            t.pointee.createdAt = e.timestamp
             let sel = matches(id, st.pointee.names[Int(old)])
-            if sel && !tasks[old].selected { selectedTasks += 1 }
-            tasks[old].selected = sel
+            if sel && !t.pointee.selected { st.pointee.selectedTasks += 1 }
+            t.pointee.selected = sel
             return
         }
         newTask(id, parent: e.args[1], name: chunk.text(e.args[2]), site: site, createdAt: e.timestamp,
                 stream: e.stream, at: e.timestamp, &observer)
     }
 
-    func wakeup<O: TraceObserver>(_ e: TraceEvent, _ s: Int, _ observer: inout O) {
+    func wakeup<O: TraceObserver>(_ e: TraceEvent, _ s: UnsafeMutablePointer<Stream>, _ observer: inout O) {
         let id = e.args[0]
         let t = e.timestamp
         let kind = WakerKind(rawValue: UInt8(truncatingIfNeeded: e.args[1])) ?? .thread
         let wakerID = e.args[2]
         var edge = WakeEdge(time: t, stream: e.stream, task: id, wakerKind: kind, wakerID: wakerID,
                             wakerTask: 0, wakerStep: 0, wakerCallback: 0)
-        let st = streams[s]
-        if kind == .task, wakerID != 0, st.runningTask == wakerID, st.runningSlot >= 0 {
+        if kind == .task, wakerID != 0, s.pointee.runningTask == wakerID, s.pointee.runningSlot >= 0 {
+            let waker = tasks.pointer(s.pointee.runningSlot)
             edge.wakerTask = wakerID
-            edge.wakerStep = tasks[st.runningSlot].steps
+            edge.wakerStep = waker.pointee.steps
             if wakerID != id {
-                tasks[st.runningSlot].tasksWoken += 1
-                tasks[st.runningSlot].wokeInStep += 1
+                waker.pointee.tasksWoken += 1
+                waker.pointee.wokeInStep += 1
             }
-        } else if kind == .callback || kind == .io, st.callbackBegin >= 0 {
-            edge.wakerCallback = st.callbackKey & 0x0000_FFFF_FFFF_FFFF
+        } else if kind == .callback || kind == .io, s.pointee.callbackBegin >= 0 {
+            edge.wakerCallback = s.pointee.callbackKey & 0x0000_FFFF_FFFF_FFFF
         } else if kind == .timer {
             // A `Task.sleep` timer wakes its task directly: it leaves the callback queue here.
             let key = Self.callbackKey(e.stream, wakerID)
-            if !(st.callbackBegin >= 0 && st.callbackKey == key), let slot = callbackIndex.find(key) {
-                callbackIndex.remove(key)
-                callbacks.release(slot)
+            if !(s.pointee.callbackBegin >= 0 && s.pointee.callbackKey == key), let slot = st.pointee.callbackIndex.find(key) {
+                st.pointee.callbackIndex.remove(key)
+                st.pointee.callbacks.release(slot)
             }
         }
-        let slot = slot(id, stream: e.stream, at: t, &observer)
-        var task = tasks[slot]
+        let task = tasks.pointer(slot(id, stream: e.stream, at: t, &observer))
         switch kind {
-        case .task: task.wakers.0 += 1
-        case .callback: task.wakers.1 += 1
-        case .timer: task.wakers.2 += 1
-        case .io: task.wakers.3 += 1
-        case .thread: task.wakers.4 += 1
+        case .task: task.pointee.wakers.0 += 1
+        case .callback: task.pointee.wakers.1 += 1
+        case .timer: task.pointee.wakers.2 += 1
+        case .io: task.pointee.wakers.3 += 1
+        case .thread: task.pointee.wakers.4 += 1
         }
-        if edge.isSelfWake { task.selfWakes += 1 } else if kind == .task && wakerID != 0 { task.lastWakerTask = wakerID }
-        switch task.state {
+        if edge.isSelfWake { task.pointee.selfWakes += 1 } else if kind == .task && wakerID != 0 { task.pointee.lastWakerTask = wakerID }
+        switch task.pointee.state {
         case .created, .suspended:
-            observer.taskState(TaskStateSlice(task: id, state: task.state, begin: task.since, end: t, site: task.site), model: self)
-            if task.state == .suspended { task.suspended += overlap(task.since, t) }
-            task.state = .ready
-            task.since = t
-            task.readyAt = t
-            task.pendingWake = edge
+            observer.taskState(TaskStateSlice(task: id, state: task.pointee.state, begin: task.pointee.since, end: t,
+                                              site: task.pointee.site), model: self)
+            if task.pointee.state == .suspended { task.pointee.suspended += overlap(task.pointee.since, t) }
+            task.pointee.state = .ready
+            task.pointee.since = t
+            task.pointee.readyAt = t
+            task.pointee.pendingWake = edge
         case .running:
-            if !task.wokenWhileRunning {
-                task.wokenWhileRunning = true
-                task.readyAt = t
-                task.pendingWake = edge
+            if !task.pointee.wokenWhileRunning {
+                task.pointee.wokenWhileRunning = true
+                task.pointee.readyAt = t
+                task.pointee.pendingWake = edge
             }
         case .ready, .done:
             break
         }
-        tasks[slot] = task
         observer.wake(edge, model: self)
     }
 
-    func stepBegin<O: TraceObserver>(_ e: TraceEvent, _ s: Int, _ observer: inout O) {
+    func stepBegin<O: TraceObserver>(_ e: TraceEvent, _ s: UnsafeMutablePointer<Stream>, _ observer: inout O) {
         let t = e.timestamp
-        if streams[s].runningSlot >= 0 {
+        if s.pointee.runningSlot >= 0 {
             // The previous step's end was lost: drop that step.
-            anomalies += 1
-            let old = streams[s].runningSlot
-            if tasks[old].state == .running {
-                tasks[old].state = .suspended
-                tasks[old].since = t
+            st.pointee.anomalies += 1
+            let old = tasks.pointer(s.pointee.runningSlot)
+            if old.pointee.state == .running {
+                old.pointee.state = .suspended
+                old.pointee.since = t
             }
         }
         let id = e.args[0]
         let slot = slot(id, stream: e.stream, at: t, &observer)
-        var task = tasks[slot]
-        if task.state == .done {
-            anomalies += 1
+        let task = tasks.pointer(slot)
+        let state = task.pointee.state
+        if state == .done {
+            st.pointee.anomalies += 1
             return
         }
-        if task.state != .running {
-            observer.taskState(TaskStateSlice(task: id, state: task.state, begin: task.since, end: t, site: task.site), model: self)
+        if state != .running {
+            observer.taskState(TaskStateSlice(task: id, state: state, begin: task.pointee.since, end: t, site: task.pointee.site), model: self)
         }
-        task.stepReadyAt = nil
-        task.stepWake = nil
-        switch task.state {
+        switch state {
         case .ready:
-            task.readyWait += overlap(task.since, t)
-            task.stepReadyAt = task.readyAt
-            task.stepWake = task.pendingWake
+            task.pointee.readyWait += overlap(task.pointee.since, t)
+            task.pointee.stepReadyAt = task.pointee.readyAt
+            task.pointee.stepWake = task.pointee.pendingWake
         case .suspended:
-            task.suspended += overlap(task.since, t)
-            task.pendingWake = nil
-        case .created: task.pendingWake = nil
-        default: break
+            task.pointee.suspended += overlap(task.pointee.since, t)
+            task.pointee.stepReadyAt = nil
+            task.pointee.stepWake = nil
+        default:
+            task.pointee.stepReadyAt = nil
+            task.pointee.stepWake = nil
         }
-        task.state = .running
-        task.since = t
-        task.stream = e.stream
-        task.steps += 1
-        task.wokeInStep = 0
-        task.wokenWhileRunning = false
-        task.pendingWake = nil
-        tasks[slot] = task
-        streams[s].runningSlot = slot
-        streams[s].runningTask = id
-        streams[s].stepBegin = t
+        task.pointee.state = .running
+        task.pointee.since = t
+        task.pointee.stream = e.stream
+        task.pointee.steps += 1
+        task.pointee.wokeInStep = 0
+        task.pointee.wokenWhileRunning = false
+        task.pointee.pendingWake = nil
+        s.pointee.runningSlot = slot
+        s.pointee.runningTask = id
+        s.pointee.stepBegin = t
     }
 
-    func stepEnd<O: TraceObserver>(_ e: TraceEvent, _ s: Int, _ chunk: DecodedChunk, _ observer: inout O) {
-        let slot = streams[s].runningSlot
-        guard slot >= 0, streams[s].runningTask == e.task || e.task == 0 else {
-            anomalies += 1
+    func stepEnd<O: TraceObserver>(_ e: TraceEvent, _ s: UnsafeMutablePointer<Stream>, _ chunk: DecodedChunk, _ observer: inout O) {
+        let slot = s.pointee.runningSlot
+        guard slot >= 0, s.pointee.runningTask == e.task || e.task == 0 else {
+            st.pointee.anomalies += 1
             return
         }
         let t = e.timestamp
-        let begin = streams[s].stepBegin
-        streams[s].runningSlot = -1
-        streams[s].runningTask = 0
-        var task = tasks[slot]
+        let begin = s.pointee.stepBegin
+        s.pointee.runningSlot = -1
+        s.pointee.runningTask = 0
+        let task = tasks.pointer(slot)
         let outcome = StepOutcome(rawValue: UInt8(truncatingIfNeeded: e.args[0])) ?? .suspended
         let suspendSite = st.pointee.sites.intern(stream: e.stream, stringID: e.args[1], chunk: chunk)
         let duration = t - begin
-        task.busy += overlap(begin, t)
+        task.pointee.busy += overlap(begin, t)
         if begin >= window.lowerBound && begin < window.upperBound {
-            task.stepsInWindow += 1
-            if duration > task.maxStep { task.maxStep = duration }
+            task.pointee.stepsInWindow += 1
+            if duration > task.pointee.maxStep { task.pointee.maxStep = duration }
         }
-        var record = StepRecord(stream: e.stream, task: task.id, index: task.steps, begin: begin, end: t, outcome: outcome,
-                                resumeSite: task.site, suspendSite: suspendSite,
-                                readyAt: task.stepReadyAt, wake: task.stepWake, impact: nil)
+        let taskID = task.pointee.id
+        let resumeSite = task.pointee.site
+        var record = StepRecord(stream: e.stream, task: taskID, index: task.pointee.steps, begin: begin, end: t, outcome: outcome,
+                                resumeSite: resumeSite, suspendSite: suspendSite,
+                                readyAt: task.pointee.stepReadyAt, wake: task.pointee.stepWake, impact: nil)
         if duration >= blockingThreshold {
-            record.impact = impact(stream: e.stream, begin: begin, end: t, excluding: task.id)
+            record.impact = impact(stream: e.stream, begin: begin, end: t, excluding: taskID)
         }
-        observer.taskState(TaskStateSlice(task: task.id, state: .running, begin: begin, end: t, site: task.site), model: self)
+        observer.taskState(TaskStateSlice(task: taskID, state: .running, begin: begin, end: t, site: resumeSite), model: self)
         switch outcome {
         case .suspended, .yielded:
-            task.site = suspendSite
-            if task.wokenWhileRunning {
+            task.pointee.site = suspendSite
+            if task.pointee.wokenWhileRunning {
                 // Woken during its own step: it is in the ready queue from the step's end.
-                task.state = .ready
-                task.readyAt = t
+                task.pointee.state = .ready
+                task.pointee.readyAt = t
             } else {
-                task.state = .suspended
-                task.pendingWake = nil
+                task.pointee.state = .suspended
+                task.pointee.pendingWake = nil
             }
-            task.since = t
-            task.wokenWhileRunning = false
-            tasks[slot] = task
+            task.pointee.since = t
+            task.pointee.wokenWhileRunning = false
             observer.step(record, model: self)
         case .completed, .failed, .cancelled:
-            task.state = .done
-            task.since = t
-            tasks[slot] = task
+            task.pointee.state = .done
+            task.pointee.since = t
             observer.step(record, model: self)
-            observer.taskFinished(summary(task, outcome: outcome, finishedAt: t), model: self)
-            taskIndex.remove(task.id)
+            observer.taskFinished(summary(task.pointee, outcome: outcome, finishedAt: t), model: self)
+            st.pointee.taskIndex.remove(taskID)
             st.pointee.names[Int(slot)] = ""
-            tasks.release(slot)
+            task.pointee.live = false
+            st.pointee.tasks.release(slot)
         }
     }
 
@@ -507,13 +543,13 @@ public final class TraceModel {
     func impact(stream: UInt32, begin: Int64, end: Int64, excluding: UInt64) -> BlockingImpact {
         var result = BlockingImpact(readyTasks: 0, timersDue: 0, callbacksQueued: 0, maxDelayCausedNanos: 0)
         func waited(_ since: Int64) { result.maxDelayCausedNanos = max(result.maxDelayCausedNanos, end - max(begin, since)) }
-        taskIndex.forEach { id, slot in
-            let t = tasks[slot]
-            guard id != excluding, t.stream == stream, t.state == .ready, t.since <= end else { return }
+        forEachLiveTask { _, p in
+            let t = p.pointee
+            guard t.id != excluding, t.stream == stream, t.state == .ready, t.since <= end else { return }
             result.readyTasks += 1
             waited(t.readyAt)
         }
-        callbackIndex.forEach { _, slot in
+        st.pointee.callbackIndex.forEach { _, slot in
             let c = callbacks[slot]
             guard c.stream == stream else { return }
             if let ready = c.readyAt {
@@ -531,41 +567,41 @@ public final class TraceModel {
 
     // MARK: - Callbacks and timers
 
-    func callbackScheduled(_ e: TraceEvent, _ s: Int, _ chunk: DecodedChunk) {
+    func callbackScheduled(_ e: TraceEvent, _ s: UnsafeMutablePointer<Stream>, _ chunk: DecodedChunk) {
         let handle = e.args[0]
         let kind = CallbackKind(rawValue: UInt8(truncatingIfNeeded: e.args[1]))
         let due = e.signed(2)
         let site = st.pointee.sites.intern(stream: e.stream, stringID: e.args[3], chunk: chunk)
         let key = Self.callbackKey(e.stream, handle)
         let isTimer = kind == .later || kind == .at
-        let armedBy = streams[s].runningTask
-        if let old = callbackIndex.find(key) {
+        let armedBy = s.pointee.runningTask
+        if let old = st.pointee.callbackIndex.find(key) {
             // A handle rescheduled before it ran: forget the earlier schedule.
             dropCallback(old, key: key)
         }
-        let slot = callbacks.allocate(PendingCallback(stream: e.stream, handle: handle, kind: kind, site: site,
-                                                      scheduledAt: e.timestamp, due: due,
-                                                      readyAt: isTimer ? nil : e.timestamp, armedBy: armedBy))
-        callbackIndex.insert(key, slot)
+        let slot = st.pointee.callbacks.allocate(PendingCallback(stream: e.stream, handle: handle, kind: kind, site: site,
+                                                                 scheduledAt: e.timestamp, due: due,
+                                                                 readyAt: isTimer ? nil : e.timestamp, armedBy: armedBy))
+        st.pointee.callbackIndex.insert(key, slot)
         if isTimer {
-            streams[s].timers.push(due, key)
-            if armedBy != 0, let t = taskIndex.find(armedBy) { tasks[t].pendingTimers += 1 }
+            s.pointee.timers.push(due, key)
+            if armedBy != 0, let t = st.pointee.taskIndex.find(armedBy) { tasks.pointer(t).pointee.pendingTimers += 1 }
         } else {
-            streams[s].queued.append((e.timestamp, key))
-            if armedBy != 0, streams[s].runningSlot >= 0, kind == .soon { tasks[streams[s].runningSlot].wokeInStep += 1 }
+            s.pointee.queued.append((e.timestamp, key))
+            if armedBy != 0, s.pointee.runningSlot >= 0, kind == .soon { tasks.pointer(s.pointee.runningSlot).pointee.wokeInStep += 1 }
         }
     }
 
     func dropCallback(_ slot: Int32, key: UInt64) {
         let c = callbacks[slot]
-        if c.readyAt == nil, c.armedBy != 0, let t = taskIndex.find(c.armedBy), tasks[t].pendingTimers > 0 {
-            tasks[t].pendingTimers -= 1
+        if c.readyAt == nil, c.armedBy != 0, let t = st.pointee.taskIndex.find(c.armedBy), tasks[t].pendingTimers > 0 {
+            tasks.pointer(t).pointee.pendingTimers -= 1
         }
-        callbackIndex.remove(key)
-        callbacks.release(slot)
+        st.pointee.callbackIndex.remove(key)
+        st.pointee.callbacks.release(slot)
     }
 
-    func timerFired<O: TraceObserver>(_ e: TraceEvent, _ s: Int, _ observer: inout O) {
+    func timerFired<O: TraceObserver>(_ e: TraceEvent, _ s: UnsafeMutablePointer<Stream>, _ observer: inout O) {
         let handle = e.args[0]
         let due = e.signed(1)
         let t = e.timestamp
@@ -573,50 +609,53 @@ public final class TraceModel {
         // The loop's heap pops in deadline order: a timer due well before this one that has not
         // fired was cancelled. (The margin absorbs the ns between the loop's clock read and the
         // trace's.)
-        while let head = streams[s].timers.min, head.key < due - 1_000_000 {
-            streams[s].timers.pop()
-            if let slot = callbackIndex.find(head.value), callbacks[slot].readyAt == nil, callbacks[slot].due == head.key {
+        while let head = s.pointee.timers.min, head.key < due - 1_000_000 {
+            s.pointee.timers.pop()
+            if let slot = st.pointee.callbackIndex.find(head.value), callbacks[slot].readyAt == nil, callbacks[slot].due == head.key {
                 dropCallback(slot, key: head.value)
             }
         }
         var site: SiteID = 0
-        if let slot = callbackIndex.find(key) {
-            site = callbacks[slot].site
-            if callbacks[slot].readyAt == nil {
-                let armedBy = callbacks[slot].armedBy
-                if armedBy != 0, let ts = taskIndex.find(armedBy), tasks[ts].pendingTimers > 0 { tasks[ts].pendingTimers -= 1 }
+        if let slot = st.pointee.callbackIndex.find(key) {
+            let c = callbacks.pointer(slot)
+            site = c.pointee.site
+            if c.pointee.readyAt == nil {
+                let armedBy = c.pointee.armedBy
+                if armedBy != 0, let ts = st.pointee.taskIndex.find(armedBy), tasks[ts].pendingTimers > 0 {
+                    tasks.pointer(ts).pointee.pendingTimers -= 1
+                }
             }
-            callbacks[slot].readyAt = t
-            streams[s].queued.append((t, key))
+            c.pointee.readyAt = t
+            s.pointee.queued.append((t, key))
         }
         observer.timer(TimerRecord(stream: e.stream, handle: handle, due: due, fired: t, site: site), model: self)
     }
 
-    func callbackBegin(_ e: TraceEvent, _ s: Int) {
-        if streams[s].callbackBegin >= 0 { anomalies += 1 }
-        streams[s].callbackKey = Self.callbackKey(e.stream, e.args[0])
-        streams[s].callbackBegin = e.timestamp
+    func callbackBegin(_ e: TraceEvent, _ s: UnsafeMutablePointer<Stream>) {
+        if s.pointee.callbackBegin >= 0 { st.pointee.anomalies += 1 }
+        s.pointee.callbackKey = Self.callbackKey(e.stream, e.args[0])
+        s.pointee.callbackBegin = e.timestamp
     }
 
-    func callbackEnd<O: TraceObserver>(_ e: TraceEvent, _ s: Int, _ observer: inout O) {
+    func callbackEnd<O: TraceObserver>(_ e: TraceEvent, _ s: UnsafeMutablePointer<Stream>, _ observer: inout O) {
         let key = Self.callbackKey(e.stream, e.args[0])
-        guard streams[s].callbackBegin >= 0, streams[s].callbackKey == key else {
-            anomalies += 1
-            streams[s].callbackBegin = -1
+        guard s.pointee.callbackBegin >= 0, s.pointee.callbackKey == key else {
+            st.pointee.anomalies += 1
+            s.pointee.callbackBegin = -1
             return
         }
-        let begin = streams[s].callbackBegin
-        streams[s].callbackBegin = -1
+        let begin = s.pointee.callbackBegin
+        s.pointee.callbackBegin = -1
         var record = CallbackRecord(stream: e.stream, handle: e.args[0], kind: nil, site: 0, scheduledAt: nil,
                                     readyAt: nil, begin: begin, end: e.timestamp, impact: nil)
-        if let slot = callbackIndex.find(key) {
+        if let slot = st.pointee.callbackIndex.find(key) {
             let c = callbacks[slot]
             record.kind = c.kind
             record.site = c.site
             record.scheduledAt = c.scheduledAt
             record.readyAt = c.readyAt
-            callbackIndex.remove(key)
-            callbacks.release(slot)
+            st.pointee.callbackIndex.remove(key)
+            st.pointee.callbacks.release(slot)
         }
         if record.duration >= blockingThreshold {
             record.impact = impact(stream: e.stream, begin: begin, end: e.timestamp, excluding: 0)
@@ -626,37 +665,37 @@ public final class TraceModel {
 
     // MARK: - Polls
 
-    func pollBegin(_ e: TraceEvent, _ s: Int) {
-        streams[s].pollBegin = e.timestamp
-        streams[s].pollTimeout = e.signed(0)
+    func pollBegin(_ e: TraceEvent, _ s: UnsafeMutablePointer<Stream>) {
+        s.pointee.pollBegin = e.timestamp
+        s.pointee.pollTimeout = e.signed(0)
         // Everything queued before the previous iteration began has run or was cancelled (the
         // loop runs, each iteration, what was ready when it began).
-        let horizon = streams[s].lastPollBegin
-        streams[s].lastPollBegin = e.timestamp
-        var head = streams[s].queuedHead
-        while head < streams[s].queued.count, streams[s].queued[head].readyAt < horizon {
-            let key = streams[s].queued[head].key
-            if let slot = callbackIndex.find(key), let ready = callbacks[slot].readyAt, ready < horizon {
-                callbackIndex.remove(key)
-                callbacks.release(slot)
+        let horizon = s.pointee.lastPollBegin
+        s.pointee.lastPollBegin = e.timestamp
+        var head = s.pointee.queuedHead
+        while head < s.pointee.queued.count, s.pointee.queued[head].readyAt < horizon {
+            let key = s.pointee.queued[head].key
+            if let slot = st.pointee.callbackIndex.find(key), let ready = callbacks[slot].readyAt, ready < horizon {
+                st.pointee.callbackIndex.remove(key)
+                st.pointee.callbacks.release(slot)
             }
             head += 1
         }
-        if head > 4096 && head * 2 > streams[s].queued.count {
-            streams[s].queued.removeFirst(head)
+        if head > 4096 && head * 2 > s.pointee.queued.count {
+            s.pointee.queued.removeFirst(head)
             head = 0
         }
-        streams[s].queuedHead = head
+        s.pointee.queuedHead = head
     }
 
-    func pollEnd<O: TraceObserver>(_ e: TraceEvent, _ s: Int, _ observer: inout O) {
-        let begin = streams[s].pollBegin
+    func pollEnd<O: TraceObserver>(_ e: TraceEvent, _ s: UnsafeMutablePointer<Stream>, _ observer: inout O) {
+        let begin = s.pointee.pollBegin
         guard begin >= 0 else {
-            anomalies += 1
+            st.pointee.anomalies += 1
             return
         }
-        streams[s].pollBegin = -1
-        observer.poll(PollRecord(stream: e.stream, begin: begin, end: e.timestamp, timeoutNanos: streams[s].pollTimeout,
+        s.pointee.pollBegin = -1
+        observer.poll(PollRecord(stream: e.stream, begin: begin, end: e.timestamp, timeoutNanos: s.pointee.pollTimeout,
                                  readyCount: Int(e.args[0])), model: self)
     }
 }

@@ -54,6 +54,11 @@ public struct WindowSeries: Sendable, Codable, Equatable {
     var lag: [Int64] = []
     /// The finished windows (filled by ``finalize(since:until:)``).
     public private(set) var windows: [Window] = []
+    /// The last window touched and its bounds: nearly every interval falls in the same window
+    /// as the one before, so the index costs two compares instead of a 64-bit division.
+    var cachedIndex = -1
+    var cachedStart: Int64 = 0
+    var cachedEnd: Int64 = 0
 
     enum CodingKeys: String, CodingKey { case windowNanos, originNanos, windows }
 
@@ -64,6 +69,11 @@ public struct WindowSeries: Sendable, Codable, Equatable {
 
     @inline(__always)
     mutating func index(_ t: Int64) -> Int {
+        if t >= cachedStart && t < cachedEnd { return cachedIndex }
+        return slowIndex(t)
+    }
+
+    mutating func slowIndex(_ t: Int64) -> Int {
         var i = Int((t - originNanos) / windowNanos)
         if i < 0 { i = 0 }
         while i >= Self.maxWindows {
@@ -75,6 +85,11 @@ public struct WindowSeries: Sendable, Codable, Equatable {
             busy.append(contentsOf: repeatElement(0, count: n))
             poll.append(contentsOf: repeatElement(0, count: n))
             lag.append(contentsOf: repeatElement(0, count: n))
+        }
+        if t >= originNanos {
+            cachedIndex = i
+            cachedStart = originNanos + Int64(i) * windowNanos
+            cachedEnd = cachedStart + windowNanos
         }
         return i
     }
@@ -91,12 +106,20 @@ public struct WindowSeries: Sendable, Codable, Equatable {
         poll.removeLast(poll.count - n)
         lag.removeLast(lag.count - n)
         windowNanos *= 2
+        cachedIndex = -1
+        cachedStart = 0
+        cachedEnd = 0
     }
 
     /// Adds the interval [begin, end) to busy (or poll) time, split across windows.
     @inline(__always)
     mutating func add(_ begin: Int64, _ end: Int64, poll isPoll: Bool) {
         guard end > begin else { return }
+        if begin >= cachedStart && end <= cachedEnd {
+            // Inside the cached window (the common case): no merge possible, one add.
+            if isPoll { poll[cachedIndex] += end - begin } else { busy[cachedIndex] += end - begin }
+            return
+        }
         var t = begin
         _ = index(end - 1)  // may merge: take begin's index after
         var i = index(begin)

@@ -86,6 +86,7 @@ public struct EventType: RawRepresentable, Hashable, Sendable, Comparable, Custo
     public static let lostEvents = EventType(22)
     public static let callbackCancelled = EventType(23)
     public static let ioWaitRemoved = EventType(24)
+    public static let taskObserved = EventType(25)
 
     /// The spec row of this type, if this reader knows it.
     @inlinable public var spec: EventSpec? { TraceSpec.byType[Int(rawValue)] }
@@ -135,6 +136,18 @@ public enum CallbackKind: UInt8, Sendable, CaseIterable, CustomStringConvertible
     public var description: String { TraceSpec.callbackKindNames[Int(rawValue)] }
 }
 
+/// How a task's outcome was first observed.
+public enum TaskObservation: UInt8, Sendable, CaseIterable, CustomStringConvertible {
+    /// Another task awaited it.
+    case awaited = 0
+    /// Its result or error was read.
+    case result = 1
+    /// A done callback was added.
+    case doneCallback = 2
+
+    public var description: String { TraceSpec.observationNames[Int(rawValue)] }
+}
+
 /// The format's single source of truth: every event type with its wire id, name, arguments and
 /// the version that added it. The writer, the reader, the text dump and the DocC spec all derive
 /// from this table (Go's `tracev2/events.go` plays the same role).
@@ -148,6 +161,7 @@ public enum TraceSpec {
     static let stepOutcomeNames = ["suspended", "yielded", "completed", "failed", "cancelled"]
     static let wakerKindNames = ["task", "callback", "timer", "io", "thread"]
     static let callbackKindNames = ["soon", "later", "at", "threadsafe"]
+    static let observationNames = ["awaited", "result", "doneCallback"]
 
     /// Every event type of format v1, in wire-id order.
     public static let events: [EventSpec] = [
@@ -216,6 +230,10 @@ public enum TraceSpec {
         EventSpec(type: .ioWaitRemoved, name: "ioWaitRemoved",
                   args: [ArgSpec("fd", .uvarint), ArgSpec("events", .uvarint)], timed: true, sinceMinor: 1,
                   summary: "Readiness interest in a descriptor is removed."),
+        EventSpec(type: .taskObserved, name: "taskObserved",
+                  args: [ArgSpec("task", .task), ArgSpec("how", .uvarint, choices: observationNames)],
+                  timed: true, sinceMinor: 1,
+                  summary: "Something first takes an interest in a task's outcome: awaits it, reads its result or adds a done callback. Emitted once per task."),
     ]
 
     /// The spec rows indexed by wire id (nil where unassigned).

@@ -127,13 +127,18 @@ public struct TraceStream: @unchecked Sendable {
     ///   - task: its id (non-zero).
     ///   - parent: the creating task's id, 0 for none.
     ///   - name: its name; the first 255 bytes are kept.
-    ///   - site: where it was created.
-    @inlinable public func taskCreate(task: UInt64, parent: UInt64, name: String, site: SourceSite) {
+    ///   - site: where it was created, when known.
+    @inlinable public func taskCreate(task: UInt64, parent: UInt64, name: String, site: SourceSite?) {
         var name = name
         name.withUTF8 { utf8 in
             let length = Swift.min(utf8.count, StreamState.maxNameText)
             let t = now()
-            guard begin(t, extra: length + 2), let siteID = self.site(site, t, extra: length + 2) else { return }
+            guard begin(t, extra: length + 2) else { return }
+            var siteID: UInt64 = 0
+            if let site {
+                guard let id = self.site(site, t, extra: length + 2) else { return }
+                siteID = id
+            }
             var p = state.pointee.cursor
             head(&p, .taskCreate, t)
             putTask(&p, task)
@@ -191,6 +196,18 @@ public struct TraceStream: @unchecked Sendable {
         putTask(&p, task)
         p.putByte(waker.rawValue)
         p.putVarint(wakerID)
+        commit(p)
+    }
+
+    /// Something first takes an interest in a task's outcome. Emit it once per task: the
+    /// analysis reports tasks that never get one as never awaited.
+    @inlinable public func taskObserved(task: UInt64, how: TaskObservation) {
+        let t = now()
+        guard begin(t) else { return }
+        var p = state.pointee.cursor
+        head(&p, .taskObserved, t)
+        putTask(&p, task)
+        p.putByte(how.rawValue)
         commit(p)
     }
 

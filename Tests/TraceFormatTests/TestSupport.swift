@@ -75,7 +75,7 @@ func emitRandom(_ stream: TraceStream, count: Int, seed: UInt64) -> [ExpectedEve
         let site = sampleSites[Int(r(3))]
         let name = sampleNames[Int(r(3))]
         var e = ExpectedEvent(type: .loopStart, timestamp: t, task: running, args: [])
-        switch r(21) {
+        switch r(22) {
         case 0: stream.loopStart(loop: 7); e.type = .loopStart; e.args = ["7"]
         case 1: stream.loopStop(loop: 7); e.type = .loopStop; e.args = ["7"]
         case 2:
@@ -117,6 +117,9 @@ func emitRandom(_ stream: TraceStream, count: Int, seed: UInt64) -> [ExpectedEve
         case 15: stream.executorBegin(job: handle); e.type = .executorBegin; e.args = ["\(handle)"]
         case 16: stream.executorEnd(job: handle); e.type = .executorEnd; e.args = ["\(handle)"]
         case 19: stream.callbackCancelled(handle: handle); e.type = .callbackCancelled; e.args = ["\(handle)"]
+        case 21:
+            let how = TaskObservation(rawValue: UInt8(r(3)))!
+            stream.taskObserved(task: task, how: how); e.type = .taskObserved; e.args = ["\(task)", "\(how.rawValue)"]
         case 20: stream.ioWaitRemoved(fd: 7, events: 5); e.type = .ioWaitRemoved; e.args = ["7", "5"]
         case 17:
             let value = Int64(bitPattern: rng.next())

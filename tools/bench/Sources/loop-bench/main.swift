@@ -254,6 +254,29 @@ func peerRate(_ loop: String, _ workload: String, _ sizes: String) -> Summary? {
     return Summary(samples: samples)
 }
 
+// MARK: - One workload alone (for profilers)
+
+// `--only pingpong|pingpong-traced|callsoon|sleep0|sleep0-traced|default-pingpong [--repeat N]`: runs
+// one workload N times and prints each rate, with nothing else in the process (`perf record`,
+// `valgrind --tool=callgrind`).
+if let i = arguments.firstIndex(of: "--only"), i + 1 < arguments.count {
+    let repeats = arguments.firstIndex(of: "--repeat").flatMap { Int(arguments[$0 + 1]) } ?? 1
+    for _ in 0..<repeats {
+        let value: Double
+        switch arguments[i + 1] {
+        case "pingpong": value = try pingPong(.off)
+        case "pingpong-traced": value = try pingPong(.on)
+        case "callsoon": value = try callSoonChurn(.off)
+        case "sleep0": value = try sleepZeroFanOut(.off)
+        case "sleep0-traced": value = try sleepZeroFanOut(.on)
+        case "default-pingpong": value = defaultExecutorPingPong()
+        default: fatalError("unknown workload \(arguments[i + 1])")
+        }
+        print("\(arguments[i + 1]) \(rate(value))")
+    }
+    exit(0)
+}
+
 // MARK: - Report
 
 func measure(_ body: () throws -> Double) rethrows -> Summary {

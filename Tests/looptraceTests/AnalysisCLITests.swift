@@ -1,0 +1,144 @@
+import Foundation
+import Testing
+
+/// The analysis commands (report, latency, blocking, steps, tasks, lints) run as a user runs
+/// them: the built binary, its exit codes (documented in `looptrace --help`: 0 success, 1 a
+/// `--fail-on` gate failed, 64 usage, 65 damaged trace, 66 unreadable file) and its outputs.
+@Suite("looptrace analysis commands")
+struct AnalysisCLITests {
+    static let commands = ["report", "latency", "blocking", "steps", "tasks", "lints"]
+    static let sample = root + "/traces/loop-shaped.trace"
+
+    /// The sample cut in half: a damaged trace with some intact chunks.
+    static func halfSample(in scratch: Scratch) throws -> String {
+        let bytes = try Data(contentsOf: URL(fileURLWithPath: sample))
+        let cut = scratch.path + "/half.trace"
+        try bytes.prefix(bytes.count / 2).write(to: URL(fileURLWithPath: cut))
+        return cut
+    }
+
+    @Test("A missing file: one line on stderr, nothing on stdout, exit 66", arguments: commands)
+    func missingFile(command: String) throws {
+        let scratch = Scratch()
+        let result = try looptrace([command, scratch.path + "/missing.trace"])
+        #expect(result.status == 66, "\(result.stderr)")
+        let lines = result.stderr.split(separator: "\n")
+        #expect(lines.count == 1, "\(result.stderr)")
+        #expect(lines.first?.hasPrefix("looptrace: ") == true)
+        #expect(lines.first?.contains("missing.trace") == true)
+        #expect(result.stdout.isEmpty)
+    }
+
+    @Test("Not a trace at all: exit 65 with one line on stderr", arguments: commands)
+    func notATrace(command: String) throws {
+        let scratch = Scratch()
+        let path = scratch.path + "/random.trace"
+        _ = FileManager.default.createFile(atPath: path, contents: Data((0..<100).map { UInt8(($0 * 37 + 11) % 256) }))
+        let result = try looptrace([command, path])
+        #expect(result.status == 65, "\(result.stderr)")
+        #expect(result.stderr.split(separator: "\n").count == 1, "\(result.stderr)")
+        #expect(result.stdout.isEmpty)
+    }
+
+    @Test("A damaged file: what was recovered is printed, then one line on what was lost, exit 65", arguments: commands)
+    func damagedFile(command: String) throws {
+        let scratch = Scratch()
+        let cut = try Self.halfSample(in: scratch)
+        let text = try looptrace([command, "--no-color", cut])
+        #expect(text.status == 65, "\(text.stderr)")
+        #expect(!text.stdout.isEmpty, "nothing printed for what was recovered")
+        let message = text.stderr.trimmingCharacters(in: .newlines)
+        #expect(!message.contains("\n"), "more than one line: \(message)")
+        #expect(message.contains("recovered"))
+        #expect(message.contains("offset"))
+
+        let json = try looptrace([command, "--json", cut])
+        #expect(json.status == 65)
+        let object = try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any]
+        let trace = object?["trace"] as? [String: Any]
+        let damage = trace?["damage"] as? [String: Any]
+        #expect((damage?["damagedChunks"] as? Int ?? 0) > 0, "the JSON does not say what was lost: \(String(describing: damage))")
+        #expect((trace?["events"] as? Int ?? 0) > 0)
+    }
+
+    @Test("A bad duration is a usage error naming the value, exit 64",
+          arguments: [["--threshold", "10parsecs"], ["--since", "soon"], ["--until", "1h"], ["--fail-on", "p99>forever"],
+                      ["--fail-on", "sometimes"]])
+    func badDuration(arguments: [String]) throws {
+        for command in Self.commands {
+            let result = try looptrace([command] + arguments + [Self.sample])
+            #expect(result.status == 64, "\(command) \(arguments): \(result.stderr)")
+            #expect(result.stderr.contains(arguments[1]), "\(command): the message does not name '\(arguments[1])': \(result.stderr)")
+            #expect(result.stdout.isEmpty)
+        }
+    }
+
+    @Test("An unknown task name or id is a usage error that says how to list the tasks, exit 64", arguments: commands)
+    func unknownTask(command: String) throws {
+        for task in ["no-such-task", "999999"] {
+            let result = try looptrace([command, "--task", task, Self.sample])
+            #expect(result.status == 64, "\(command) --task \(task): \(result.stderr)")
+            let lines = result.stderr.split(separator: "\n")
+            #expect(lines.count == 1, "\(result.stderr)")
+            #expect(lines.first?.contains("'\(task)'") == true)
+            #expect(lines.first?.contains("looptrace tasks") == true)
+            #expect(result.stdout.isEmpty)
+        }
+    }
+
+    @Test("A known task name or id selects it", arguments: ["worker-3", "3"])
+    func knownTask(task: String) throws {
+        let result = try looptrace(["tasks", "--json", "--task", task, Self.sample])
+        #expect(result.status == 0, "\(result.stderr)")
+        let object = try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any]
+        let rows = (object?["tasks"] as? [String: Any])?["rows"] as? [[String: Any]]
+        #expect(rows?.compactMap { $0["name"] as? String } == ["worker-3"])
+    }
+
+    @Test("--until before --since is a usage error, exit 64")
+    func emptyWindow() throws {
+        let result = try looptrace(["report", "--since", "2ms", "--until", "1ms", Self.sample])
+        #expect(result.status == 64)
+        #expect(result.stderr.contains("--until"))
+    }
+
+    @Test("--fail-on gates exit 1 only when the gate fails, after printing the output",
+          arguments: [
+              (["--fail-on", "lints"], 1),             // the sample's 8 tasks are all unfinished
+              (["--fail-on", "blocking"], 0),          // no step reaches 100 ms
+              (["--fail-on", "blocking", "--threshold", "1us"], 1),
+              (["--fail-on", "p99>1s"], 0),
+              (["--fail-on", "p99>1us"], 1),
+              (["--fail-on", "blocking", "--fail-on", "lints"], 1),
+          ] as [([String], Int32)])
+    func failOnGates(arguments: [String], status: Int32) throws {
+        for command in Self.commands {
+            let result = try looptrace([command, "--no-color"] + arguments + [Self.sample])
+            #expect(result.status == status, "\(command) \(arguments): \(result.stderr)")
+            #expect(!result.stdout.isEmpty)
+            if status == 1 {
+                #expect(result.stderr.contains("gate failed"), "\(result.stderr)")
+            } else {
+                #expect(result.stderr.isEmpty, "\(result.stderr)")
+            }
+        }
+    }
+
+    @Test("--json output parses and carries the schema's sections", arguments: commands)
+    func jsonParses(command: String) throws {
+        let result = try looptrace([command, "--json", Self.sample])
+        #expect(result.status == 0, "\(result.stderr)")
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
+        for key in ["trace", "counts", "loop", "schedulingDelay", "blocking", "tasks", "lints"] {
+            #expect(object[key] != nil, "\(command) --json lacks \(key)")
+        }
+        #expect((object["counts"] as? [String: Any])?["steps"] as? Int == 890)
+    }
+
+    @Test("Each analysis command's --help shows examples", arguments: commands)
+    func helpHasExamples(command: String) throws {
+        let help = try looptrace([command, "--help"])
+        #expect(help.status == 0)
+        #expect(help.stdout.contains("Examples"))
+    }
+}
