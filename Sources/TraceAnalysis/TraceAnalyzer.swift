@@ -42,6 +42,12 @@ public struct TraceAnalyzer: TraceObserver {
     var lints: [Lint] = []
     var lintCounts: [Lint.Kind: Int] = [:]
     var unfinished: [TaskSummary] = []
+    /// Live tasks something already awaited (or read, or gave a done callback): `taskObserved`.
+    var observedLive: Set<UInt64> = []
+    /// Finished tasks nobody had observed when they finished and whose final step woke nobody:
+    /// the never-awaited candidates. A later `taskObserved` clears one; what is left at the end
+    /// is linted (see `result`).
+    var neverAwaitedCandidates: [UInt64: (summary: TaskSummary, site: String)] = [:]
 
     struct GroupKey: Hashable {
         var callback: Bool
@@ -213,18 +219,33 @@ public struct TraceAnalyzer: TraceObserver {
         if wakes >= options.spinMinWakeups && t.selfWakes * 10 >= wakes * 9 {
             lint(.spin, t, "\(t.selfWakes) of \(wakes) wakeups were self-wakes", model.sites[t.lastSuspendSite])
         }
-        if let outcome = t.outcome {
-            if t.waitersAtFinish == 0 {
-                if outcome == .failed {
-                    lint(.failedUnobserved, t, "failed with no task waiting and no done callback", model.sites[t.createSite])
-                } else {
-                    lint(.neverAwaited, t, "\(outcome) with no task waiting and no done callback", model.sites[t.createSite])
-                }
+        let observed = observedLive.remove(t.id) != nil
+        if t.outcome != nil {
+            if !observed && t.waitersAtFinish == 0 {
+                neverAwaitedCandidates[t.id] = (t, model.sites[t.createSite])
             }
         } else {
             lint(.unfinished, t, "\(t.endState) at the trace end", model.sites[t.lastSuspendSite])
             if t.endState == .suspended && !t.pendingTimer { unfinished.append(t) }
         }
+    }
+
+    public mutating func taskObserved(_ task: UInt64, at time: Int64, model: TraceModel) {
+        if neverAwaitedCandidates.removeValue(forKey: task) == nil { observedLive.insert(task) }
+    }
+
+    /// Lints the never-awaited candidates left at the end. Format 1.1 traces carry `taskObserved`,
+    /// so what is left was never awaited, read or given a done callback: exact. Format 1.0 traces
+    /// do not: a finished task whose final step woke nobody counts, which misses nothing but also
+    /// flags tasks awaited only after they finished.
+    mutating func lintNeverAwaited(exact: Bool) {
+        for id in neverAwaitedCandidates.keys.sorted() {
+            let (t, site) = neverAwaitedCandidates[id]!
+            let how = exact ? "nothing awaited it, read its result or added a done callback"
+                            : "no task was waiting and no done callback ran when it finished (format 1.0 trace: approximate)"
+            lint(t.outcome == .failed ? .failedUnobserved : .neverAwaited, t, "\(t.outcome!); \(how)", site)
+        }
+        neverAwaitedCandidates = [:]
     }
 
     mutating func lint(_ kind: Lint.Kind, _ t: TaskSummary, _ detail: String, _ site: String) {
@@ -238,6 +259,7 @@ public struct TraceAnalyzer: TraceObserver {
 
     /// The figures, once the model has finished.
     public mutating func result(model: TraceModel, reader: TraceReader?) -> AnalysisResult {
+        lintNeverAwaited(exact: (reader?.header.minorVersion ?? TraceSpec.minorVersion) >= 1)
         // Lost wakeups need the whole end state: decided after every task is in.
         for t in unfinished where model.streamIsQuiescent(t.stream) {
             lint(.lostWakeup, t, "suspended at the trace end with no timer, I/O or ready work left on its loop",

@@ -252,6 +252,7 @@ public final class TraceModel {
         let userSpanEnd = EventType.userSpanEnd.rawValue
         let loopStart = EventType.loopStart.rawValue, loopStop = EventType.loopStop.rawValue
         let lostEvents = EventType.lostEvents.rawValue
+        let taskObserved = EventType.taskObserved.rawValue
         events.withUnsafeBufferPointer { buffer in
             for i in buffer.indices {
                 let e = buffer[i]
@@ -273,6 +274,8 @@ public final class TraceModel {
                 } else if type == lostEvents {
                     st.pointee.lostEvents += e.args[0]
                     observer.lost(count: e.args[0], from: e.signed(1), to: e.signed(2), model: self)
+                } else if type == taskObserved {
+                    observer.taskObserved(e.args[0], at: e.timestamp, model: self)
                 }
             }
         }

@@ -218,6 +218,9 @@ public protocol TraceObserver {
     mutating func lost(count: UInt64, from: Int64, to: Int64, model: TraceModel)
     /// A loop started or stopped on a stream.
     mutating func loop(started: Bool, stream: UInt32, at time: Int64, model: TraceModel)
+    /// Something first took an interest in a task's outcome (awaited it, read its result or
+    /// added a done callback); before or after the task finished.
+    mutating func taskObserved(_ task: UInt64, at time: Int64, model: TraceModel)
 }
 
 extension TraceObserver {
@@ -232,6 +235,7 @@ extension TraceObserver {
     public mutating func user(_ event: TraceEvent, chunk: DecodedChunk, model: TraceModel) {}
     public mutating func lost(count: UInt64, from: Int64, to: Int64, model: TraceModel) {}
     public mutating func loop(started: Bool, stream: UInt32, at time: Int64, model: TraceModel) {}
+    public mutating func taskObserved(_ task: UInt64, at time: Int64, model: TraceModel) {}
 }
 
 /// Feeds two observers from the same pass (analysis and export together).
@@ -275,5 +279,8 @@ public struct ObserverPair<A: TraceObserver, B: TraceObserver>: TraceObserver {
     public mutating func loop(started: Bool, stream: UInt32, at time: Int64, model: TraceModel) {
         first.loop(started: started, stream: stream, at: time, model: model)
         second.loop(started: started, stream: stream, at: time, model: model)
+    }
+    public mutating func taskObserved(_ task: UInt64, at time: Int64, model: TraceModel) {
+        first.taskObserved(task, at: time, model: model); second.taskObserved(task, at: time, model: model)
     }
 }
