@@ -34,8 +34,11 @@ struct ChunkDecoder: Sendable {
         }
     }
 
-    func decode(_ payload: UnsafeRawBufferPointer, header: ChunkHeader, offset: Int64) throws(DecodeFailure) -> DecodedChunk {
-        var events: [TraceEvent] = []
+    /// - Parameter storage: an empty array whose capacity may be reused (the reader recycles the
+    ///   arrays of delivered chunks, which saves a fresh allocation and its page faults per chunk).
+    func decode(_ payload: UnsafeRawBufferPointer, header: ChunkHeader, offset: Int64,
+                reusing storage: [TraceEvent] = []) throws(DecodeFailure) -> DecodedChunk {
+        var events = storage
         events.reserveCapacity(min(Int(header.eventCount), 1 << 20))
         var strings: [UInt64: String] = [:]
         var defined = [UInt64](repeating: 0, count: 16)  // bitset of defined string ids
@@ -164,7 +167,7 @@ struct ChunkDecoder: Sendable {
             }
             if typeByte == EventType.stepBegin.rawValue { running = a0 }
             events.append(TraceEvent(type: EventType(typeByte), stream: stream, timestamp: timestamp, task: running,
-                                     args: SIMD4(a0, a1, a2, a3)))
+                                     args: EventArgs(a0, a1, a2, a3)))
             if typeByte == EventType.stepEnd.rawValue { running = 0 }
         }
         guard count == header.eventCount else {
