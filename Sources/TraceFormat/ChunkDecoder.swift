@@ -19,12 +19,18 @@ struct ChunkDecoder: Sendable {
 
     private let layouts: [Layout]
     private let clock: ClockCalibration
+    /// Whether this file lays out the hottest event types exactly as this reader's spec does, so
+    /// that the decode loop can take their hand-written paths instead of the schema-driven one.
+    private let fastPaths: Bool
 
     /// String ids are dense per stream; a million distinct sites is far more than any program has.
     static let maxStringID: UInt64 = 1 << 20
 
     init(header: TraceHeader) {
         clock = header.clock
+        fastPaths = [EventType.stepBegin, .stepEnd, .wakeup].allSatisfy { type in
+            header.schema[Int(type.rawValue)] == TraceHeader.currentSchema[Int(type.rawValue)]
+        }
         layouts = header.schema.map { entry in
             guard let entry else { return Layout() }
             var layout = Layout(present: true, timed: entry.timed, known: TraceSpec.byType[Int(entry.type.rawValue)] != nil,
@@ -110,6 +116,42 @@ struct ChunkDecoder: Sendable {
                 if word >= defined.count { defined += [UInt64](repeating: 0, count: word + 1 - defined.count) }
                 defined[word] |= 1 << (id & 63)
                 strings[id] = try text(&q)
+                continue
+            }
+            if fastPaths && typeByte >= EventType.stepBegin.rawValue && typeByte <= EventType.wakeup.rawValue {
+                // stepBegin(task), stepEnd(outcome, site), wakeup(task, waker, wakerID): most of
+                // every loop trace.
+                let (next, overflow) = tick.addingReportingOverflow(try varint(&q))
+                guard !overflow, next <= lastTick else {
+                    throw DecodeFailure("payload byte \(at): timestamp runs past the chunk's last tick")
+                }
+                tick = next
+                let timestamp = nanos(tick)
+                count += 1
+                if typeByte == EventType.stepBegin.rawValue {
+                    lastTask &+= UInt64(bitPattern: zigzagDecode(try varint(&q)))
+                    running = lastTask
+                    events.append(TraceEvent(type: .stepBegin, stream: stream, timestamp: timestamp, task: running,
+                                             args: EventArgs(lastTask)))
+                } else if typeByte == EventType.stepEnd.rawValue {
+                    let outcome = try varint(&q)
+                    let site = try varint(&q)
+                    if site != 0 {
+                        let word = Int(truncatingIfNeeded: site >> 6)
+                        guard site < Self.maxStringID, word < defined.count, defined[word] & (1 << (site & 63)) != 0 else {
+                            throw DecodeFailure("payload byte \(at): string id \(site) is used before it is defined")
+                        }
+                    }
+                    events.append(TraceEvent(type: .stepEnd, stream: stream, timestamp: timestamp, task: running,
+                                             args: EventArgs(outcome, site)))
+                    running = 0
+                } else {
+                    lastTask &+= UInt64(bitPattern: zigzagDecode(try varint(&q)))
+                    let waker = try varint(&q)
+                    let wakerID = try varint(&q)
+                    events.append(TraceEvent(type: .wakeup, stream: stream, timestamp: timestamp, task: running,
+                                             args: EventArgs(lastTask, waker, wakerID)))
+                }
                 continue
             }
             let layout = layouts[Int(typeByte)]

@@ -229,12 +229,14 @@ private final class DecodeJob: @unchecked Sendable {
                 Result { () throws(DecodeFailure) in try decoder.decode(bytes, header: header, offset: offset, reusing: pool.takeEvents()) }
             }
         } else {
-            var raw = [UInt8](repeating: 0, count: Int(header.uncompressedLength))
             let inflater = pool.take()
-            let inflated: Result<Void, DecodeFailure> = payload.withUnsafeBytes { input in
-                raw.withUnsafeMutableBytes { output in
-                    Result { () throws(DecodeFailure) in try inflater.decompress(input, into: output) }
+            var inflated: Result<Void, DecodeFailure> = .success(())
+            // Uninitialised: inflating fills every byte or fails (then the bytes are never read).
+            let raw = [UInt8](unsafeUninitializedCapacity: Int(header.uncompressedLength)) { buffer, count in
+                inflated = payload.withUnsafeBytes { input in
+                    Result { () throws(DecodeFailure) in try inflater.decompress(input, into: UnsafeMutableRawBufferPointer(buffer)) }
                 }
+                count = buffer.count
             }
             pool.give(inflater)
             switch inflated {
