@@ -19,6 +19,18 @@ public class AnyLoopFuture: @unchecked Sendable {
     /// The current state.
     @exclusivity(unchecked) public internal(set) var state = State.pending
     @exclusivity(unchecked) var listeners: [Listener] = []
+    /// The first task to await the future, when it started listening before anyone else: the
+    /// common case (one awaiting task) then allocates no listener array.
+    @exclusivity(unchecked) var firstWaiter: UnsafeContinuation<Void, Never>?
+    /// The raw storage of a succeeded future's result, which `LoopFuture<Value>` initializes,
+    /// reads and destroys: the value itself when it fits in these three words, else the address
+    /// of a heap copy in the first word. Not a `Value?` in the generic subclass: unspecialized
+    /// generic code that sets, reads or destroys a `Value?` looks up `Optional<Value>`'s metadata
+    /// in the runtime's cache each time (~1,000 instructions per ping-pong step in all), and an
+    /// `Any` costs a dynamic cast (~400 instructions) per read.
+    @exclusivity(unchecked) final var valueStorage: (UInt, UInt, UInt) = (0, 0, 0)
+    /// The error of a future that failed.
+    @exclusivity(unchecked) var error_: (any Error)?
     @exclusivity(unchecked) var nextCallbackToken: UInt64 = 0
     /// Called synchronously by `cancel()` of a pending future (a gather cancels its children).
     var cancelHook: (() -> Void)?
@@ -66,7 +78,7 @@ public class AnyLoopFuture: @unchecked Sendable {
         }
     }
 
-    var storedError: (any Error)? { nil }
+    var storedError: (any Error)? { error_ }
 
     /// Waits until the future is done, without throwing; a cancellation of the waiting task
     /// cancels the future (as awaiting it in asyncio does).
@@ -76,11 +88,16 @@ public class AnyLoopFuture: @unchecked Sendable {
         await waitDone(site: SourceSite(file: file, line: line, function: ""))
     }
 
+    @inline(__always)
     nonisolated(nonsending) func waitDone(site: SourceSite?) async {
         loop.preconditionOnLoopThread("awaiting a LoopFuture")
         if state != .pending { return }
         await loop.suspend(cancelling: self, site: site) { continuation in
-            self.listeners.append(.waiter(continuation))
+            if self.firstWaiter == nil, self.listeners.isEmpty {
+                self.firstWaiter = continuation
+            } else {
+                self.listeners.append(.waiter(continuation))
+            }
         }
     }
 
@@ -130,6 +147,11 @@ public class AnyLoopFuture: @unchecked Sendable {
     /// Marks the future done and wakes everyone listening, in the order they started listening.
     func complete(_ newState: State) {
         state = newState
+        // The first waiter started listening before every entry of `listeners`.
+        if let waiter = firstWaiter {
+            firstWaiter = nil
+            waiter.resume()
+        }
         guard !listeners.isEmpty else { return }
         let current = listeners
         listeners = []
@@ -189,18 +211,48 @@ extension AnyLoopFuture: LoopWait {
 /// ``setError(_:)`` or ``AnyLoopFuture/cancel()``; await it with `try await future.value`.
 /// Loop thread only.
 public class LoopFuture<Value>: AnyLoopFuture, @unchecked Sendable {
-    // loop thread only
-    @exclusivity(unchecked) var value_: Value?
-    @exclusivity(unchecked) var error_: (any Error)?
+    /// Whether a `Value` fits in `valueStorage`'s three words.
+    @inline(__always)
+    static var valueIsInline: Bool { MemoryLayout<Value>.size <= 24 && MemoryLayout<Value>.alignment <= 8 }
 
-    override var storedError: (any Error)? { error_ }
+    /// Initializes the result storage with `value` (once, before completing as succeeded).
+    func storeValue(_ value: Value) {
+        if Self.valueIsInline {
+            // (Closures here return `Void` or `Value`, never a type built on `Value` such as
+            // `UnsafeMutablePointer<Value>`, whose metadata would be looked up at run time.)
+            withUnsafeMutableBytes(of: &valueStorage) { _ = $0.baseAddress!.initializeMemory(as: Value.self, to: value) }
+        } else {
+            let box = UnsafeMutablePointer<Value>.allocate(capacity: 1)
+            box.initialize(to: value)
+            valueStorage.0 = UInt(bitPattern: box)
+        }
+    }
+
+    /// The result of a succeeded future.
+    var value_: Value {
+        if Self.valueIsInline {
+            return withUnsafeMutableBytes(of: &valueStorage) { $0.baseAddress!.assumingMemoryBound(to: Value.self).pointee }
+        }
+        return UnsafeMutablePointer<Value>(bitPattern: valueStorage.0)!.pointee
+    }
+
+    deinit {
+        guard state == .succeeded else { return }
+        if Self.valueIsInline {
+            withUnsafeMutableBytes(of: &valueStorage) { _ = $0.baseAddress!.assumingMemoryBound(to: Value.self).deinitialize(count: 1) }
+        } else {
+            let box = UnsafeMutablePointer<Value>(bitPattern: valueStorage.0)!
+            box.deinitialize(count: 1)
+            box.deallocate()
+        }
+    }
 
     /// Sets the result and wakes the future's waiters.
     /// - Throws: ``LoopError/invalidState(_:)`` when the future is already done.
     public func setResult(_ value: Value) throws(LoopError) {
         loop.preconditionOnLoopThread("LoopFuture.setResult(_:)")
         guard state == .pending else { throw .invalidState("setResult on a future that is already \(state)") }
-        value_ = value
+        storeValue(value)
         complete(.succeeded)
     }
 
@@ -226,7 +278,7 @@ public class LoopFuture<Value>: AnyLoopFuture, @unchecked Sendable {
         case .pending: throw LoopError.invalidState("result() of a future that is not done yet")
         case .cancelled: throw CancellationError()
         case .failed: throw error_!
-        case .succeeded: return value_!
+        case .succeeded: return value_
         }
     }
 
@@ -264,7 +316,7 @@ public class LoopFuture<Value>: AnyLoopFuture, @unchecked Sendable {
         guard state == .pending else { return }
         switch other.state {
         case .pending: return
-        case .succeeded: try? setResult(other.value_!)
+        case .succeeded: try? setResult(other.value_)
         case .failed: try? setError(other.error_!)
         case .cancelled: cancel()
         }

@@ -30,6 +30,11 @@ enum ReadyItem {
     /// a task being created), else 0: reading it costs a runtime call per step.
     case job(UnownedJob, JobRoute, task: UInt64)
     case callback(CallbackHandle)
+    /// A task that yielded with `sleep(.zero)`: resuming the continuation enqueues the task, and
+    /// the loop runs that step at once, in this item's place. (`Task.yield` costs a job
+    /// allocation, a lookup of the task's executor preference and a job run more per yield.)
+    /// `task` as in `.job`.
+    case yield(UnsafeContinuation<Void, Never>, task: UInt64)
 }
 
 /// A timer on the heap, ordered by deadline and then by insertion.
@@ -102,6 +107,13 @@ struct LoopState {
     /// run right after the step so the yielding task goes to the back of the ready queue exactly
     /// once, as `asyncio.sleep(0)` does.
     var deferredJobs: [(UnownedJob, JobRoute)] = []
+    /// The running task yielded with `sleep(.zero)`: its wakeup (by itself) is recorded right
+    /// after its step ends, where a `Task.yield`'s would be.
+    var runningTaskYielded = false
+    /// Set while the loop resumes a `.yield` item: the task job the resume enqueues goes to
+    /// `yieldedJob` and runs at once.
+    var resumingYield = false
+    var yieldedJob: (UnownedJob, JobRoute)? = nil
     /// What makes a task ready if it is enqueued right now: the running task or callback, a
     /// timer or descriptor; `(.callback, 0)` outside all of them (the program before the loop
     /// runs, or the loop's own bookkeeping).

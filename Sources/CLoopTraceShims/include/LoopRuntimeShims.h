@@ -17,10 +17,25 @@
 /// Exported by libswift_Concurrency; declared here because `@_silgen_name` on reserved names warns.
 LT_SWIFTCC uint64_t swift_task_getJobTaskId(void *job);
 
+/// Binds a task-local value in the current task, as `TaskLocal.withValue` does before running its
+/// operation (the stdlib declares it the same way): `key` is the `TaskLocal` object, `value`
+/// points to a value of type `valueType`, taken (+1). Each push is undone by a pop on the same
+/// task, in reverse order.
+LT_SWIFTCC void swift_task_localValuePush(const void *key, void *value, const void *valueType);
+LT_SWIFTCC void swift_task_localValuePop(void);
+
 /// The layout version of the runtime's private task structures; 1 means a task's 32-bit status
 /// flags sit at byte 96 with IsComplete = 0x2000 (read by the loop, when tracing, to tell a
 /// completed child task's last step from a suspension).
 extern const unsigned _swift_concurrency_debug_internal_layout_version;
+
+/// Asks the CPU to start loading the cache lines at `p` and the next two (a task's header and
+/// scheduling fields): the loop does so for the next ready task while it runs the current one.
+static inline void lt_prefetch_task(const void *p) {
+    __builtin_prefetch(p);
+    __builtin_prefetch((const char *)p + 64);
+    __builtin_prefetch((const char *)p + 128);
+}
 
 /// One ready descriptor as returned by lt_epoll_wait: the registration's 64-bit data and events.
 typedef struct {

@@ -9,9 +9,23 @@ import Foundation
 import LoopRuntime
 import TraceFormat
 
+// Every run in this process, traced or not, happens in a multi-threaded process: an idle thread
+// is started before anything else. glibc skips the atomic instructions of its locks (and of
+// `malloc`) while a process has a single thread, and the traced runs always have a second one
+// (the recorder's writer): without this thread the untraced figures would be flattered (ping-pong
+// by ~12 %: 3.2 M against 2.8 M steps/s, medians of 9 runs) and the traced ÷ untraced ratios
+// would blame tracing for it. (LOOPBENCH_SINGLE_THREAD=1 leaves it out, to see the difference.)
+let idleThreadStarted: Bool = {
+    if ProcessInfo.processInfo.environment["LOOPBENCH_SINGLE_THREAD"] == "1" { return false }
+    var thread = pthread_t()
+    return pthread_create(&thread, nil, { _ in
+        while true { pause() }
+    }, nil) == 0
+}()
+
 let arguments = CommandLine.arguments
 let quick = arguments.contains("--quick")
-let withPython = !arguments.contains("--no-python")
+let withPython = !arguments.contains("--no-python") && !arguments.contains("--only")
 let runs = quick ? 3 : 5
 let scratch = NSTemporaryDirectory() + "looptrace-loop-bench-\(getpid())"
 try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
@@ -162,6 +176,78 @@ func timerLateness(_ tracing: Tracing) throws -> (p50: Double, p99: Double, earl
     return (pick(0.5), pick(0.99), Double(sorted.first!) / 1e3, Double(sorted.last!) / 1e3)
 }
 
+// MARK: - Memory per idle task
+
+/// Resident memory of this process, in bytes (`/proc/self/statm`).
+func residentBytes() -> Int {
+    guard let text = try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8) else { return 0 }
+    let fields = text.split(separator: " ")
+    return fields.count > 1 ? (Int(fields[1]) ?? 0) * Int(sysconf(Int32(_SC_PAGESIZE))) : 0
+}
+
+let idleTasks = Int(ProcessInfo.processInfo.environment["LOOPBENCH_IDLE_TASKS"] ?? "") ?? 100_000
+
+/// Bytes of resident memory per loop task suspended in `loop.sleep`: RSS after `idleTasks` tasks
+/// have started and are asleep, minus RSS before they were created, ÷ `idleTasks`.
+func idleLoopTaskBytes() throws -> Double {
+    let loop = try makeLoop(.off)
+    defer { loop.close() }
+    // Warm up the loop's own structures (ready queue, heap) so they count once, not per task.
+    try loop.runUntilComplete(loop.createTask { try await loop.sleep(for: .zero) })
+    let before = residentBytes()
+    var tasks: [LoopTask<Void>] = []
+    tasks.reserveCapacity(idleTasks)
+    for _ in 0..<idleTasks {
+        tasks.append(loop.createTask { try await loop.sleep(for: .seconds(3600)) })
+    }
+    // One iteration starts them all: each runs to its sleep and suspends.
+    let started = loop.createFuture(of: Void.self)
+    loop.callSoon { loop.callSoon { try started.setResult(()) } }
+    try loop.runUntilComplete(started)
+    let after = residentBytes()
+    for task in tasks { task.cancel() }
+    let all = loop.createTask { for task in tasks { _ = try? await task.value } }
+    try loop.runUntilComplete(all)
+    return Double(after - before) / Double(idleTasks)
+}
+
+/// The same for plain Swift tasks on the default executor, each suspended on a continuation:
+/// Swift's own cost of a suspended task.
+func idleSwiftTaskBytes() -> Double {
+    final class Parking: @unchecked Sendable {
+        let lock = NSLock()
+        var continuations: [UnsafeContinuation<Void, Never>] = []
+        var parked = 0
+    }
+    let parking = Parking()
+    parking.continuations.reserveCapacity(idleTasks)
+    // Warm up the default executor's threads.
+    let warm = DispatchSemaphore(value: 0)
+    Task.detached { warm.signal() }
+    warm.wait()
+    let before = residentBytes()
+    for _ in 0..<idleTasks {
+        Task.detached {
+            await withUnsafeContinuation { c in
+                parking.lock.lock()
+                parking.continuations.append(c)
+                parking.parked += 1
+                parking.lock.unlock()
+            }
+        }
+    }
+    while true {
+        parking.lock.lock()
+        let n = parking.parked
+        parking.lock.unlock()
+        if n == idleTasks { break }
+        usleep(1000)
+    }
+    let after = residentBytes()
+    for c in parking.continuations { c.resume() }
+    return Double(after - before) / Double(idleTasks)
+}
+
 // MARK: - Swift's default executor
 
 /// A one-slot signal for the default-executor ping-pong: resume the other side, then wait.
@@ -256,9 +342,10 @@ func peerRate(_ loop: String, _ workload: String, _ sizes: String) -> Summary? {
 
 // MARK: - One workload alone (for profilers)
 
-// `--only pingpong|pingpong-traced|callsoon|sleep0|sleep0-traced|default-pingpong [--repeat N]`: runs
-// one workload N times and prints each rate, with nothing else in the process (`perf record`,
-// `valgrind --tool=callgrind`).
+// `--only W [--repeat N]`, W one of pingpong, pingpong-traced, callsoon, sleep0, sleep0-traced,
+// default-pingpong, timers, timers-traced, idle-memory-loop, idle-memory-swift: runs one workload
+// N times and prints each figure, with nothing else in the process (for `perf record`,
+// `valgrind --tool=callgrind`; the memory figures are measured this way, in fresh processes).
 if let i = arguments.firstIndex(of: "--only"), i + 1 < arguments.count {
     let repeats = arguments.firstIndex(of: "--repeat").flatMap { Int(arguments[$0 + 1]) } ?? 1
     for _ in 0..<repeats {
@@ -270,9 +357,15 @@ if let i = arguments.firstIndex(of: "--only"), i + 1 < arguments.count {
         case "sleep0": value = try sleepZeroFanOut(.off)
         case "sleep0-traced": value = try sleepZeroFanOut(.on)
         case "default-pingpong": value = defaultExecutorPingPong()
+        case "timers", "timers-traced":
+            let l = try timerLateness(arguments[i + 1] == "timers" ? .off : .on)
+            print(String(format: "%@ p50 %.1f µs, p99 %.1f µs, earliest %+.1f µs, max %.1f µs", arguments[i + 1], l.p50, l.p99, l.earliest, l.max))
+            continue
+        case "idle-memory-loop": value = try idleLoopTaskBytes()
+        case "idle-memory-swift": value = idleSwiftTaskBytes()
         default: fatalError("unknown workload \(arguments[i + 1])")
         }
-        print("\(arguments[i + 1]) \(rate(value))")
+        print("\(arguments[i + 1]) \(arguments[i + 1].hasPrefix("idle-memory") ? String(format: "%.0f", value) : rate(value))")
     }
     exit(0)
 }
@@ -291,7 +384,10 @@ func row(_ cells: [String]) {
 }
 
 print("loop-bench — \(arguments.joined(separator: " "))")
-print("machine: \(ProcessInfo.processInfo.activeProcessorCount) CPUs; \(runs) runs per figure; median [min – max]; rates per second\n")
+print("machine: \(ProcessInfo.processInfo.activeProcessorCount) CPUs; \(runs) runs per figure; median [min – max]; rates per second")
+print(idleThreadStarted
+      ? "process: multi-threaded for every run (an idle thread is started first: glibc's single-thread lock fast paths would flatter untraced runs)\n"
+      : "process: NO idle thread (LOOPBENCH_SINGLE_THREAD=1 or pthread_create failed): untraced runs use glibc's single-thread fast paths\n")
 
 let sizes = (pingpong: "--round-trips \(roundTrips)", callsoon: "--callbacks \(churnCallbacks)",
              sleep0: "--tasks \(fanoutTasks) --yields \(fanoutYields)", timers: "--timers \(timerCount)")
@@ -337,6 +433,28 @@ print("\ntrace size of the traced runs (file bytes per event, all overhead inclu
 print("  ping-pong                                  \(ppSize)")
 print("  callSoon churn                             \(csSize)")
 print("  sleep(0) fan-out (\(fanoutTasks) tasks)                \(s0Size)   goal ≤ 2.0")
+
+// Each in a fresh process (a heap that earlier runs grew would hide part of the growth).
+func idleMemory(_ which: String) -> Summary? {
+    var samples: [Double] = []
+    for _ in 0..<runs {
+        let (status, out) = shell("'\(CommandLine.arguments[0])' --only idle-memory-\(which)")
+        guard status == 0, let v = out.split(separator: "\n").last?.split(separator: " ").last.flatMap({ Double($0) }) else { return nil }
+        samples.append(v)
+    }
+    return Summary(samples: samples)
+}
+print("\nmemory per idle task (RSS growth ÷ \(idleTasks) suspended tasks, bytes; fresh process per run)")
+let memLoop = idleMemory("loop"), memSwift = idleMemory("swift")
+func bytes(_ s: Summary?) -> String {
+    guard let s else { return "n/a" }
+    return String(format: "%.0f [%.0f – %.0f]", s.median, s.samples.min()!, s.samples.max()!)
+}
+print("  LoopRuntime task asleep in loop.sleep      \(bytes(memLoop))")
+print("  plain Swift Task on a continuation         \(bytes(memSwift))")
+if let l = memLoop, let w = memSwift {
+    print(String(format: "  LoopRuntime beyond Swift's own             %.0f   goal ≤ 1024", l.median - w.median))
+}
 
 print("\ntimer lateness (fire − due, µs; \(timerCount) timers, delays uniform in [0, 10] ms, 100 per ms)")
 row(["loop", "p50", "p99", "earliest / max"])
