@@ -36,7 +36,7 @@ extension EventLoop {
         var remaining = leftovers.count
         for task in leftovers {
             task.cancel()
-            _ = task.addDoneCallbackToken {
+            _ = task.addDoneCallbackToken(observes: false) {
                 remaining -= 1
                 if remaining == 0 { try? all.setResult(()) }
             }

@@ -344,6 +344,10 @@ extension EventLoop {
             if let tracer = st.pointee.tracer {
                 st.pointee.taskNames[task] = created.task.name
                 tracer.taskCreate(task: task, parent: parent, name: created.task.name, site: created.task.site)
+                if let how = created.pendingObservation {
+                    created.pendingObservation = nil
+                    tracer.taskObserved(task: task, how: how)
+                }
             }
         } else if let tracer = st.pointee.tracer {
             // async let / task-group child: named after its parent.

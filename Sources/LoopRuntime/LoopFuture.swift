@@ -70,6 +70,7 @@ public class AnyLoopFuture: @unchecked Sendable {
     /// - Throws: ``LoopError/invalidState(_:)`` when the future is not done.
     public func error() throws -> (any Error)? {
         loop.preconditionOnLoopThread("LoopFuture.error()")
+        noteObserved(.result)
         switch state {
         case .pending: throw LoopError.invalidState("the future is not done yet")
         case .cancelled: return CancellationError()
@@ -79,6 +80,11 @@ public class AnyLoopFuture: @unchecked Sendable {
     }
 
     var storedError: (any Error)? { error_ }
+
+    /// Something took an interest in this future's outcome. Tasks record the first such interest
+    /// as a `taskObserved` event, which lets the analysis find tasks nobody ever awaited; plain
+    /// futures have no id in the trace and ignore it.
+    func noteObserved(_ how: TaskObservation) {}
 
     /// Waits until the future is done, without throwing; a cancellation of the waiting task
     /// cancels the future (as awaiting it in asyncio does).
@@ -91,6 +97,7 @@ public class AnyLoopFuture: @unchecked Sendable {
     @inline(__always)
     nonisolated(nonsending) func waitDone(site: SourceSite?) async {
         loop.preconditionOnLoopThread("awaiting a LoopFuture")
+        noteObserved(.awaited)
         if state != .pending { return }
         await loop.suspend(cancelling: self, site: site) { continuation in
             if self.firstWaiter == nil, self.listeners.isEmpty {
@@ -106,6 +113,7 @@ public class AnyLoopFuture: @unchecked Sendable {
     /// - Throws: `CancellationError` when the waiting task was cancelled.
     nonisolated(nonsending) func waitDoneUnlessCancelled(file: StaticString, line: UInt) async throws {
         loop.preconditionOnLoopThread("awaiting a LoopFuture")
+        noteObserved(.awaited)
         if state != .pending { return }
         let registration = WaiterRegistration(future: self)
         await loop.suspend(cancelling: registration, site: SourceSite(file: file, line: line, function: "")) { continuation in
@@ -120,7 +128,11 @@ public class AnyLoopFuture: @unchecked Sendable {
         if registration.cancelled { throw CancellationError() }
     }
 
-    func addDoneCallbackToken(site: SourceSite = unknownSite, _ callback: @escaping () -> Void) -> DoneCallbackToken {
+    /// - Parameter observes: false for the loop's own bookkeeping (cancelling leftover tasks),
+    ///   which is no interest of the program's in the outcome.
+    func addDoneCallbackToken(site: SourceSite = unknownSite, observes: Bool = true,
+                              _ callback: @escaping () -> Void) -> DoneCallbackToken {
+        if observes { noteObserved(.doneCallback) }
         nextCallbackToken += 1
         let token = DoneCallbackToken(rawValue: nextCallbackToken)
         if state != .pending {
@@ -274,6 +286,7 @@ public class LoopFuture<Value>: AnyLoopFuture, @unchecked Sendable {
     ///   the error it failed with.
     public func result() throws -> Value {
         loop.preconditionOnLoopThread("LoopFuture.result()")
+        noteObserved(.result)
         switch state {
         case .pending: throw LoopError.invalidState("result() of a future that is not done yet")
         case .cancelled: throw CancellationError()

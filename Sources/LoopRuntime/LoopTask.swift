@@ -45,6 +45,17 @@ public final class LoopTask<Value>: LoopFuture<Value>, AnyLoopTask, @unchecked S
         super.init(loop: loop)
     }
 
+    override func noteObserved(_ how: TaskObservation) {
+        guard let context, !context.observed else { return }
+        context.observed = true
+        guard let tracer = loop.state.pointee.tracer else { return }
+        if context.taskID != 0 {
+            tracer.taskObserved(task: context.taskID, how: how)
+        } else {
+            context.pendingObservation = how
+        }
+    }
+
     /// Requests cancellation: the body gets `CancellationError` at its next await on a loop
     /// primitive, and the future it awaits is cancelled.
     /// - Returns: false if the task is already done.
@@ -134,6 +145,10 @@ final class LoopTaskContext: @unchecked Sendable {
     @exclusivity(unchecked) var waitingOn: (any LoopWait)?
     /// A `cancel()` not delivered yet: the next loop await throws `CancellationError`.
     @exclusivity(unchecked) var cancelPending = false
+    /// Whether something took an interest in the task's outcome (`taskObserved` is recorded once).
+    @exclusivity(unchecked) var observed = false
+    /// An interest taken before the loop knew the task's id: recorded right after its taskCreate.
+    @exclusivity(unchecked) var pendingObservation: TaskObservation?
 
     init(task: any AnyLoopTask) { self.task = task }
 }

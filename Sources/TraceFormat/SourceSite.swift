@@ -28,7 +28,8 @@ public struct SourceSite: Sendable, Hashable, CustomStringConvertible {
     /// `file:line:function`, or the bare name. This is the text stored in the trace.
     public var description: String {
         if line == 0 { return file.description }
-        return "\(file):\(line):\(function)"
+        let function = function.description
+        return function.isEmpty ? "\(file):\(line)" : "\(file):\(line):\(function)"
     }
 
     public static func == (a: SourceSite, b: SourceSite) -> Bool {

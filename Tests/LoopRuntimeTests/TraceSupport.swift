@@ -40,6 +40,8 @@ struct RecordedTrace {
                 let site = chunk.string(event.args[1])
                 let shortSite = site.split(separator: ":").prefix(2).joined(separator: ":")
                 story.append("step \(name(event.task)) \(event.outcome!)" + (site.isEmpty ? "" : " @\(shortSite)"))
+            case .taskObserved:
+                story.append("observed \(name(event.args[0])) \(TaskObservation(rawValue: UInt8(event.args[1]))!)")
             case .wakeup:
                 let kind = event.wakerKind!
                 let waker = kind == .task ? name(event.args[2]) : "\(kind)"
@@ -55,9 +57,10 @@ struct RecordedTrace {
         return tasks[task]?.name ?? "task\(task)"
     }
 
-    /// The story of the named tasks only (steps of and wakeups of these tasks).
+    /// The story of the named tasks only (steps of and wakeups of these tasks; not observations).
     func story(of names: Set<String>) -> [String] {
         story.filter { line in
+            guard !line.hasPrefix("observed") else { return false }
             let parts = line.split(separator: " ")
             return parts.count > 1 && names.contains(String(parts[1]))
         }

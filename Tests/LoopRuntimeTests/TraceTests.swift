@@ -105,6 +105,27 @@ struct TraceTests {
         #expect(trace.types.contains(.ioWait) && trace.types.contains(.ioReady) && trace.types.contains(.ioWaitRemoved))
     }
 
+    /// Tasks awaited only after they finished used to look never-awaited; `taskObserved` records
+    /// the first interest in a task's outcome, whenever it comes, once.
+    @Test func theFirstInterestInATasksOutcomeIsRecordedOnce() throws {
+        let trace = try record {
+            let loop = EventLoop.current!
+            let awaitedLater = loop.createTask(name: "awaitedLater") { }
+            let withCallback = loop.createTask(name: "withCallback") { }
+            withCallback.addDoneCallback { _ in }
+            let neverAwaited = loop.createTask(name: "neverAwaited") { }
+            try await loop.sleep(for: .milliseconds(2))
+            #expect(awaitedLater.isDone && neverAwaited.isDone)
+            try await awaitedLater.value()
+            try await awaitedLater.value()
+            _ = try awaitedLater.result()
+        }
+        let observed = trace.story.filter { $0.hasPrefix("observed") }
+        #expect(observed.filter { $0.contains("awaitedLater") } == ["observed awaitedLater awaited"], "\(observed)")
+        #expect(observed.filter { $0.contains("withCallback") } == ["observed withCallback doneCallback"], "\(observed)")
+        #expect(!observed.contains { $0.contains("neverAwaited") }, "\(observed)")
+    }
+
     @Test func unnamedChildrenAreNamedAfterTheirParent() throws {
         let trace = try record {
             let loop = EventLoop.current!

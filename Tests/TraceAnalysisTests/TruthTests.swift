@@ -59,6 +59,8 @@ struct TruthTests {
                 truth.victimResumed = loop.time()
             }
             let orphan = loop.createTask(name: "orphan") { () async throws -> Void in }
+            // Finishes at once but is awaited much later: not a never-awaited task.
+            let late = loop.createTask(name: "late") { () async throws -> Void in }
             let forever = loop.createTask(name: "forever") { () async throws -> Void in
                 let never = loop.createFuture(of: Void.self)
                 try await never.value()
@@ -75,6 +77,7 @@ struct TruthTests {
                 try? done.setResult(())
             }
             try await done.value()
+            try await late.value()
             _ = producer
         }
         try loop.runUntilComplete(main)

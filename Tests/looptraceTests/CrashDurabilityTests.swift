@@ -1,0 +1,48 @@
+import Foundation
+import Testing
+
+/// Runs a built example with `LOOPTRACE` set and kills it with SIGKILL partway.
+func recordAndKill(_ example: String, trace: String, after seconds: Double) throws -> Int32 {
+    let bundle = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+    var binary = bundle.appendingPathComponent(example)
+    if !FileManager.default.fileExists(atPath: binary.path) {
+        binary = bundle.deletingLastPathComponent().appendingPathComponent(example)
+    }
+    let process = Process()
+    process.executableURL = binary
+    process.environment = ProcessInfo.processInfo.environment.merging(["LOOPTRACE": trace]) { $1 }
+    process.standardOutput = FileHandle.nullDevice
+    process.standardError = FileHandle.nullDevice
+    try process.run()
+    Thread.sleep(forTimeInterval: seconds)
+    kill(process.processIdentifier, SIGKILL)
+    process.waitUntilExit()
+    return process.terminationStatus
+}
+
+@Suite("Crash durability")
+struct CrashDurabilityTests {
+    /// A program killed with SIGKILL loses at most the events of the last flush interval: the
+    /// chunks written before the kill are intact, and at most the last one is cut short.
+    @Test("A traced program killed with SIGKILL leaves a readable trace")
+    func sigkillLosesAtMostTheLastInterval() throws {
+        let scratch = Scratch()
+        let trace = scratch.path + "/killed.trace"
+        // slow-service runs for about 0.4 s; 0.3 s in, several 100 ms flushes have happened.
+        _ = try recordAndKill("slow-service", trace: trace, after: 0.3)
+        let validate = try looptrace(["validate", trace])
+        #expect(validate.status == 0 || validate.status == 65, "\(validate.stderr)")
+        if validate.status == 65 {
+            // Only a cut at the end: the last chunk, nothing before it.
+            #expect(validate.stderr.contains("the file ends inside"), "\(validate.stderr)")
+            #expect(!validate.stderr.contains("more damaged regions"), "\(validate.stderr)")
+        }
+        let info = try looptrace(["info", "--json", trace])
+        let object = try JSONSerialization.jsonObject(with: Data(info.stdout.utf8)) as? [String: Any]
+        let events = object?["events"] as? Int ?? 0
+        #expect(events > 100, "only \(events) events survived the kill")
+        let dump = try looptrace(["dump", trace])
+        #expect(dump.stdout.contains("taskCreate"))
+        #expect(dump.stdout.contains("stepEnd"))
+    }
+}
