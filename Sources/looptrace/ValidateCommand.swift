@@ -30,6 +30,6 @@ struct ValidateCommand: ParsableCommand {
             for d in reader.damage { printError("\(input.file): \(d)") }
         }
         try input.finish(reader, events: events)
-        print("\(input.file): ok, format \(reader.header.majorVersion).\(reader.header.minorVersion), \(reader.chunksRead) chunks, \(events) events")
+        print("\(input.file): ok, format \(reader.header.majorVersion).\(reader.header.minorVersion), \(reader.chunksRead) chunk\(reader.chunksRead == 1 ? "" : "s"), \(events) events")
     }
 }
