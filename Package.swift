@@ -19,7 +19,7 @@ let package = Package(
     ],
     targets: [
         .systemLibrary(name: "CZlib", providers: [.apt(["zlib1g-dev"])]),
-        .target(name: "CLoopTraceShims", linkerSettings: [.linkedLibrary("dl")]),
+        .target(name: "CLoopTraceShims", linkerSettings: [.linkedLibrary("dl"), .linkedLibrary("z")]),
         .target(
             name: "TraceFormat",
             dependencies: [

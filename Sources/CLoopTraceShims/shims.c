@@ -2,6 +2,7 @@
 #include "CLoopTraceShims.h"
 
 #include <dlfcn.h>
+#include <zlib.h>
 #include <stdlib.h>
 #include <pthread.h>
 #include <sys/syscall.h>
@@ -30,6 +31,7 @@ typedef void (*free_fn)(void *);
 typedef size_t (*zlib_compress_fn)(void *, const void *, size_t, void *, size_t);
 typedef void *(*alloc_decompressor_fn)(void);
 typedef int (*zlib_decompress_fn)(void *, const void *, size_t, void *, size_t, size_t *);
+typedef uint32_t (*crc32_fn)(uint32_t, const void *, size_t);
 
 static pthread_once_t bind_once = PTHREAD_ONCE_INIT;
 static alloc_compressor_fn p_alloc_compressor;
@@ -38,6 +40,7 @@ static zlib_compress_fn p_zlib_compress;
 static alloc_decompressor_fn p_alloc_decompressor;
 static free_fn p_free_decompressor;
 static zlib_decompress_fn p_zlib_decompress;
+static crc32_fn p_crc32;
 static int bound;
 
 static void bind_libdeflate(void) {
@@ -50,6 +53,7 @@ static void bind_libdeflate(void) {
     p_alloc_decompressor = (alloc_decompressor_fn)dlsym(lib, "libdeflate_alloc_decompressor");
     p_free_decompressor = (free_fn)dlsym(lib, "libdeflate_free_decompressor");
     p_zlib_decompress = (zlib_decompress_fn)dlsym(lib, "libdeflate_zlib_decompress");
+    p_crc32 = (crc32_fn)dlsym(lib, "libdeflate_crc32");
     bound = p_alloc_compressor && p_free_compressor && p_zlib_compress && p_alloc_decompressor &&
             p_free_decompressor && p_zlib_decompress;
 }
@@ -77,6 +81,12 @@ void *lt_deflate_alloc_decompressor(void) {
 
 void lt_deflate_free_decompressor(void *d) {
     if (d != NULL && lt_deflate_available()) p_free_decompressor(d);
+}
+
+uint32_t lt_crc32(const void *data, size_t len) {
+    if (len == 0) return 0;
+    if (lt_deflate_available() && p_crc32 != NULL) return p_crc32(0, data, len);
+    return (uint32_t)crc32(0, (const unsigned char *)data, (unsigned int)len);
 }
 
 int lt_deflate_zlib_decompress(void *d, const void *in, size_t in_len, void *out, size_t out_len) {

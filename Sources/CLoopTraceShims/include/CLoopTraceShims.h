@@ -54,6 +54,8 @@ void lt_deflate_free_compressor(void *compressor);
 size_t lt_deflate_zlib_compress(void *compressor, const void *in, size_t in_len, void *out, size_t out_cap);
 void *lt_deflate_alloc_decompressor(void);
 void lt_deflate_free_decompressor(void *decompressor);
+/// CRC-32 (zlib's polynomial) with libdeflate's PCLMUL/AVX code when bound, else zlib's.
+uint32_t lt_crc32(const void *data, size_t len);
 /// zlib-format decompression into exactly `out_len` bytes; returns 0 on success.
 int lt_deflate_zlib_decompress(void *decompressor, const void *in, size_t in_len, void *out, size_t out_len);
 
