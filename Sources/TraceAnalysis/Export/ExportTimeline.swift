@@ -103,6 +103,8 @@ struct ExportTimeline<Sink: ExportSink> {
     /// (the first pass of `--around-blocking`).
     var collectBlocking = 0
     var blockingFindings: [BlockingWindowFinding] = []
+    /// The last timer fired (handle, due time): a wakeup by it right after belongs to it.
+    var lastTimerFired: (handle: UInt64, due: Int64) = (0, .min)
     let stateNames: [Int32]
     let callbackName: Int32
     let allTime: Bool
@@ -182,7 +184,9 @@ struct ExportTimeline<Sink: ExportSink> {
                     (string(stream: e.stream, id: e.args[3], chunk: chunk), UInt8(truncatingIfNeeded: e.args[1]))
             case .callbackBegin: callbackBegin(e, s)
             case .callbackEnd: callbackEnd(e, s)
-            case .timerFired: streams[s].lag = max(streams[s].lag, e.timestamp - e.signed(1))
+            case .timerFired:
+                streams[s].lag = max(streams[s].lag, e.timestamp - e.signed(1))
+                lastTimerFired = (e.args[0], e.signed(1))
             case .pollBegin: iterationEnds(s, at: e.timestamp)
             case .pollEnd: streams[s].iterationStart = e.timestamp
             case .userSpanBegin:
@@ -296,6 +300,9 @@ struct ExportTimeline<Sink: ExportSink> {
     mutating func wakeup(_ e: TraceEvent, _ s: Int) {
         let id = e.args[0]
         let time = e.timestamp
+        if collectBlocking > 0 && e.wakerKind == .timer && e.args[2] == lastTimerFired.handle {
+            noteTimerDelayed(id, due: lastTimerFired.due)
+        }
         var t = task(id, at: time)
         var effective = false
         switch t.state {
@@ -488,6 +495,17 @@ struct ExportTimeline<Sink: ExportSink> {
         let at = blockingFindings.firstIndex { $0.duration < duration } ?? blockingFindings.count
         blockingFindings.insert(finding, at: at)
         if blockingFindings.count > collectBlocking { blockingFindings.removeLast() }
+    }
+
+    /// A task woken by a timer that came due while a blocking step ran was delayed by it too,
+    /// though it was not yet ready when the step ended.
+    mutating func noteTimerDelayed(_ task: UInt64, due: Int64) {
+        for i in blockingFindings.indices {
+            let f = blockingFindings[i]
+            guard task != f.task, due >= f.begin, due < f.end, !f.delayed.contains(task) else { continue }
+            blockingFindings[i].delayed.append(task)
+            blockingFindings[i].delayed.sort()
+        }
     }
 
     // MARK: - Callbacks and spans

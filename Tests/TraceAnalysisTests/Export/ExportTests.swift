@@ -165,6 +165,17 @@ struct ExportTests {
         #expect(check.steps.contains { $0.name == "child step #2" })
     }
 
+    /// Tasks sleeping on timers that came due during a blocking step were delayed by it too, though
+    /// they were not ready yet when it ended: slow-service's 150 ms step delays `main` and `metrics`.
+    @Test func aroundBlockingCountsTasksWhoseTimersCameDueDuringTheStep() throws {
+        let sample = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().deletingLastPathComponent().path + "/traces/slow-service.trace"
+        let findings = try TraceExporter.worstBlocking(reader: TraceReader(path: sample), count: 1, threshold: 100_000_000)
+        let worst = try #require(findings.first)
+        #expect(worst.taskName == "request17")
+        #expect(Set(worst.delayed).isSuperset(of: [1, 2]), "\(worst.delayed)")
+    }
+
     @Test func windowKeepsOverlappingSlicesWhole() throws {
         let t = try Self.wakeChain()
         _ = try t.export { $0.windows = [100_000_000..<100_000_001] }
