@@ -1,16 +1,25 @@
 import Foundation
 import Testing
 
-/// Runs the built `looptrace` binary, which sits beside the test bundle.
-func looptrace(_ arguments: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
+/// A product of this package's build (the `looptrace` binary, an example), which sits beside the
+/// test bundle.
+func builtProduct(_ name: String) -> URL {
     let bundle = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-    var binary = bundle.appendingPathComponent("looptrace")
-    if !FileManager.default.fileExists(atPath: binary.path) {
-        binary = bundle.deletingLastPathComponent().appendingPathComponent("looptrace")
-    }
+    let beside = bundle.appendingPathComponent(name)
+    return FileManager.default.fileExists(atPath: beside.path) ? beside : bundle.deletingLastPathComponent().appendingPathComponent(name)
+}
+
+/// Runs the built `looptrace` binary.
+/// - Parameters:
+///   - directory: the working directory, if not this process's.
+///   - environment: variables to add to this process's environment.
+func looptrace(_ arguments: [String], in directory: String? = nil,
+               environment: [String: String] = [:]) throws -> (status: Int32, stdout: String, stderr: String) {
     let process = Process()
-    process.executableURL = binary
+    process.executableURL = builtProduct("looptrace")
     process.arguments = arguments
+    if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
+    process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
     let out = Pipe()
     let err = Pipe()
     process.standardOutput = out

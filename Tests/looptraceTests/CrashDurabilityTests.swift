@@ -3,13 +3,8 @@ import Testing
 
 /// Runs a built example with `LOOPTRACE` set and kills it with SIGKILL partway.
 func recordAndKill(_ example: String, trace: String, after seconds: Double) throws -> Int32 {
-    let bundle = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-    var binary = bundle.appendingPathComponent(example)
-    if !FileManager.default.fileExists(atPath: binary.path) {
-        binary = bundle.deletingLastPathComponent().appendingPathComponent(example)
-    }
     let process = Process()
-    process.executableURL = binary
+    process.executableURL = builtProduct(example)
     process.environment = ProcessInfo.processInfo.environment.merging(["LOOPTRACE": trace]) { $1 }
     process.standardOutput = FileHandle.nullDevice
     process.standardError = FileHandle.nullDevice

@@ -4,27 +4,7 @@ import Testing
 /// Runs the built `looptrace` binary from the package root, so that sample paths are relative
 /// and the outputs hold no host-dependent path.
 func looptraceInRoot(_ arguments: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
-    let bundle = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-    var binary = bundle.appendingPathComponent("looptrace")
-    if !FileManager.default.fileExists(atPath: binary.path) {
-        binary = bundle.deletingLastPathComponent().appendingPathComponent("looptrace")
-    }
-    let process = Process()
-    process.executableURL = binary
-    process.arguments = arguments
-    process.currentDirectoryURL = URL(fileURLWithPath: root)
-    var environment = ProcessInfo.processInfo.environment
-    environment["NO_COLOR"] = "1"
-    process.environment = environment
-    let out = Pipe()
-    let err = Pipe()
-    process.standardOutput = out
-    process.standardError = err
-    try process.run()
-    let stdout = out.fileHandleForReading.readDataToEndOfFile()
-    let stderr = err.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return (process.terminationStatus, String(decoding: stdout, as: UTF8.self), String(decoding: stderr, as: UTF8.self))
+    try looptrace(arguments, in: root, environment: ["NO_COLOR": "1"])
 }
 
 /// The samples in traces/, as paths relative to the package root.
