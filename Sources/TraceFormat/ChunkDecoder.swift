@@ -40,19 +40,36 @@ struct ChunkDecoder: Sendable {
         }
     }
 
-    /// - Parameter storage: an empty array whose capacity may be reused (the reader recycles the
-    ///   arrays of delivered chunks, which saves a fresh allocation and its page faults per chunk).
-    func decode(_ payload: UnsafeRawBufferPointer, header: ChunkHeader, offset: Int64,
-                reusing storage: [TraceEvent] = []) throws(DecodeFailure) -> DecodedChunk {
-        var events = storage
-        events.reserveCapacity(min(Int(header.eventCount), 1 << 20))
+    func decode(_ payload: UnsafeRawBufferPointer, header: ChunkHeader, offset: Int64) throws(DecodeFailure) -> DecodedChunk {
         var strings: [UInt64: String] = [:]
-        var defined = [UInt64](repeating: 0, count: 16)  // bitset of defined string ids
         var texts: [String] = []
         var skipped = 0
+        var failure: DecodeFailure?
+        // Events are written straight into the array's storage (`append` costs a uniqueness and a
+        // capacity check per event). The header's count, checked against U ÷ 2, bounds it.
+        let events = [TraceEvent](unsafeUninitializedCapacity: Int(header.eventCount)) { out, n in
+            do throws(DecodeFailure) {
+                n = try decodeRecords(payload, header: header, into: out, strings: &strings, texts: &texts, skipped: &skipped)
+            } catch {
+                failure = error
+                n = 0
+            }
+        }
+        if let failure { throw failure }
+        return DecodedChunk(header: header, offset: offset, events: events, strings: strings, texts: texts,
+                            skippedUnknown: skipped)
+    }
+
+    private func decodeRecords(_ payload: UnsafeRawBufferPointer, header: ChunkHeader,
+                               into out: UnsafeMutableBufferPointer<TraceEvent>, strings: inout [UInt64: String],
+                               texts: inout [String], skipped: inout Int) throws(DecodeFailure) -> Int {
+        var n = 0
+        let capacity = out.count
+        let slots = out.baseAddress
+        var defined = [UInt64](repeating: 0, count: 16)  // bitset of defined string ids
         guard let base = payload.baseAddress?.assumingMemoryBound(to: UInt8.self) else {
             guard header.eventCount == 0 else { throw DecodeFailure("holds 0 events but its header declares \(header.eventCount)") }
-            return DecodedChunk(header: header, offset: offset, events: [], strings: [:], texts: [], skippedUnknown: 0)
+            return 0
         }
         let end = base + payload.count
         var tick = header.firstTick
@@ -104,6 +121,15 @@ struct ChunkDecoder: Sendable {
             return s
         }
 
+        @inline(__always)
+        func put(_ e: TraceEvent) throws(DecodeFailure) {
+            guard n < capacity, let slots else {
+                throw DecodeFailure("holds more events than its header declares (\(header.eventCount))")
+            }
+            (slots + n).initialize(to: e)
+            n += 1
+        }
+
         var q = UnsafePointer(base)
         while q < end {
             let at = q - base
@@ -131,7 +157,7 @@ struct ChunkDecoder: Sendable {
                 if typeByte == EventType.stepBegin.rawValue {
                     lastTask &+= UInt64(bitPattern: zigzagDecode(try varint(&q)))
                     running = lastTask
-                    events.append(TraceEvent(type: .stepBegin, stream: stream, timestamp: timestamp, task: running,
+                    try put(TraceEvent(type: .stepBegin, stream: stream, timestamp: timestamp, task: running,
                                              args: EventArgs(lastTask)))
                 } else if typeByte == EventType.stepEnd.rawValue {
                     let outcome = try varint(&q)
@@ -142,14 +168,14 @@ struct ChunkDecoder: Sendable {
                             throw DecodeFailure("payload byte \(at): string id \(site) is used before it is defined")
                         }
                     }
-                    events.append(TraceEvent(type: .stepEnd, stream: stream, timestamp: timestamp, task: running,
+                    try put(TraceEvent(type: .stepEnd, stream: stream, timestamp: timestamp, task: running,
                                              args: EventArgs(outcome, site)))
                     running = 0
                 } else {
                     lastTask &+= UInt64(bitPattern: zigzagDecode(try varint(&q)))
                     let waker = try varint(&q)
                     let wakerID = try varint(&q)
-                    events.append(TraceEvent(type: .wakeup, stream: stream, timestamp: timestamp, task: running,
+                    try put(TraceEvent(type: .wakeup, stream: stream, timestamp: timestamp, task: running,
                                              args: EventArgs(lastTask, waker, wakerID)))
                 }
                 continue
@@ -208,7 +234,7 @@ struct ChunkDecoder: Sendable {
                 continue
             }
             if typeByte == EventType.stepBegin.rawValue { running = a0 }
-            events.append(TraceEvent(type: EventType(typeByte), stream: stream, timestamp: timestamp, task: running,
+            try put(TraceEvent(type: EventType(typeByte), stream: stream, timestamp: timestamp, task: running,
                                      args: EventArgs(a0, a1, a2, a3)))
             if typeByte == EventType.stepEnd.rawValue { running = 0 }
         }
@@ -218,7 +244,6 @@ struct ChunkDecoder: Sendable {
         guard tick == lastTick || count == 0 else {
             throw DecodeFailure("last event is at tick \(tick) but the header says \(lastTick)")
         }
-        return DecodedChunk(header: header, offset: offset, events: events, strings: strings, texts: texts,
-                            skippedUnknown: skipped)
+        return n
     }
 }

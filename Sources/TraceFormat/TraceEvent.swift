@@ -94,7 +94,7 @@ public struct DecodedChunk: Sendable {
     /// The file offset of the chunk header.
     public let offset: Int64
     /// The events, in recorded order.
-    public internal(set) var events: [TraceEvent]
+    public let events: [TraceEvent]
     /// The chunk's string definitions. String ids are stable for a stream across all its
     /// chunks, so `(stream, id)` is a key that outlives the chunk.
     public let strings: [UInt64: String]

@@ -122,7 +122,7 @@ public final class TraceReader {
             job.done.wait()
             for d in job.damageBefore { try report(d) }
             switch job.result {
-            case .success(var chunk)?:
+            case .success(let chunk)?:
                 if let last = lastTick[chunk.header.stream], chunk.header.firstTick < last {
                     try report(ChunkDamage(error: .badChunk(offset: chunk.offset, reason: "stream \(chunk.header.stream) goes back in time (first tick \(chunk.header.firstTick) < previous chunk's last tick \(last))"),
                                            eventsLost: UInt64(chunk.header.eventCount), bytesSkipped: 0))
@@ -134,11 +134,6 @@ public final class TraceReader {
                 uncompressedBytes += Int64(chunk.header.uncompressedLength)
                 job.result = nil
                 try body(chunk)
-                // Recycle the event array; if `body` kept the chunk, this copies on write instead.
-                var events = chunk.events
-                chunk.events = []
-                events.removeAll(keepingCapacity: true)
-                decompressors.giveEvents(events)
             case .failure(let damage)?:
                 try report(damage)
             case nil:
@@ -226,7 +221,7 @@ private final class DecodeJob: @unchecked Sendable {
         let decoded: Result<DecodedChunk, DecodeFailure>
         if header.codec == .stored {
             decoded = payload.withUnsafeBytes { bytes in
-                Result { () throws(DecodeFailure) in try decoder.decode(bytes, header: header, offset: offset, reusing: pool.takeEvents()) }
+                Result { () throws(DecodeFailure) in try decoder.decode(bytes, header: header, offset: offset) }
             }
         } else {
             let inflater = pool.take()
@@ -242,7 +237,7 @@ private final class DecodeJob: @unchecked Sendable {
             switch inflated {
             case .success:
                 decoded = raw.withUnsafeBytes { bytes in
-                    Result { () throws(DecodeFailure) in try decoder.decode(bytes, header: header, offset: offset, reusing: pool.takeEvents()) }
+                    Result { () throws(DecodeFailure) in try decoder.decode(bytes, header: header, offset: offset) }
                 }
             case .failure(let failure):
                 decoded = .failure(failure)
@@ -252,19 +247,10 @@ private final class DecodeJob: @unchecked Sendable {
     }
 }
 
-/// Decompressors and event arrays reused across chunks and worker threads.
+/// Decompressors reused across chunks and worker threads.
 private final class DecompressorPool: @unchecked Sendable {
     private let lock = NSLockLite()
     private var idle: [ChunkDecompressor] = []
-    private var eventArrays: [[TraceEvent]] = []
-
-    /// An empty event array, with capacity when a delivered chunk's array is free.
-    func takeEvents() -> [TraceEvent] { lock.withLock { eventArrays.popLast() } ?? [] }
-
-    /// Returns an empty event array for reuse; at most a few are kept.
-    func giveEvents(_ events: [TraceEvent]) {
-        lock.withLock { if eventArrays.count < 4 { eventArrays.append(events) } }
-    }
     private let preferLibdeflate: Bool
 
     init(preferLibdeflate: Bool) { self.preferLibdeflate = preferLibdeflate }
