@@ -1,3 +1,4 @@
+import Atomics
 import Dispatch
 #if canImport(Glibc)
 import Glibc
@@ -119,7 +120,8 @@ public final class TraceReader {
         let decompressors = DecompressorPool(preferLibdeflate: prefer)
 
         func deliver(_ job: DecodeJob) throws {
-            job.done.wait()
+            // Help rather than wait: if no worker has started this chunk, decode it here.
+            if !job.runIfUnclaimed() { job.done.wait() }
             for d in job.damageBefore { try report(d) }
             switch job.result {
             case .success(let chunk)?:
@@ -149,12 +151,9 @@ public final class TraceReader {
                 switch step {
                 case .chunk(let header, let offset, let payload, let skipped):
                     job.damageBefore = skipped
-                    if options.threads == 1 {
-                        job.run(decoder: decoder, header: header, offset: offset, payload: payload, pool: decompressors)
-                    } else {
-                        DispatchQueue.global().async {
-                            job.run(decoder: decoder, header: header, offset: offset, payload: payload, pool: decompressors)
-                        }
+                    job.work = { job.run(decoder: decoder, header: header, offset: offset, payload: payload, pool: decompressors) }
+                    if options.threads > 1 {
+                        DispatchQueue.global().async { _ = job.runIfUnclaimed() }
                     }
                 case .damage(let d):
                     job.damageBefore = d
@@ -206,6 +205,22 @@ private final class DecodeJob: @unchecked Sendable {
     let done = DispatchSemaphore(value: 0)
     var damageBefore: [ChunkDamage] = []
     var result: Result<DecodedChunk, ChunkDamage>?
+    /// The decoding, run once by whichever thread claims it first: a worker, or the consumer
+    /// when it reaches the chunk before any worker has. Set before the job is shared; after
+    /// that only the claiming thread touches it.
+    var work: (() -> Void)?
+    private let claimed = ManagedAtomic<Bool>(false)
+
+    /// Runs the decoding unless another thread claimed it; whether it ran here.
+    func runIfUnclaimed() -> Bool {
+        guard claimed.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged else {
+            return false
+        }
+        let run = work
+        work = nil  // breaks the job → closure → job cycle
+        run?()
+        return run != nil
+    }
 
     init(sequence: Int) { self.sequence = sequence }
 
