@@ -55,16 +55,8 @@ print("machine: \(ProcessInfo.processInfo.activeProcessorCount) CPUs, \(ProcessI
 
 if !FileManager.default.fileExists(atPath: path) || value("--keep") == nil {
     let t0 = nowNanos()
-    let recorder = try TraceRecorder(.init(path: path, memoryCapBytes: 512 << 20, programName: "analysis-bench",
-                                           arguments: [], syntheticClock: true))
-    let stream = recorder.makeStream()
-    var workload = LoopShapedWorkload(tasks: 256, seed: 7)
-    var emitted = 0
-    while emitted < target {
-        emitted += workload.emit(into: stream, events: min(1_000_000, target - emitted))
-    }
-    let stats = recorder.close()
-    precondition(stats.droppedEvents == 0, "the generator dropped events: raise memoryCapBytes")
+    let stats = try LoopShapedWorkload.writeTrace(to: path, events: target, seed: 7, programName: "analysis-bench")
+    precondition(stats.droppedEvents == 0, "the generator dropped events")
     print(String(format: "generated %d events, %.1f MiB, in %.1f s", stats.events, Double(stats.fileBytes) / 1048576,
                  Double(nowNanos() - t0) / 1e9))
 }

@@ -37,15 +37,7 @@ defer { try? FileManager.default.removeItem(atPath: scratch) }
 var trace = option("--trace") ?? ""
 if trace.isEmpty {
     trace = scratch + "/loop-shaped.trace"
-    var configuration = TraceRecorder.Configuration(path: trace, programName: "export-bench", arguments: [],
-                                                    syntheticClock: true)
-    configuration.waitWhenFull = true
-    let recorder = try TraceRecorder(configuration)
-    var workload = LoopShapedWorkload(tasks: 256, seed: 1)
-    let stream = recorder.makeStream()
-    var done = 0
-    while done < events { done += workload.emit(into: stream, events: min(1_000_000, events - done)) }
-    recorder.close()
+    try LoopShapedWorkload.writeTrace(to: trace, events: events, programName: "export-bench")
 }
 let traceBytes = (try FileManager.default.attributesOfItem(atPath: trace)[.size] as? Int) ?? 0
 

@@ -245,17 +245,7 @@ do {
 
 let decodeEvents = quick ? 10_000_000 : 30_000_000
 let decodePath = scratch + "/decode.trace"
-do {
-    var configuration = TraceRecorder.Configuration(path: decodePath, syntheticClock: true)
-    configuration.waitWhenFull = true
-    let recorder = try TraceRecorder(configuration)
-    var workload = LoopShapedWorkload(tasks: 256, seed: 1)
-    workload.ticksPerNano = tscPerNano
-    let stream = recorder.makeStream()
-    var done = 0
-    while done < decodeEvents { done += workload.emit(into: stream, events: min(1_000_000, decodeEvents - done)) }
-    recorder.close()
-}
+try LoopShapedWorkload.writeTrace(to: decodePath, events: decodeEvents, seed: 1, ticksPerNano: tscPerNano)
 @MainActor func decodeRate(threads: Int, libdeflate: Bool) throws -> Summary {
     try measure(max(3, runs / 2)) {
         let reader = try TraceReader(path: decodePath, options: .init(threads: threads, preferLibdeflate: libdeflate))
@@ -283,17 +273,7 @@ func formatMiB(_ bytes: Int64) -> String { String(format: "%.1f MiB", Double(byt
 
 let rssEvents = quick ? 20_000_000 : 100_000_000
 let rssPath = scratch + "/rss.trace"
-do {
-    var configuration = TraceRecorder.Configuration(path: rssPath, syntheticClock: true)
-    configuration.waitWhenFull = true
-    let recorder = try TraceRecorder(configuration)
-    var workload = LoopShapedWorkload(tasks: 256, seed: 2)
-    workload.ticksPerNano = tscPerNano
-    let stream = recorder.makeStream()
-    var done = 0
-    while done < rssEvents { done += workload.emit(into: stream, events: min(1_000_000, rssEvents - done)) }
-    recorder.close()
-}
+try LoopShapedWorkload.writeTrace(to: rssPath, events: rssEvents, seed: 2, ticksPerNano: tscPerNano)
 let child = Process()
 child.executableURL = URL(fileURLWithPath: CommandLine.arguments[0])
 child.arguments = ["--read-rss", rssPath]

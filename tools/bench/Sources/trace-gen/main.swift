@@ -32,17 +32,7 @@ case "spec-table":
 case "loop-shaped":
     guard args.count == 3, let events = Int(args[args.startIndex + 2]) else { usage() }
     let path = args[args.startIndex + 1]
-    var configuration = TraceRecorder.Configuration(path: path, programName: "trace-gen", arguments: Array(args),
-                                                    syntheticClock: true)
-    configuration.waitWhenFull = true
-    let recorder = try TraceRecorder(configuration)
-    var workload = LoopShapedWorkload(tasks: 256, seed: 1)
-    let stream = recorder.makeStream()
-    var done = 0
-    while done < events {
-        done += workload.emit(into: stream, events: min(1_000_000, events - done))
-    }
-    let stats = recorder.close()
+    let stats = try LoopShapedWorkload.writeTrace(to: path, events: events)
     print("wrote \(path): \(stats.events) events, \(stats.fileBytes) bytes, \(stats.droppedEvents) dropped")
 default:
     usage()
