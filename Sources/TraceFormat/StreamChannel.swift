@@ -78,7 +78,7 @@ final class BufferBudget: @unchecked Sendable {
     let bufferBytes: Int
     let maxBuffers: Int
     private let allocated = ManagedAtomic<Int>(0)
-    private let peak = ManagedAtomic<Int>(0)
+    private let allocationCount = ManagedAtomic<Int>(0)
 
     init(capBytes: Int, bufferBytes: Int) {
         self.bufferBytes = bufferBytes
@@ -95,7 +95,7 @@ final class BufferBudget: @unchecked Sendable {
             if exchanged { break }
             current = original
         }
-        _ = peak.loadThenWrappingIncrement(ordering: .relaxed)  // counts allocations
+        allocationCount.wrappingIncrement(ordering: .relaxed)
         let raw = UnsafeMutableRawPointer.allocate(byteCount: bufferBytes, alignment: 64)
         let meta = raw.bindMemory(to: BufferMeta.self, capacity: 1)
         meta.initialize(to: BufferMeta(capacity: bufferBytes - BufferMeta.size, length: 0, eventCount: 0, stream: 0,
@@ -110,5 +110,5 @@ final class BufferBudget: @unchecked Sendable {
     }
 
     /// Buffers allocated so far in total (new allocations, not recycles).
-    var allocations: Int { peak.load(ordering: .relaxed) }
+    var allocations: Int { allocationCount.load(ordering: .relaxed) }
 }

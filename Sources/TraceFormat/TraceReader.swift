@@ -114,7 +114,6 @@ public final class TraceReader {
         var lastTick: [UInt32: UInt64] = [:]
         let window = options.threads == 1 ? 1 : options.threads * 2 + 1
         var pending: [DecodeJob] = []
-        var next = 0
         let prefer = options.preferLibdeflate
         let decoder = self.decoder
         let decompressors = DecompressorPool(preferLibdeflate: prefer)
@@ -146,8 +145,7 @@ public final class TraceReader {
         while true {
             let step = scan.next()
             guard case .end = step else {
-                let job = DecodeJob(sequence: next)
-                next += 1
+                let job = DecodeJob()
                 switch step {
                 case .chunk(let header, let offset, let payload, let skipped):
                     job.damageBefore = skipped
@@ -201,7 +199,6 @@ public final class TraceReader {
 
 /// One chunk on its way through a worker.
 private final class DecodeJob: @unchecked Sendable {
-    let sequence: Int
     let done = DispatchSemaphore(value: 0)
     var damageBefore: [ChunkDamage] = []
     var result: Result<DecodedChunk, ChunkDamage>?
@@ -222,7 +219,6 @@ private final class DecodeJob: @unchecked Sendable {
         return run != nil
     }
 
-    init(sequence: Int) { self.sequence = sequence }
 
     func run(decoder: ChunkDecoder, header: ChunkHeader, offset: Int64, payload: [UInt8], pool: DecompressorPool) {
         defer { done.signal() }
@@ -264,7 +260,7 @@ private final class DecodeJob: @unchecked Sendable {
 
 /// Decompressors reused across chunks and worker threads.
 private final class DecompressorPool: @unchecked Sendable {
-    private let lock = NSLockLite()
+    private let lock = PthreadMutex()
     private var idle: [ChunkDecompressor] = []
     private let preferLibdeflate: Bool
 

@@ -92,7 +92,7 @@ public final class TraceRecorder: @unchecked Sendable {
     private let stopping = ManagedAtomic<Bool>(false)
     /// Tests only: while set, the writer thread writes nothing, so the budget runs out.
     let testsOnly_writerPaused = ManagedAtomic<Bool>(false)
-    private let lock = NSLockLite()
+    private let lock = PthreadMutex()
     private var streams: [UnsafeMutablePointer<StreamState>] = []  // guarded by lock
     private var channels: [StreamChannel] = []  // guarded by lock
     private var writer: pthread_t?
@@ -322,7 +322,7 @@ final class OpenRecorders: @unchecked Sendable {
         return OpenRecorders()
     }()
 
-    private let lock = NSLockLite()
+    private let lock = PthreadMutex()
     private var recorders: [ObjectIdentifier: Weak] = [:]
 
     private struct Weak { weak var recorder: TraceRecorder? }
@@ -337,7 +337,7 @@ final class OpenRecorders: @unchecked Sendable {
 }
 
 /// A pthread mutex, for the recorder's cold paths (stream registration, close).
-final class NSLockLite: @unchecked Sendable {
+final class PthreadMutex: @unchecked Sendable {
     private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
     init() { pthread_mutex_init(mutex, nil) }
     deinit {
