@@ -1,4 +1,6 @@
+import Foundation
 import ArgumentParser
+import TraceAnalysis
 import TraceFormat
 
 /// `looptrace info FILE`: what is in a trace, without analysing it.
@@ -20,6 +22,37 @@ struct InfoCommand: ParsableCommand {
 
     @Flag(help: "Print one JSON object.")
     var json = false
+
+    /// `info --json`: one object, keys sorted.
+    struct InfoJSON: Encodable {
+        struct Stream: Encodable {
+            var id: UInt32
+            var threadID: UInt32
+            var chunks: Int
+            var events: UInt64
+        }
+        var file: String
+        var formatVersion: String
+        var program: String
+        var arguments: [String]
+        var hostname: String
+        var pid: UInt32
+        var startWallNanos: UInt64
+        var clock: String
+        var ticksPerSecond: Double
+        var spanNanos: Int64
+        var streams: [Stream]
+        var chunks: Int
+        var damagedRegions: Int
+        var events: UInt64
+        var eventsByType: [String: UInt64]
+        var droppedEvents: UInt64
+        var eventsLostToDamage: UInt64
+        var fileBytes: Int64
+        var compressedBytes: Int64
+        var rawBytes: Int64
+        var bytesPerEvent: Double
+    }
 
     struct StreamSummary {
         var threadID: UInt32 = 0
@@ -56,35 +89,25 @@ struct InfoCommand: ParsableCommand {
         let h = reader.header
         let perEvent = { (bytes: Int64) in events == 0 ? 0 : Double(bytes) / Double(events) }
         if json {
-            var o = JSONObject()
-            o["file"] = .string(input.file)
-            o["formatVersion"] = .string("\(h.majorVersion).\(h.minorVersion)")
-            o["program"] = .string(h.program)
-            o["arguments"] = .array(h.arguments.map { .string($0) })
-            o["hostname"] = .string(h.hostname)
-            o["pid"] = .int(Int64(h.pid))
-            o["startWallNanos"] = .int(Int64(h.startWallNanos))
-            o["clock"] = .string(h.clock.kind.description)
-            o["ticksPerSecond"] = .double(h.clock.ticksPerSecond)
-            o["spanNanos"] = .int(streams.isEmpty ? 0 : last - first)
-            o["streams"] = .array(streams.keys.sorted().map { id in
-                let s = streams[id]!
-                return .object(["id": .int(Int64(id)), "threadID": .int(Int64(s.threadID)), "chunks": .int(Int64(s.chunks)),
-                                "events": .int(Int64(s.events))])
-            })
-            o["chunks"] = .int(Int64(reader.chunksRead))
-            o["damagedRegions"] = .int(Int64(reader.damage.count))
-            o["events"] = .int(Int64(events))
-            o["eventsByType"] = .object(Dictionary(uniqueKeysWithValues: TraceSpec.events.compactMap { spec in
-                byType[Int(spec.type.rawValue)] == 0 ? nil : (spec.name, JSONValue.int(Int64(byType[Int(spec.type.rawValue)])))
-            }))
-            o["droppedEvents"] = .int(Int64(dropped))
-            o["eventsLostToDamage"] = .int(Int64(damagedLost))
-            o["fileBytes"] = .int(reader.fileSize)
-            o["compressedBytes"] = .int(reader.compressedBytes)
-            o["rawBytes"] = .int(reader.uncompressedBytes)
-            o["bytesPerEvent"] = .double(perEvent(reader.fileSize))
-            print(JSONValue.object(o.fields).rendered)
+            let info = InfoJSON(
+                file: input.file, formatVersion: "\(h.majorVersion).\(h.minorVersion)", program: h.program,
+                arguments: h.arguments, hostname: h.hostname, pid: h.pid, startWallNanos: h.startWallNanos,
+                clock: h.clock.kind.description, ticksPerSecond: h.clock.ticksPerSecond,
+                spanNanos: streams.isEmpty ? 0 : last - first,
+                streams: streams.keys.sorted().map { id in
+                    let s = streams[id]!
+                    return .init(id: id, threadID: s.threadID, chunks: s.chunks, events: s.events)
+                },
+                chunks: reader.chunksRead, damagedRegions: reader.damage.count, events: events,
+                eventsByType: Dictionary(uniqueKeysWithValues: TraceSpec.events.compactMap { spec in
+                    byType[Int(spec.type.rawValue)] == 0 ? nil : (spec.name, byType[Int(spec.type.rawValue)])
+                }),
+                droppedEvents: dropped, eventsLostToDamage: damagedLost, fileBytes: reader.fileSize,
+                compressedBytes: reader.compressedBytes, rawBytes: reader.uncompressedBytes,
+                bytesPerEvent: perEvent(reader.fileSize))
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+            print(String(decoding: try encoder.encode(info), as: UTF8.self))
         } else {
             var rows: [(String, String)] = []
             rows.append(("trace", "\(input.file) (\(formatBytes(reader.fileSize)))"))
@@ -93,10 +116,10 @@ struct InfoCommand: ParsableCommand {
             rows.append(("host", h.hostname.isEmpty ? "pid \(h.pid)" : "\(h.hostname), pid \(h.pid)"))
             rows.append(("started", h.startWallNanos == 0 ? "unknown (synthetic clock)" : formatWallClock(h.startWallNanos)))
             let clock = h.clock.kind == .tsc
-                ? String(format: "tsc at %.4f GHz, calibrated over %@", h.clock.ticksPerSecond / 1e9, formatDuration(Int64(h.clock.windowNanos)))
+                ? String(format: "tsc at %.4f GHz, calibrated over %@", h.clock.ticksPerSecond / 1e9, Durations.format(Int64(h.clock.windowNanos)))
                 : "CLOCK_MONOTONIC, ns"
             rows.append(("clock", clock))
-            rows.append(("span", streams.isEmpty ? "no events" : "\(formatDuration(last - first)) (first event at +\(formatDuration(first)))"))
+            rows.append(("span", streams.isEmpty ? "no events" : "\(Durations.format(last - first)) (first event at +\(Durations.format(first)))"))
             rows.append(("chunks", "\(reader.chunksRead)" + (reader.damage.isEmpty ? "" : ", \(reader.damage.count) damaged regions")))
             rows.append(("events", "\(events)"))
             rows.append(("lost", "\(dropped) dropped by the recorder, \(damagedLost) in damaged chunks"))
