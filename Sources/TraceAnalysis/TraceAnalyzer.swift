@@ -44,9 +44,11 @@ public struct TraceAnalyzer: TraceObserver {
     var unfinished: [TaskSummary] = []
     /// Live tasks something already awaited (or read, or gave a done callback): `taskObserved`.
     var observedLive: Set<UInt64> = []
-    /// Finished tasks nobody had observed when they finished and whose final step woke nobody:
-    /// the never-awaited candidates. A later `taskObserved` clears one; what is left at the end
-    /// is linted (see `result`).
+    /// Finished tasks nobody had observed when they finished: the never-awaited candidates. A
+    /// later `taskObserved` clears one; what is left at the end is linted (see `result`). What a
+    /// task's last step woke plays no part here (it did, and hid every task whose last step
+    /// completed a future or scheduled a callback), except for format 1.0 traces, which carry no
+    /// observations.
     var neverAwaitedCandidates: [UInt64: (summary: TaskSummary, site: String)] = [:]
 
     struct GroupKey: Hashable {
@@ -221,9 +223,7 @@ public struct TraceAnalyzer: TraceObserver {
         }
         let observed = observedLive.remove(t.id) != nil
         if t.outcome != nil {
-            if !observed && t.waitersAtFinish == 0 {
-                neverAwaitedCandidates[t.id] = (t, model.sites[t.createSite])
-            }
+            if !observed { neverAwaitedCandidates[t.id] = (t, model.sites[t.createSite]) }
         } else {
             lint(.unfinished, t, "\(t.endState) at the trace end", model.sites[t.lastSuspendSite])
             if t.endState == .suspended && !t.pendingTimer { unfinished.append(t) }
@@ -241,6 +241,8 @@ public struct TraceAnalyzer: TraceObserver {
     mutating func lintNeverAwaited(exact: Bool) {
         for id in neverAwaitedCandidates.keys.sorted() {
             let (t, site) = neverAwaitedCandidates[id]!
+            // Without observations, a task whose last step woke a waiter was probably awaited.
+            if !exact && t.waitersAtFinish > 0 { continue }
             let how = exact ? "nothing awaited it, read its result or added a done callback"
                             : "no task was waiting and no done callback ran when it finished (format 1.0 trace: approximate)"
             lint(t.outcome == .failed ? .failedUnobserved : .neverAwaited, t, "\(t.outcome!); \(how)", site)

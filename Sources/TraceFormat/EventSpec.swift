@@ -87,6 +87,7 @@ public struct EventType: RawRepresentable, Hashable, Sendable, Comparable, Custo
     public static let callbackCancelled = EventType(23)
     public static let ioWaitRemoved = EventType(24)
     public static let taskObserved = EventType(25)
+    public static let wakeupSent = EventType(34)
 
     /// The spec row of this type, if this reader knows it.
     @inlinable public var spec: EventSpec? { TraceSpec.byType[Int(rawValue)] }
@@ -144,6 +145,9 @@ public enum TaskObservation: UInt8, Sendable, CaseIterable, CustomStringConverti
     case result = 1
     /// A done callback was added.
     case doneCallback = 2
+    /// A structured child (`async let`, task group): its parent's scope awaits it by
+    /// construction, whether or not the parent reaches an explicit `await` first.
+    case structured = 3
 
     public var description: String { TraceSpec.observationNames[Int(rawValue)] }
 }
@@ -161,7 +165,7 @@ public enum TraceSpec {
     static let stepOutcomeNames = ["suspended", "yielded", "completed", "failed", "cancelled"]
     static let wakerKindNames = ["task", "callback", "timer", "io", "thread"]
     static let callbackKindNames = ["soon", "later", "at", "threadsafe"]
-    static let observationNames = ["awaited", "result", "doneCallback"]
+    static let observationNames = ["awaited", "result", "doneCallback", "structured"]
 
     /// Every event type of format v1, in wire-id order.
     public static let events: [EventSpec] = [
@@ -193,7 +197,8 @@ public enum TraceSpec {
         EventSpec(type: .callbackScheduled, name: "callbackScheduled",
                   args: [ArgSpec("handle", .handle), ArgSpec("kind", .uvarint, choices: callbackKindNames),
                          ArgSpec("due", .time), ArgSpec("site", .string)],
-                  timed: true, sinceMinor: 0, summary: "A callback is scheduled to run at `due`."),
+                  timed: true, sinceMinor: 0,
+                  summary: "A callback is scheduled to run at `due`. A threadsafe callback is due when the other thread sent it (since 1.2; before, when the loop took it from its inbox)."),
         EventSpec(type: .callbackBegin, name: "callbackBegin", args: [ArgSpec("handle", .handle)], timed: true,
                   sinceMinor: 0, summary: "A callback starts running on the loop."),
         EventSpec(type: .callbackEnd, name: "callbackEnd", args: [ArgSpec("handle", .handle)], timed: true,
@@ -234,6 +239,9 @@ public enum TraceSpec {
                   args: [ArgSpec("task", .task), ArgSpec("how", .uvarint, choices: observationNames)],
                   timed: true, sinceMinor: 1,
                   summary: "Something first takes an interest in a task's outcome: awaits it, reads its result or adds a done callback. Emitted once per task."),
+        EventSpec(type: .wakeupSent, name: "wakeupSent",
+                  args: [ArgSpec("task", .task), ArgSpec("sent", .time)], timed: true, sinceMinor: 2,
+                  summary: "Another thread made `task` ready at `sent`; the loop takes the wakeup from its inbox now, and its `wakeup` (waker thread) follows."),
     ]
 
     /// The spec rows indexed by wire id (nil where unassigned).

@@ -211,6 +211,19 @@ public struct TraceStream: @unchecked Sendable {
         commit(p)
     }
 
+    /// Another thread made `task` ready `sentInNanos` ago (≤ 0); the loop takes the wakeup from
+    /// its inbox now. Emit it just before that task's ``wakeup(task:waker:wakerID:)``, so that
+    /// the analysis times the task's ready wait from the send, not from the loop's pickup.
+    @inlinable public func wakeupSent(task: UInt64, sentInNanos: Int64) {
+        let t = now()
+        guard begin(t) else { return }
+        var p = state.pointee.cursor
+        head(&p, .wakeupSent, t)
+        putTask(&p, task)
+        p.putVarint(zigzagEncode(sentInNanos))
+        commit(p)
+    }
+
     // MARK: - Callbacks and timers
 
     /// A callback is scheduled.

@@ -20,6 +20,7 @@ struct TraceModelTests {
         t.at(30_500) { $0.pollEnd(readyCount: 1) }
         t.at(31_000) { $0.stepBegin(task: 1) }            // parent woken by nothing seen: no delay
         t.at(33_000) { $0.wakeup(task: 2, waker: .task, wakerID: 1) }
+        t.at(39_000) { $0.taskObserved(task: 2, how: .awaited) }   // parent awaits child
         t.at(40_000) { $0.stepEnd(.suspended, site: siteB) }
         t.at(45_000) { $0.stepBegin(task: 2) }            // child ready 12 µs
         t.at(46_000) { $0.wakeup(task: 1, waker: .task, wakerID: 2) }
@@ -67,7 +68,7 @@ struct TraceModelTests {
         #expect(child.waitersAtFinish == 1)
         #expect(parent.waitersAtFinish == 0)
         #expect(result.counts.steps == 5 && result.counts.tasks == 2 && result.counts.tasksFinished == 2)
-        // parent finished with nobody waiting: never awaited; child woke parent: awaited.
+        // Nothing observed parent: never awaited; parent awaited child.
         #expect(result.lints.items.map(\.kind) == [.neverAwaited])
         #expect(result.lints.items.first?.name == "parent")
     }
