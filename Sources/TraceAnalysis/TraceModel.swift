@@ -41,6 +41,12 @@ public final class TraceModel {
         var tasks = SlotPool<LiveTask>()
         /// Task names by slot, apart from `LiveTask` so that the record stays trivially copyable.
         var names: [String] = []
+        /// Names of finished tasks that had woken others: a wake edge names its waker when the
+        /// woken task's step is reported, often after the waker finished. The most recent
+        /// `retiredNameCapacity`, oldest evicted first, so memory stays bounded.
+        var retiredNames: [UInt64: String] = [:]
+        var retiredOrder: [UInt64] = []
+        var retiredNext = 0
         var taskIndex = TaskIndex()
         var callbacks = SlotPool<PendingCallback>()
         var callbackIndex = IDTable(capacity: 1024)
@@ -150,6 +156,8 @@ public final class TraceModel {
         /// from the send (0 when none is pending).
         var sentTask: UInt64 = 0
         var sentAt: Int64 = 0
+        /// The stream's last event time so far.
+        var lastTimestamp: Int64 = .min
         var queued: [(readyAt: Int64, key: UInt64)] = []
         var queuedHead = 0
         var sawIOWait = false
@@ -179,9 +187,28 @@ public final class TraceModel {
         st.deallocate()
     }
 
-    /// The name of a live or recently seen task ("" when unknown).
+    /// How many finished wakers' names the model keeps.
+    static let retiredNameCapacity = 16_384
+
+    /// The name of a live task, or of a recently finished one that had woken others ("" when
+    /// unknown).
     public func name(ofTask id: UInt64) -> String {
-        st.pointee.taskIndex.find(id).map { st.pointee.names[Int($0)] } ?? ""
+        if let slot = st.pointee.taskIndex.find(id) { return st.pointee.names[Int(slot)] }
+        return st.pointee.retiredNames[id] ?? ""
+    }
+
+    /// Keeps the name of a finishing task that woke others, for the wake edges that name it.
+    func retireName(_ id: UInt64, _ name: String) {
+        guard !name.isEmpty else { return }
+        if st.pointee.retiredOrder.count < Self.retiredNameCapacity {
+            st.pointee.retiredOrder.append(id)
+        } else {
+            let old = st.pointee.retiredOrder[st.pointee.retiredNext]
+            st.pointee.retiredNames[old] = nil
+            st.pointee.retiredOrder[st.pointee.retiredNext] = id
+            st.pointee.retiredNext = (st.pointee.retiredNext + 1) % Self.retiredNameCapacity
+        }
+        st.pointee.retiredNames[id] = name
     }
 
     /// Whether a live task matches ``taskFilter`` (true without a filter).
@@ -291,6 +318,7 @@ public final class TraceModel {
         }
         let last = events[events.count - 1].timestamp
         if last > st.pointee.lastTimestamp { st.pointee.lastTimestamp = last }
+        if last > s.pointee.lastTimestamp { s.pointee.lastTimestamp = last }
     }
 
     /// Ends the pass: closes the open slices of every live task at the trace end and hands the
@@ -311,6 +339,12 @@ public final class TraceModel {
             }
             observer.taskFinished(summary(t, outcome: nil, finishedAt: nil), model: self)
         }
+    }
+
+    /// The last event time of stream `id` (nil for a stream with no events).
+    public func lastTimestamp(ofStream id: UInt32) -> Int64? {
+        guard Int(id) < st.pointee.streamCount, st.pointee.streams[Int(id)].lastTimestamp != .min else { return nil }
+        return st.pointee.streams[Int(id)].lastTimestamp
     }
 
     /// Whether a stream had nothing pending at the end that could wake a task: no timer armed
@@ -554,6 +588,7 @@ public final class TraceModel {
             task.pointee.since = t
             observer.step(record, model: self)
             observer.taskFinished(summary(task.pointee, outcome: outcome, finishedAt: t), model: self)
+            if task.pointee.tasksWoken > 0 { retireName(taskID, st.pointee.names[Int(slot)]) }
             st.pointee.taskIndex.remove(taskID)
             st.pointee.names[Int(slot)] = ""
             task.pointee.live = false

@@ -15,10 +15,9 @@ struct TruthRegressionTests {
         var ids: [String: UInt64] = [:]
     }
 
-    /// Records `body` as the main task of a traced loop, then analyses the trace.
-    static func run(_ options: AnalysisOptions = AnalysisOptions(),
-                    _ body: sending @escaping (EventLoop, Truth) async throws -> Void) throws -> (AnalysisResult, Collector, Truth) {
-        let dir = TemporaryDirectory()
+    /// Records `body` as the main task of a traced loop into a trace in `dir`.
+    static func record(_ dir: TemporaryDirectory,
+                       _ body: sending @escaping (EventLoop, Truth) async throws -> Void) throws -> (String, Truth) {
         let path = dir.file("regression.trace")
         let truth = Truth()
         let loop = try EventLoop(trace: .file(path))
@@ -26,9 +25,20 @@ struct TruthRegressionTests {
         try loop.runUntilComplete(main)
         truth.ids["main"] = main.taskID
         loop.close()
+        return (path, truth)
+    }
+
+    static func analyze(_ path: String, _ options: AnalysisOptions = AnalysisOptions()) throws -> (AnalysisResult, Collector) {
         var options = options
         options.threads = 1
-        let (result, collector) = try TraceAnalysis.analyze(path: path, options: options, extra: Collector())
+        return try TraceAnalysis.analyze(path: path, options: options, extra: Collector())
+    }
+
+    /// Records `body` as the main task of a traced loop, then analyses the trace.
+    static func run(_ body: sending @escaping (EventLoop, Truth) async throws -> Void) throws -> (AnalysisResult, Collector, Truth) {
+        let dir = TemporaryDirectory()
+        let (path, truth) = try record(dir, body)
+        let (result, collector) = try analyze(path)
         return (result, collector, truth)
     }
 
@@ -247,5 +257,107 @@ struct TruthRegressionTests {
         }
         #expect(c.names.values.contains { $0.hasPrefix("parent.") }, "the async let children are traced")
         #expect(result.lints.items.isEmpty, "\(result.lints.items.map { "\($0.kind.rawValue) \($0.name)" })")
+    }
+
+    // MARK: - The smaller things
+
+    /// A wake edge named its waker only while the waker was alive: "task #3 step 2" instead of
+    /// "task waker #3 step 2" once the waker had finished.
+    @Test func aWakerKeepsItsNameAfterItFinished() throws {
+        let (result, _, truth) = try Self.run { loop, truth in
+            let gate = loop.createFuture(of: Void.self)
+            let woken = loop.createTask(name: "woken") { () async throws -> Void in
+                try await gate.value()
+                Self.spin(loop, nanos: 30_000_000)
+            }
+            // Completes the gate and finishes in the same step, before `woken` runs.
+            let waker = loop.createTask(name: "waker") { () async throws -> Void in try gate.setResult(()) }
+            truth.ids["waker"] = waker.taskID
+            try await woken.value()
+            try await waker.value()
+        }
+        let wakerID = try #require(truth.ids["waker"])
+        let longest = try #require(result.longestSteps.first)
+        #expect(longest.name == "woken")
+        #expect(longest.waker == "task waker #\(wakerID) step 1")
+    }
+
+    /// A `--since` window dropped a blocking step that began before it, while the step's busy
+    /// time inside the window still counted.
+    @Test func aWindowReportsAnOverlappingBlockingStepClippedAndWhole() throws {
+        let dir = TemporaryDirectory()
+        let (path, truth) = try Self.record(dir) { loop, truth in
+            let blocker = loop.createTask(name: "blocker") { () async throws -> Void in
+                try await loop.sleep(for: .milliseconds(1))
+                let begin = loop.time()
+                Self.spin(loop, nanos: 150_000_000)
+                truth.values["spin"] = loop.time() - begin
+            }
+            try await blocker.value()
+            try await loop.sleep(for: .milliseconds(5))
+        }
+        let (whole, c) = try Self.analyze(path)
+        #expect(whole.blocking.count == 1)
+        let step = try #require(c.steps.first { $0.duration >= 100_000_000 })
+        var options = AnalysisOptions()
+        options.since = step.begin + 50_000_000
+        let (windowed, _) = try Self.analyze(path, options)
+        #expect(windowed.blocking.count == 1)
+        let finding = try #require(windowed.blocking.findings.first)
+        let spin = try #require(truth.values["spin"])
+        // The whole step, not the part in the window (~100 ms); generous above the spin for a
+        // preemption of the loop thread outside it on a loaded machine.
+        #expect(finding.durationNanos >= spin && finding.durationNanos < spin + 20_000_000,
+                "whole \(finding.durationNanos) ns, truth \(spin) ns")
+        #expect(finding.windowDurationNanos == step.end - options.since!)
+        #expect(windowed.loop.stepNanos >= step.end - options.since!)
+        #expect(whole.blocking.findings.first?.windowDurationNanos == nil)
+        let text = ReportRenderer(windowed).blocking()
+        #expect(text.contains("in window)"), "\(text)")
+    }
+
+    /// "busy 13.7 %, idle in poll 17.3 %" did not say where the other 69 % went.
+    @Test func loopTimeAddsUpToTheSpan() throws {
+        let (result, _, truth) = try Self.run { loop, truth in
+            let begin = loop.time()
+            Self.spin(loop, nanos: 20_000_000)
+            truth.values["step"] = loop.time() - begin
+            let done = loop.createFuture(of: Void.self)
+            loop.callSoon {
+                let begin = loop.time()
+                Self.spin(loop, nanos: 10_000_000)
+                truth.values["callback"] = loop.time() - begin
+                try? done.setResult(())
+            }
+            try await done.value()
+            try await loop.sleep(for: .milliseconds(20))
+        }
+        let l = result.loop
+        #expect(l.loops == 1)
+        #expect(l.stepNanos + l.callbackNanos + l.overheadNanos + l.pollNanos == l.spanNanos)
+        #expect(l.stepNanos + l.callbackNanos == l.busyNanos)
+        #expect(l.stepNanos >= (truth.values["step"] ?? .max) - 50_000)
+        #expect(l.callbackNanos >= (truth.values["callback"] ?? .max) - 50_000)
+        #expect(l.pollNanos >= 15_000_000)
+        #expect(result.trace.abruptEnd == nil)
+        let text = ReportRenderer(result).report()
+        #expect(text.contains("loop overhead") && text.contains("callbacks") && !text.contains("ended abruptly"), "\(text)")
+    }
+
+    /// A trace cut off by a crash showed only as "unfinished" lints; nothing said the recording
+    /// ended abruptly. Read from the model (a loopStart with no loopStop), so old traces too.
+    @Test func aTraceWithoutALoopStopSaysItEndedAbruptly() throws {
+        let t = try SyntheticTrace()
+        t.at(1_000) { $0.loopStart(loop: 1) }
+        t.at(2_000) { $0.taskCreate(task: 1, parent: 0, name: "worker", site: siteA) }
+        t.at(2_000) { $0.wakeup(task: 1, waker: .task, wakerID: 0) }
+        t.at(3_000) { $0.stepBegin(task: 1) }
+        t.at(9_000) { $0.stepEnd(.suspended, site: siteB) }
+        t.at(3_040_000_000) { $0.pollBegin(timeoutNanos: -1) }
+        let (result, _) = try t.analyze()
+        let end = try #require(result.trace.abruptEnd)
+        #expect(end.atNanos == 3_040_000_000 && end.streams.count == 1 && end.silentNanos == 0)
+        let text = ReportRenderer(result).report()
+        #expect(text.contains("recording ended abruptly at 3.040000 s"), "\(text)")
     }
 }
