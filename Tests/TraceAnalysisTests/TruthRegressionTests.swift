@@ -42,6 +42,24 @@ struct TruthRegressionTests {
         return (result, collector, truth)
     }
 
+    /// The program takes its timing truth a few instructions away from the events the trace
+    /// records; on a shared machine a preemption between the two skews the truth, not the
+    /// analysis. So a timing check gets up to three recordings (structural checks must hold on
+    /// each): `check` records once and returns its timing misses.
+    static func withRetries(_ check: () throws -> [String]) rethrows {
+        var attempts: [[String]] = []
+        for _ in 0..<3 {
+            attempts.append(try check())
+            if attempts.last!.isEmpty { break }
+        }
+        #expect(attempts.last!.isEmpty, "the timing disagreed with the truth on every recording: \(attempts)")
+    }
+
+    /// Notes a timing miss unless `ok`.
+    static func timing(_ misses: inout [String], _ ok: Bool, _ message: @autoclosure () -> String) {
+        if !ok { misses.append(message()) }
+    }
+
     static func spin(_ loop: EventLoop, nanos: Int64) {
         let begin = loop.time()
         while loop.time() - begin < nanos {}
@@ -51,6 +69,11 @@ struct TruthRegressionTests {
     /// however long the loop had already spent firing that burst, so lateness read near zero;
     /// and the timers the model then guessed cancelled lost their site ("").
     @Test func timersInABurstKeepTheirArmedDueTimeAndSite() throws {
+        try Self.withRetries { try Self.checkTimerBurst() }
+    }
+
+    static func checkTimerBurst() throws -> [String] {
+        var misses: [String] = []
         let (result, c, truth) = try Self.run { loop, truth in
             var sleepers: [LoopTask<Void>] = []
             let base = loop.time() + 150_000_000
@@ -80,10 +103,10 @@ struct TruthRegressionTests {
         // Align the clocks on the probe's resuming step: it begins where the probe reads `resumed`.
         let offset = step.begin - resumed
         let trueLateness = resumed - due
-        #expect(trueLateness > 1_000_000, "the burst should make the probe late; it was \(trueLateness) ns")
-        #expect(abs(timer.due - (due + offset)) < 200_000, "due \(timer.due), truth \(due + offset)")
+        timing(&misses, trueLateness > 1_000_000, "the burst should make the probe late; it was \(trueLateness) ns")
+        timing(&misses, abs(timer.due - (due + offset)) < 200_000, "due \(timer.due), truth \(due + offset)")
         let analysed = timer.lateness + (step.schedulingDelay ?? 0)
-        #expect(abs(analysed - trueLateness) < max(trueLateness / 10, 500_000),
+        timing(&misses, abs(analysed - trueLateness) < max(trueLateness / 10, 500_000),
                 "lateness \(timer.lateness) + delay \(step.schedulingDelay ?? 0) ns, truth \(trueLateness) ns")
         // Every one of the 3,001 sleeps keeps its arming site.
         #expect(c.timers.count >= 3_001)
@@ -91,6 +114,7 @@ struct TruthRegressionTests {
         #expect(siteless == 0, "\(siteless) timers listed under site \"\"")
         let testSites = result.timerLatenessBySite.filter { $0.site.hasPrefix("TraceAnalysisTests/TruthRegressionTests.swift:") }
         #expect(testSites.map(\.latency.count).reduce(0, +) == 3_001)
+        return misses
     }
 
     /// With thousands of callbacks pending, some were reported with kind "?" and no queue delay.
@@ -124,6 +148,11 @@ struct TruthRegressionTests {
     /// A `callSoonThreadsafe` callback was timed from when the loop took it from its inbox, not
     /// from when the other thread sent it: 11–21 ms of queue delay read as 20–27 µs.
     @Test func aThreadsafeCallbackQueueDelayCountsFromTheSend() throws {
+        try Self.withRetries { try Self.checkThreadsafeCallback() }
+    }
+
+    static func checkThreadsafeCallback() throws -> [String] {
+        var misses: [String] = []
         let (_, c, truth) = try Self.run { loop, truth in
             let ran = loop.createFuture(of: Void.self)
             let sentBox = Truth()
@@ -146,14 +175,20 @@ struct TruthRegressionTests {
         let callback = try #require(c.callbacks.first { $0.kind == .threadsafe })
         let sent = try #require(truth.values["sent"]), began = try #require(truth.values["began"])
         let trueDelay = began - sent
-        #expect(trueDelay > 10_000_000)
+        timing(&misses, trueDelay > 10_000_000, "the spin should hold the callback; it waited \(trueDelay) ns")
         let delay = try #require(callback.queueDelay)
-        #expect(abs(delay - trueDelay) < max(trueDelay / 20, 500_000), "queue delay \(delay) ns, truth \(trueDelay) ns")
+        timing(&misses, abs(delay - trueDelay) < max(trueDelay / 20, 500_000), "queue delay \(delay) ns, truth \(trueDelay) ns")
+        return misses
     }
 
     /// A task woken from another thread was timed from when the loop took the wakeup from its
     /// inbox: 25 ms of true wait read as 5 µs.
     @Test func aTaskWokenFromAnotherThreadWaitsFromTheSend() throws {
+        try Self.withRetries { try Self.checkThreadWakeup() }
+    }
+
+    static func checkThreadWakeup() throws -> [String] {
+        var misses: [String] = []
         let (_, c, truth) = try Self.run { loop, truth in
             let sentBox = Truth()
             let started = DispatchSemaphore(value: 0)
@@ -184,12 +219,13 @@ struct TruthRegressionTests {
         #expect(step.wake?.wakerKind == .thread)
         let sent = try #require(truth.values["sent"]), resumed = try #require(truth.values["resumed"])
         let trueWait = resumed - sent
-        #expect(trueWait > 10_000_000, "the spinner should hold the loop; the wait was \(trueWait) ns")
+        timing(&misses, trueWait > 10_000_000, "the spinner should hold the loop; the wait was \(trueWait) ns")
         let delay = try #require(step.schedulingDelay)
-        #expect(abs(delay - trueWait) < max(trueWait / 20, 500_000), "scheduling delay \(delay) ns, truth \(trueWait) ns")
+        timing(&misses, abs(delay - trueWait) < max(trueWait / 20, 500_000), "scheduling delay \(delay) ns, truth \(trueWait) ns")
         let summary = try #require(c.summaries[id])
-        #expect(abs(summary.readyWaitNanos - trueWait) < max(trueWait / 20, 500_000),
-                "ready wait \(summary.readyWaitNanos) ns, truth \(trueWait) ns")
+        timing(&misses, abs(summary.readyWaitNanos - trueWait) < max(trueWait / 20, 500_000),
+               "ready wait \(summary.readyWaitNanos) ns, truth \(trueWait) ns")
+        return misses
     }
 
     /// A task awaiting a future nobody completes was linted `lostWakeup` only if no timer had been
