@@ -371,10 +371,12 @@ extension EventLoop {
             tracer.taskCreate(task: task, parent: parent, name: name, site: st.pointee.suspendSite ?? unknownSite)
             // A structured child's parent scope awaits it by construction, even when the child
             // finishes before the parent reaches its `await` (which then does not suspend, so
-            // the loop sees no await). An unstructured `Task` gets no observation: the loop
-            // cannot see who reads its value.
+            // the loop sees no await). An unstructured `Task` (`Task(executorPreference:)`, an
+            // actor on the loop) is marked untracked: the loop cannot see who reads its value.
             if swift_task_getJobFlags(pointer) & jobFlagIsChildTask != 0 {
                 tracer.taskObserved(task: task, how: .structured)
+            } else {
+                tracer.taskUntracked(task: task)
             }
         }
     }

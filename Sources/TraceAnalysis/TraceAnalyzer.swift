@@ -276,9 +276,11 @@ public struct TraceAnalyzer: TraceObserver {
         for id in neverAwaitedCandidates.keys.sorted() {
             let (t, site) = neverAwaitedCandidates[id]!
             // Without observations, a task whose last step woke a waiter was probably awaited.
-            if !exact && t.waitersAtFinish > 0 { continue }
-            let how = exact ? "nothing awaited it, read its result or added a done callback"
-                            : "no task was waiting and no done callback ran when it finished (format 1.0 trace: approximate)"
+            let guessed = !exact || !t.observationTracked
+            if guessed && t.waitersAtFinish > 0 { continue }
+            let how = !exact ? "no task was waiting and no done callback ran when it finished (format 1.0 trace: approximate)"
+                : !t.observationTracked ? "no task was waiting and no done callback ran when it finished (an unstructured Swift task: approximate)"
+                : "nothing awaited it, read its result or added a done callback"
             lint(t.outcome == .failed ? .failedUnobserved : .neverAwaited, t, "\(t.outcome!); \(how)", site)
         }
         neverAwaitedCandidates = [:]

@@ -127,6 +127,8 @@ public final class TraceModel {
         var wokeInStep = 0
         var pendingTimers = 0
         var selected: Bool
+        /// Cleared by `taskUntracked`: nobody can see who awaits it.
+        var tracked = true
         /// False once the slot is released (finished task).
         var live = true
     }
@@ -285,6 +287,7 @@ public final class TraceModel {
         let taskObserved = EventType.taskObserved.rawValue
         let callbackCancelled = EventType.callbackCancelled.rawValue
         let wakeupSent = EventType.wakeupSent.rawValue
+        let taskUntracked = EventType.taskUntracked.rawValue
         events.withUnsafeBufferPointer { buffer in
             for i in buffer.indices {
                 let e = buffer[i]
@@ -310,6 +313,8 @@ public final class TraceModel {
                     observer.taskObserved(e.args[0], at: e.timestamp, model: self)
                 } else if type == callbackCancelled {
                     self.callbackCancelled(e)
+                } else if type == taskUntracked {
+                    if let slot = st.pointee.taskIndex.find(e.args[0]) { tasks.pointer(slot).pointee.tracked = false }
                 } else if type == wakeupSent {
                     s.pointee.sentTask = e.args[0]
                     s.pointee.sentAt = e.signed(1)
@@ -378,6 +383,7 @@ public final class TraceModel {
         s.lastSuspendSite = t.site
         s.stream = t.stream
         s.selected = t.selected
+        s.observationTracked = t.tracked
         return s
     }
 

@@ -88,6 +88,7 @@ public struct EventType: RawRepresentable, Hashable, Sendable, Comparable, Custo
     public static let ioWaitRemoved = EventType(24)
     public static let taskObserved = EventType(25)
     public static let wakeupSent = EventType(34)
+    public static let taskUntracked = EventType(35)
 
     /// The spec row of this type, if this reader knows it.
     @inlinable public var spec: EventSpec? { TraceSpec.byType[Int(rawValue)] }
@@ -242,6 +243,8 @@ public enum TraceSpec {
         EventSpec(type: .wakeupSent, name: "wakeupSent",
                   args: [ArgSpec("task", .task), ArgSpec("sent", .time)], timed: true, sinceMinor: 2,
                   summary: "Another thread made `task` ready at `sent`; the loop takes the wakeup from its inbox now, and its `wakeup` (waker thread) follows."),
+        EventSpec(type: .taskUntracked, name: "taskUntracked", args: [ArgSpec("task", .task)], timed: true, sinceMinor: 2,
+                  summary: "The loop cannot see interest in `task`'s outcome (a Swift task it did not create and no structured child): no `taskObserved` will say whether it was awaited."),
     ]
 
     /// The spec rows indexed by wire id (nil where unassigned).

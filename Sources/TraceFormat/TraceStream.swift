@@ -224,6 +224,18 @@ public struct TraceStream: @unchecked Sendable {
         commit(p)
     }
 
+    /// The loop cannot see interest in `task`'s outcome: a Swift task it did not create that is
+    /// no structured child. Emit it right after the task's ``taskCreate(task:parent:name:site:)``,
+    /// so that the analysis does not read a missing ``taskObserved(task:how:)`` as "never awaited".
+    @inlinable public func taskUntracked(task: UInt64) {
+        let t = now()
+        guard begin(t) else { return }
+        var p = state.pointee.cursor
+        head(&p, .taskUntracked, t)
+        putTask(&p, task)
+        commit(p)
+    }
+
     // MARK: - Callbacks and timers
 
     /// A callback is scheduled.

@@ -150,6 +150,27 @@ struct TraceTests {
         #expect(!observed.contains { $0.contains("orphan") } && !observed.contains("observed parent structured"), "\(observed)")
     }
 
+    /// An unstructured Swift task on the loop: the loop cannot see its awaiters, and says so.
+    @Test func anUnstructuredTaskIsMarkedUntracked() throws {
+        let path = temporaryTracePath()
+        defer { unlink(path) }
+        try EventLoop.run(trace: .file(path)) {
+            let loop = EventLoop.current!
+            async let child: Void = loop.sleep(for: .milliseconds(1))
+            await Task(executorPreference: loop) { () async -> Void in }.value
+            try await child
+        }
+        let trace = try RecordedTrace(path: path)
+        var untracked: [String] = []
+        let reader = try TraceReader(path: path)
+        try reader.forEachEvent { event, _ in
+            if event.type == .taskUntracked { untracked.append(trace.name(event.args[0])) }
+        }
+        #expect(untracked.count == 1 && untracked.allSatisfy { $0.hasPrefix("main.") }, "\(untracked)")
+        let observed = trace.story.filter { $0.hasPrefix("observed") }
+        #expect(observed.filter { $0.hasSuffix("structured") }.count == 1, "\(observed)")
+    }
+
     /// A task woken from another thread carries the sender's time: its ready wait starts there,
     /// not when the loop takes the wakeup from its inbox.
     @Test func aWakeupFromAnotherThreadIsPrecededByItsSendTime() throws {
