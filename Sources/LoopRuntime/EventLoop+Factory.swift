@@ -105,6 +105,7 @@ extension EventLoop {
         process.mainTaskRecorded = true
         guard let tracer = state.pointee.tracer else { return }
         tracer.taskCreate(task: 1, parent: 0, name: "main", site: nil)
+        tracer.taskObserved(task: 1, how: .awaited)
         state.pointee.taskNames[1] = "main"
         state.pointee.highestTaskID = max(state.pointee.highestTaskID, 1)
     }

@@ -360,6 +360,9 @@ extension EventLoop {
             let name = unmodifiedTaskName(task, pointer, parent: parent, process: process)
             st.pointee.taskNames[task] = name
             tracer.taskCreate(task: task, parent: parent, name: name, site: st.pointee.suspendSite ?? unknownSite)
+            // Awaits of unmodified tasks happen inside the runtime, out of the loop's sight: say
+            // so rather than let the never-awaited lint guess.
+            tracer.taskObserved(task: task, how: .awaited)
         } else if let tracer = st.pointee.tracer {
             // async let / task-group child: named after its parent.
             let parentName = st.pointee.taskNames[parent] ?? (parent == 0 ? "task" : "task\(parent)")
