@@ -178,6 +178,10 @@ enum ChildProcess {
             envp.forEach { free($0) }
         }
         for signal in [SIGINT, SIGTERM, SIGHUP, SIGQUIT] {
+            // An ignored signal (nohup) stays ignored, for the program too.
+            var current = sigaction()
+            if sigaction(signal, nil, &current) == 0,
+               unsafeBitCast(current.__sigaction_handler.sa_handler, to: Int.self) == 1 { continue }  // SIG_IGN
             var action = sigaction()
             action.__sigaction_handler.sa_sigaction = { signal, info, _ in
                 // Forward what was sent to looptrace itself; the terminal's signals (SI_KERNEL)
@@ -188,8 +192,18 @@ enum ChildProcess {
             sigemptyset(&action.sa_mask)
             sigaction(signal, &action, nil)
         }
+        // The program starts with no signal blocked, whatever looptrace inherited (a test
+        // harness may block SIGTERM): its own signals, and those record forwards, must arrive.
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        var empty = sigset_t()
+        sigemptyset(&empty)
+        posix_spawnattr_setsigmask(&attributes, &empty)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK))
+        sigprocmask(SIG_SETMASK, &empty, nil)
         var child: pid_t = 0
-        let rc = posix_spawn(&child, program, nil, nil, argv, envp)
+        let rc = posix_spawn(&child, program, nil, &attributes, argv, envp)
         if statusPipe { close(fds[1]) }
         guard rc == 0 else {
             printError("record: cannot run \(program): \(String(cString: strerror(rc)))")

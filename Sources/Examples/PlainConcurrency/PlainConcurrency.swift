@@ -4,7 +4,9 @@
 //
 // PLAIN_CONCURRENCY_ROUNDS=N repeats the workload (tools/bench), PLAIN_CONCURRENCY_BLOCK_MS sets
 // the blocking call's length (150 by default), PLAIN_CONCURRENCY_THREADS=1 also prints whether
-// every part ran on the main thread (the tests' check that the executors are the ones expected).
+// every part ran on the main thread (the tests' check that the executors are the ones expected),
+// PLAIN_CONCURRENCY_SPAWN_CHILD=1 ends by running itself once more as a child process whose lines
+// start with "child" (the tests' check that a recorded program's children are not traced).
 import Dispatch
 import Glibc
 import Synchronization
@@ -91,9 +93,39 @@ struct PlainConcurrency {
             result += try await round(inventory, blockingMillis: blockingMillis)
         }
         print("rounds: \(rounds), result: \(result), stock: \(await inventory.total())")
+        let prefix = environment("PLAIN_CONCURRENCY_CHILD") == 1 ? "child " : ""
         if environment("PLAIN_CONCURRENCY_THREADS") == 1 {
             let log = threadLog.withLock { $0 }
-            print(log.elsewhere == 0 ? "threads: main only" : "threads: several (\(log.elsewhere) of \(log.onMain + log.elsewhere) parts off the main thread)")
+            print(prefix + (log.elsewhere == 0 ? "threads: main only" : "threads: several (\(log.elsewhere) of \(log.onMain + log.elsewhere) parts off the main thread)"))
         }
+        if !prefix.isEmpty {
+            let traced = getenv("LOOPTRACE") != nil || (getenv("LD_PRELOAD").map { String(cString: $0).contains("LoopTraceAuto") } ?? false)
+            print(prefix + (traced ? "environment: traced" : "environment: untraced"))
+        }
+        if environment("PLAIN_CONCURRENCY_SPAWN_CHILD") == 1 {
+            fflush(nil)
+            runChild()
+        }
+    }
+
+    /// Runs this program again with the child settings and waits for it.
+    static func runChild() {
+        let arguments = [CommandLine.arguments[0]]
+        var environment = ["PLAIN_CONCURRENCY_CHILD=1", "PLAIN_CONCURRENCY_THREADS=1", "PLAIN_CONCURRENCY_BLOCK_MS=0"]
+        var entry = environ
+        while let variable = entry.pointee {
+            let text = String(cString: variable)
+            if !text.hasPrefix("PLAIN_CONCURRENCY_") { environment.append(text) }
+            entry += 1
+        }
+        let argv = arguments.map { strdup($0) } + [nil]
+        let envp = environment.map { strdup($0) } + [nil]
+        var child: pid_t = 0
+        if posix_spawn(&child, "/proc/self/exe", nil, nil, argv, envp) == 0 {
+            var status: Int32 = 0
+            waitpid(child, &status, 0)
+        }
+        argv.forEach { free($0) }
+        envp.forEach { free($0) }
     }
 }
