@@ -24,10 +24,14 @@ func looptraceAutoAttach(_ pathPointer: UnsafePointer<CChar>) {
     }
     // The program's children (a shell, a compiler, another Swift program) must not load the
     // library nor write into the same trace.
+    // LOOPTRACE_AUTO_TRACE=off: factory mode without recording (the overhead benchmark's middle
+    // configuration).
+    let traced = getenv("LOOPTRACE_AUTO_TRACE").map { String(cString: $0) } != "off"
     unsetenv("LOOPTRACE")
+    unsetenv("LOOPTRACE_AUTO_TRACE")
     removeSelfFromPreload()
     do {
-        attachedLoop = try EventLoop.installAsProcessExecutors(trace: .file(path))
+        attachedLoop = try EventLoop.installAsProcessExecutors(trace: traced ? .file(path) : .off)
     } catch {
         lt_auto_report("not-attached error: \(error)")
         return
