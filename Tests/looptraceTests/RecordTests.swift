@@ -44,7 +44,7 @@ enum RecordFixtures {
 
     static let asyncMain = build("async-main", compiler: "swiftc", ["-parse-as-library", "fixture.swift"])
     static let staticRuntime = build("static-runtime", compiler: "swiftc", ["-parse-as-library", "-static-stdlib", "fixture.swift"])
-    static let cProgram = build("c-program", compiler: "cc", ["cprogram.c"])
+    static let cProgram = build("c-program", compiler: "clang", ["cprogram.c"])
 }
 
 /// Runs a built product (or any program) and returns its status, how it ended and its output.
