@@ -87,6 +87,8 @@ public struct EventType: RawRepresentable, Hashable, Sendable, Comparable, Custo
     public static let callbackCancelled = EventType(23)
     public static let ioWaitRemoved = EventType(24)
     public static let taskObserved = EventType(25)
+    public static let executorFactory = EventType(46)
+    public static let runtimeJob = EventType(47)
 
     /// The spec row of this type, if this reader knows it.
     @inlinable public var spec: EventSpec? { TraceSpec.byType[Int(rawValue)] }
@@ -162,6 +164,7 @@ public enum TraceSpec {
     static let wakerKindNames = ["task", "callback", "timer", "io", "thread"]
     static let callbackKindNames = ["soon", "later", "at", "threadsafe"]
     static let observationNames = ["awaited", "result", "doneCallback"]
+    static let globalHookNames = ["preinstalled", "foreign", "unavailable"]
 
     /// Every event type of format v1, in wire-id order.
     public static let events: [EventSpec] = [
@@ -234,6 +237,12 @@ public enum TraceSpec {
                   args: [ArgSpec("task", .task), ArgSpec("how", .uvarint, choices: observationNames)],
                   timed: true, sinceMinor: 1,
                   summary: "Something first takes an interest in a task's outcome: awaits it, reads its result or adds a done callback. Emitted once per task."),
+        EventSpec(type: .executorFactory, name: "executorFactory",
+                  args: [ArgSpec("globalHook", .uvarint, choices: globalHookNames)], timed: true, sinceMinor: 2,
+                  summary: "The loop is the program's main and default executor (factory mode, unmodified programs). globalHook: preinstalled = a later takeover of the global executor (SwiftNIO's) is refused; foreign = another hook got there first and its jobs bypass the loop."),
+        EventSpec(type: .runtimeJob, name: "runtimeJob", args: [ArgSpec("kind", .uvarint)], timed: true,
+                  sinceMinor: 2,
+                  summary: "The running step or callback is a Swift runtime job, not a task: kind 192–194 a default-actor drain, run for the step's task (the one that scheduled it); 196 an isolated deinit."),
     ]
 
     /// The spec rows indexed by wire id (nil where unassigned).
