@@ -127,11 +127,11 @@ public final class LoopStreamReader: @unchecked Sendable {
     /// nothing. Sets `eof` on the peer's FIN.
     nonisolated(nonsending) private func fill(site: SourceSite) async throws {
         if let failure { throw failure }
-        while true {
+        while !eof {
             let fd = connection.fd
             guard fd >= 0 else { throw LoopStreamError.closed }
             let chunk = 65_536
-            let received = recv(fd, buffer.reserve(chunk), chunk, 0)
+            let received = connection.isSocket ? recv(fd, buffer.reserve(chunk), chunk, 0) : Glibc.read(fd, buffer.reserve(chunk), chunk)
             let code = errno
             if received > 0 {
                 buffer.commit(received)
@@ -139,6 +139,8 @@ public final class LoopStreamReader: @unchecked Sendable {
             }
             if received == 0 {
                 eof = true
+                // A pipe has nothing more to give: release its descriptor now.
+                if !connection.isSocket { connection.close() }
                 return
             }
             switch code {

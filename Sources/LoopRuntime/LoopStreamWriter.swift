@@ -74,7 +74,7 @@ public final class LoopStreamWriter: @unchecked Sendable {
     public func writeEOF() {
         connection.loop.preconditionOnLoopThread("LoopStreamWriter.writeEOF")
         eofRequested = true
-        if bufferedByteCount == 0, !connection.isClosed { _ = shutdown(connection.fd, Int32(SHUT_WR)) }
+        if bufferedByteCount == 0, !connection.isClosed { halfClose() }
     }
 
     /// Closes the connection once the buffered bytes are sent (at once if there are none or
@@ -90,6 +90,11 @@ public final class LoopStreamWriter: @unchecked Sendable {
         try await connection.waitClosed(site: SourceSite(file: file, line: line, function: "StreamWriter.waitClosed"))
     }
 
+    /// The peer reads EOF: a socket shuts down its sending side, a pipe closes.
+    private func halfClose() {
+        if connection.isSocket { _ = shutdown(connection.fd, Int32(SHUT_WR)) } else { connection.close() }
+    }
+
     private func finishClose() {
         connection.close()
         wakeDrainers()
@@ -101,7 +106,8 @@ public final class LoopStreamWriter: @unchecked Sendable {
         guard fd >= 0 else { throw .closed }
         while buffer.count > 0 {
             let pending = buffer.readable
-            let sent = send(fd, pending.baseAddress!, pending.count, Int32(MSG_NOSIGNAL))
+            let sent = connection.isSocket ? send(fd, pending.baseAddress!, pending.count, Int32(MSG_NOSIGNAL))
+                : Glibc.write(fd, pending.baseAddress!, pending.count)
             if sent > 0 {
                 buffer.skip(sent)
                 continue
@@ -139,7 +145,7 @@ public final class LoopStreamWriter: @unchecked Sendable {
             if closeRequested {
                 finishClose()
             } else if eofRequested {
-                _ = shutdown(fd, Int32(SHUT_WR))
+                halfClose()
             }
         }
     }

@@ -7,12 +7,16 @@ final class StreamConnection: @unchecked Sendable {
     let loop: EventLoop
     /// The socket; -1 once closed.
     private(set) var fd: Int32
+    /// Whether `fd` is a socket (`recv`/`send`); else a pipe (`read`/`write`), which has one
+    /// direction only and closes at EOF or at `writeEOF`.
+    let isSocket: Bool
     /// Waiters of `waitClosed`.
     private var closeWaiters: [LoopWaiter] = []
 
-    init(loop: EventLoop, fd: Int32) {
+    init(loop: EventLoop, fd: Int32, isSocket: Bool = true) {
         self.loop = loop
         self.fd = fd
+        self.isSocket = isSocket
     }
 
     var isClosed: Bool { fd < 0 }
