@@ -60,6 +60,8 @@ let package = Package(
         .executableTarget(name: "interleave", dependencies: ["LoopRuntime"], path: "Sources/Examples/Interleave"),
         .executableTarget(name: "cancellation", dependencies: ["LoopRuntime"], path: "Sources/Examples/Cancellation"),
         .executableTarget(name: "slow-service", dependencies: ["LoopRuntime"], path: "Sources/Examples/SlowService"),
+        .executableTarget(name: "echo-server", dependencies: ["LoopRuntime"], path: "Sources/Examples/EchoServer"),
+        .executableTarget(name: "pipeline", dependencies: ["LoopRuntime"], path: "Sources/Examples/Pipeline"),
     ],
     swiftLanguageModes: [.v6]
 )
