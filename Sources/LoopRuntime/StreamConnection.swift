@@ -26,6 +26,7 @@ final class StreamConnection: @unchecked Sendable {
         guard fd >= 0 else { return }
         loop.removeReader(fd)
         loop.removeWriter(fd)
+        readerRegistered = false
         _ = Glibc.close(fd)
         fd = -1
         for waiter in closeWaiters { waiter.wake() }
@@ -40,8 +41,12 @@ final class StreamConnection: @unchecked Sendable {
         if await waiter.wait(on: loop, site: site) { throw CancellationError() }
     }
 
-    /// Suspends until `fd` is readable (`forWriting` false) or writable, via a one-shot
-    /// reader/writer callback that runs as the task's waker (the trace names the descriptor).
+    /// Suspends until `fd` is readable (`forWriting` false) or writable, via a reader/writer
+    /// callback that runs as the task's waker (the trace names the descriptor).
+    ///
+    /// The reader registration stays in place after it fires while reads keep waiting (a
+    /// request/response connection then costs no `epoll_ctl` per read); readiness that finds no
+    /// waiting read removes it, so a level-triggered descriptor nobody reads does not spin.
     /// - Returns: whether the wait ended in cancellation.
     nonisolated(nonsending) func waitReady(forWriting: Bool, site: SourceSite) async throws(LoopStreamError) -> Bool {
         guard fd >= 0 else { throw .closed }
@@ -51,16 +56,38 @@ final class StreamConnection: @unchecked Sendable {
             if forWriting {
                 try loop.addWriter(fd) { [loop] in loop.removeWriter(fd); waiter.wake() }
             } else {
-                try loop.addReader(fd) { [loop] in loop.removeReader(fd); waiter.wake() }
+                readWaiter = waiter
+                if !readerRegistered {
+                    try loop.addReader(fd) { [weak self] in self?.readable() }
+                    readerRegistered = true
+                }
             }
         } catch {
+            readWaiter = nil
             throw .system(error as? SyscallError ?? SyscallError(errno: EBADF, call: "epoll_ctl"))
         }
         let cancelled = await waiter.wait(on: loop, site: site)
-        if cancelled || waiter.state != .woken, self.fd == fd {
-            if forWriting { loop.removeWriter(fd) } else { loop.removeReader(fd) }
+        if forWriting {
+            if waiter.state != .woken, self.fd == fd { loop.removeWriter(fd) }
+        } else if readWaiter === waiter {
+            readWaiter = nil
         }
         return cancelled
+    }
+
+    /// The reader of a waiting read (at most one read waits at a time).
+    private var readWaiter: LoopWaiter?
+    private var readerRegistered = false
+
+    /// The socket is readable: wake the waiting read, or stop watching if none waits.
+    private func readable() {
+        if let waiter = readWaiter {
+            readWaiter = nil
+            waiter.wake()
+        } else if readerRegistered, fd >= 0 {
+            readerRegistered = false
+            loop.removeReader(fd)
+        }
     }
 }
 
