@@ -130,11 +130,16 @@ public final class LoopStreamReader: @unchecked Sendable {
         while !eof {
             let fd = connection.fd
             guard fd >= 0 else { throw LoopStreamError.closed }
+            if connection.drained {
+                if try await connection.waitReady(forWriting: false, site: site) { throw CancellationError() }
+                continue
+            }
             let chunk = 65_536
             let received = connection.isSocket ? recv(fd, buffer.reserve(chunk), chunk, 0) : Glibc.read(fd, buffer.reserve(chunk), chunk)
             let code = errno
             if received > 0 {
                 buffer.commit(received)
+                if received < chunk { connection.noteDrained() }
                 return
             }
             if received == 0 {

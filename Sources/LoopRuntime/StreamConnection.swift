@@ -27,6 +27,7 @@ final class StreamConnection: @unchecked Sendable {
         loop.removeReader(fd)
         loop.removeWriter(fd)
         readerRegistered = false
+        drained = false
         _ = Glibc.close(fd)
         fd = -1
         for waiter in closeWaiters { waiter.wake() }
@@ -78,9 +79,14 @@ final class StreamConnection: @unchecked Sendable {
     /// The reader of a waiting read (at most one read waits at a time).
     private var readWaiter: LoopWaiter?
     private var readerRegistered = false
+    /// Set when a read emptied the socket while the reader stays registered: the next read
+    /// waits for readiness instead of trying `recv` first (one `EAGAIN` syscall less per
+    /// request/response; level-triggered epoll reports data that arrived in between).
+    var drained = false
 
     /// The socket is readable: wake the waiting read, or stop watching if none waits.
     private func readable() {
+        drained = false
         if let waiter = readWaiter {
             readWaiter = nil
             waiter.wake()
@@ -88,6 +94,11 @@ final class StreamConnection: @unchecked Sendable {
             readerRegistered = false
             loop.removeReader(fd)
         }
+    }
+
+    /// Notes that a read took fewer bytes than it asked for: the socket is empty now.
+    func noteDrained() {
+        drained = readerRegistered
     }
 }
 
