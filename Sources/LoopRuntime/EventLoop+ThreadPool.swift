@@ -43,7 +43,8 @@ extension EventLoop {
 
     /// The pool ``runInExecutor(_:file:line:_:)`` uses by default: asyncio's default size
     /// (`min(32, CPUs + 4)`) unless ``setDefaultExecutor(_:)`` set another. Started on first
-    /// use, shut down when the loop closes. Owner thread only.
+    /// use, shut down when the loop closes (closing waits for the jobs running then). Owner
+    /// thread only.
     public var defaultExecutor: LoopThreadPool {
         preconditionOnLoopThread("EventLoop.defaultExecutor")
         if let pool = defaultThreadPool { return pool }
