@@ -54,14 +54,9 @@ public final class LoopCondition: @unchecked Sendable {
         var cancelled = await waiter.wait(on: loop, site: SourceSite(file: file, line: line, function: "Condition.wait"))
         waiters.remove(waiter)
         // The lock must be held again whatever happened, as asyncio's `wait` re-acquires in a
-        // `finally`, swallowing cancellations until it has the lock.
-        while true {
-            do {
-                try await lock.acquire(file: file, line: line)
-                break
-            } catch {
-                cancelled = true
-            }
+        // `finally`, holding back cancellations until it has the lock.
+        if await lock.acquireShielded(site: SourceSite(file: file, line: line, function: "Lock.acquire")) {
+            cancelled = true
         }
         if cancelled {
             // This task may have been notified before its cancellation: notify another in its

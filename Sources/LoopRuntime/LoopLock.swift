@@ -47,6 +47,25 @@ public final class LoopLock: @unchecked Sendable {
         locked = true
     }
 
+    /// Takes the lock whatever cancellation arrives meanwhile (a condition re-acquiring it
+    /// before its `wait` returns or throws, as asyncio's `finally` does).
+    /// - Returns: whether the task was cancelled meanwhile: the caller raises it.
+    nonisolated(nonsending) func acquireShielded(site: SourceSite) async -> Bool {
+        let loop = binding.get("LoopLock.acquire")
+        if !locked, waiters.allSatisfy({ $0.state == .cancelled }) {
+            locked = true
+            return false
+        }
+        // A shielded waiter is never cancelled, so it is always the one `release` wakes: a task
+        // whose cancellation is sticky (a structured child) cannot spin here.
+        let waiter = LoopWaiter(shielded: true)
+        waiters.append(waiter)
+        let cancelled = await waiter.wait(on: loop, site: site)
+        waiters.remove(waiter)
+        locked = true
+        return cancelled
+    }
+
     /// Releases the lock and wakes the first waiting task.
     /// - Throws: ``LoopError/invalidState(_:)`` when the lock is not held.
     public func release() throws(LoopError) {

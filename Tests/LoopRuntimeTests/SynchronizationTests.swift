@@ -442,6 +442,38 @@ struct LoopConditionTests {
         }
     }
 
+    @Test func aCancelledTaskGroupChildTakesTheLockBackWithoutSpinning() throws {
+        // A structured child's cancellation is sticky: re-acquiring with a cancellable acquire
+        // threw at once, forever, and the loop hung while another task held the lock.
+        try onLoop {
+            let loop = EventLoop.current!
+            let condition = LoopCondition()
+            let outcome = loop.createTask { () async -> String in
+                await withTaskGroup(of: String.self) { group in
+                    group.addTask {
+                        do {
+                            try await condition.acquire()
+                            try await condition.wait()
+                            return "notified"
+                        } catch {
+                            let held = condition.isLocked
+                            try? condition.release()
+                            return "\(type(of: error)), lock held: \(held)"
+                        }
+                    }
+                    try? await loop.sleep(for: .milliseconds(2))
+                    try? await condition.acquire()
+                    group.cancelAll()
+                    try? await loop.sleep(for: .milliseconds(2))
+                    try? condition.release()
+                    return await group.next() ?? "none"
+                }
+            }
+            let result = try await finished(outcome)
+            #expect(result == "CancellationError, lock held: true")
+        }
+    }
+
     @Test func aWaiterCancelledAsItIsNotifiedPassesTheNotificationOn() throws {
         // test_cancelled_wakeup: a notify that raced with a cancel() was lost.
         try onLoop {
