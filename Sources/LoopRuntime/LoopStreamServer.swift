@@ -31,7 +31,8 @@ public final class LoopStreamServer: @unchecked Sendable {
         self.handler = handler
         for fd in listeners {
             do {
-                try loop.addReader(fd) { [weak self] in self?.acceptAll(fd) }
+                // The registration keeps the server alive until `close()`, as asyncio's loop does.
+                try loop.addReader(fd) { self.acceptAll(fd) }
             } catch {
                 throw .system(error as? SyscallError ?? SyscallError(errno: EBADF, call: "epoll_ctl"))
             }
