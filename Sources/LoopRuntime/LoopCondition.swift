@@ -84,7 +84,7 @@ public final class LoopCondition: @unchecked Sendable {
     /// Wakes up to `count` waiting tasks, in the order they started waiting.
     /// - Throws: ``LoopError/invalidState(_:)`` when the lock is not held.
     public func notify(_ count: Int = 1) throws(LoopError) {
-        _ = binding.get("LoopCondition.notify")
+        binding.check("LoopCondition.notify")
         guard lock.isLocked else { throw .invalidState("LoopCondition.notify() on a lock that is not acquired") }
         wake(count)
     }

@@ -23,7 +23,7 @@ public final class LoopEvent: @unchecked Sendable {
 
     /// Sets the event and wakes every waiting task.
     public func set() {
-        _ = binding.get("LoopEvent.set")
+        binding.check("LoopEvent.set")
         guard !value else { return }
         value = true
         for waiter in waiters { waiter.wake() }
@@ -31,7 +31,7 @@ public final class LoopEvent: @unchecked Sendable {
 
     /// Resets the event: later waits wait again.
     public func clear() {
-        _ = binding.get("LoopEvent.clear")
+        binding.check("LoopEvent.clear")
         value = false
     }
 

@@ -69,7 +69,7 @@ public final class LoopLock: @unchecked Sendable {
     /// Releases the lock and wakes the first waiting task.
     /// - Throws: ``LoopError/invalidState(_:)`` when the lock is not held.
     public func release() throws(LoopError) {
-        _ = binding.get("LoopLock.release")
+        binding.check("LoopLock.release")
         guard locked else { throw .invalidState("LoopLock.release() of a lock that is not acquired") }
         locked = false
         wakeUpFirst()

@@ -82,7 +82,7 @@ public final class LoopQueue<Element>: @unchecked Sendable {
     /// Puts `element` in the queue without waiting.
     /// - Throws: ``LoopQueueError/full`` when the queue is full.
     public func putNowait(_ element: Element) throws(LoopQueueError) {
-        _ = binding.get("LoopQueue.putNowait")
+        binding.check("LoopQueue.putNowait")
         if isFull { throw .full }
         switch order {
         case .fifo, .lifo: items.append(element)
@@ -115,7 +115,7 @@ public final class LoopQueue<Element>: @unchecked Sendable {
     /// Takes an element without waiting.
     /// - Throws: ``LoopQueueError/empty`` when the queue is empty.
     public func getNowait() throws(LoopQueueError) -> Element {
-        _ = binding.get("LoopQueue.getNowait")
+        binding.check("LoopQueue.getNowait")
         if isEmpty { throw .empty }
         let element: Element
         switch order {
@@ -132,7 +132,7 @@ public final class LoopQueue<Element>: @unchecked Sendable {
     /// - Throws: ``LoopQueueError/taskDoneTooManyTimes`` when called more often than elements
     ///   were put.
     public func taskDone() throws(LoopQueueError) {
-        _ = binding.get("LoopQueue.taskDone")
+        binding.check("LoopQueue.taskDone")
         guard unfinishedTasks > 0 else { throw .taskDoneTooManyTimes }
         unfinishedTasks -= 1
         if unfinishedTasks == 0 { finished.set() }

@@ -52,7 +52,7 @@ public final class LoopSemaphore: @unchecked Sendable {
 
     /// Returns a unit and wakes the first waiting task.
     public func release() {
-        _ = binding.get("LoopSemaphore.release")
+        binding.check("LoopSemaphore.release")
         units += 1
         wakeUpNext()
     }

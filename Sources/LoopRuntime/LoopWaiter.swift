@@ -89,4 +89,11 @@ struct LoopBinding {
         loop = current
         return current
     }
+
+    /// For operations that never wait (`set`, `release`, `putNowait`, …): on the bound loop's
+    /// thread once bound; before any wait, from anywhere single-threaded use allows (asyncio's
+    /// primitives too can be set up before the loop runs).
+    func check(_ api: @autoclosure () -> String) {
+        loop?.preconditionOnLoopThread(api())
+    }
 }

@@ -15,6 +15,20 @@ struct LoopQueueTests {
         }
     }
 
+    @Test func primitivesCanBeFilledAndSetBeforeTheLoopRuns() throws {
+        let queue = LoopQueue<Int>(maxSize: 2)
+        try queue.putNowait(1)
+        let event = LoopEvent()
+        event.set()
+        let semaphore = LoopSemaphore(value: 0)
+        semaphore.release()
+        try onLoop {
+            try await event.wait()
+            try await semaphore.acquire()
+            #expect(try await queue.get() == 1)
+        }
+    }
+
     @Test func equalPrioritiesComeOutOldestFirst() throws {
         try onLoop {
             let queue = LoopQueue<(Int, String)>(order: .priority { $0.0 < $1.0 })
