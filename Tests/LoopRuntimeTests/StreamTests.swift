@@ -111,6 +111,24 @@ struct StreamTests {
         }
     }
 
+    @Test func aServerOnLocalhostListensOnEveryAddressWithOnePort() throws {
+        try EventLoop.run(trace: .off) {
+            let loop = EventLoop.current!
+            let server = try loop.startServer(host: "localhost", port: 0, handler: echoHandler)
+            let addresses = try SocketAddress.resolve(host: "localhost", port: server.port)
+            for address in addresses {
+                let host = address.family == AF_INET6 ? "::1" : "127.0.0.1"
+                let (reader, writer) = try await loop.openConnection(host: host, port: server.port)
+                try writer.write("hi \(host)")
+                writer.writeEOF()
+                #expect(try await reader.readToEOF() == Array("hi \(host)".utf8))
+                writer.close()
+            }
+            server.close()
+            try await server.waitClosed()
+        }
+    }
+
     @Test func aUnixDomainServerEchoes() throws {
         let path = NSTemporaryDirectory() + "looptrace-unix-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).sock"
         try EventLoop.run(trace: .off) {
