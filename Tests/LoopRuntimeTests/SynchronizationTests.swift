@@ -674,6 +674,25 @@ struct SynchronizationTraceTests {
         #expect(trace.lines.contains { $0.contains("stepEnd") && $0.contains(site) }, "\(trace.lines.joined(separator: "\n"))")
     }
 
+    @Test func aTaskWaitingForAnEventSetByACallbackIsWokenByThatCallback() throws {
+        let path = temporaryTracePath()
+        defer { unlink(path) }
+        let waitLine = #line + 5
+        try EventLoop.run(trace: .file(path)) {
+            let loop = EventLoop.current!
+            let event = LoopEvent()
+            let waiter = loop.createTask(name: "waiter") {
+                try await event.wait()
+            }
+            loop.callLater(.milliseconds(1)) { event.set() }
+            _ = try await waiter.value
+        }
+        let trace = try RecordedTrace(path: path)
+        #expect(trace.story(of: ["waiter"]).contains("wakeup waiter by callback"), "\(trace.story.joined(separator: "\n"))")
+        let site = "LoopRuntimeTests/SynchronizationTests.swift:\(waitLine):Event.wait"
+        #expect(trace.lines.contains { $0.contains("stepEnd") && $0.contains(site) }, "\(trace.lines.joined(separator: "\n"))")
+    }
+
     @Test func aQueueGetterIsWokenByThePutter() throws {
         let path = temporaryTracePath()
         defer { unlink(path) }
