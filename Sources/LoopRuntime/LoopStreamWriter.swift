@@ -131,7 +131,9 @@ public final class LoopStreamWriter: @unchecked Sendable {
             if !watching {
                 watching = true
                 do {
-                    try connection.loop.addWriter(fd) { [weak self] in try? self?.writable() }
+                    // Held strongly while bytes wait: a writer dropped after `close()` still sends
+                    // them (a weak reference left a level-triggered writer spinning on nothing).
+                    try connection.loop.addWriter(fd) { try? self.writable() }
                 } catch {
                     watching = false
                     throw .system(error as? SyscallError ?? SyscallError(errno: EBADF, call: "epoll_ctl"))

@@ -21,6 +21,12 @@ final class StreamConnection: @unchecked Sendable {
 
     var isClosed: Bool { fd < 0 }
 
+    deinit {
+        // Dropped without `close()`: no registration holds it any more, so only the descriptor
+        // is left to release.
+        if fd >= 0 { _ = Glibc.close(fd) }
+    }
+
     /// Stops watching the socket and closes it. Idempotent.
     func close() {
         guard fd >= 0 else { return }
@@ -59,7 +65,8 @@ final class StreamConnection: @unchecked Sendable {
             } else {
                 readWaiter = waiter
                 if !readerRegistered {
-                    try loop.addReader(fd) { [weak self] in self?.readable() }
+                    // Held strongly while registered (until readiness finds no read waiting).
+                    try loop.addReader(fd) { self.readable() }
                     readerRegistered = true
                 }
             }

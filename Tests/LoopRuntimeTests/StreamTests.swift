@@ -129,6 +129,24 @@ struct StreamTests {
         }
     }
 
+    @Test func bytesBufferedWhenAHandlerReturnsStillReachThePeer() throws {
+        // The handler's writer went away with bytes still buffered: a weakly held writer
+        // callback then spun on a writable socket and the bytes never left.
+        try EventLoop.run(trace: .off) {
+            let loop = EventLoop.current!
+            let size = 8 << 20
+            let server = try loop.startServer(host: "127.0.0.1", port: 0) { _, writer in
+                try writer.write([UInt8](repeating: 0x5A, count: size))  // far more than the socket takes at once
+            }
+            let (reader, writer) = try await loop.openConnection(host: "127.0.0.1", port: server.port)
+            try await loop.sleep(for: .milliseconds(20))  // the handler returns before we read
+            let received = try await loop.waitFor(timeout: .seconds(10)) { try await reader.readToEOF() }
+            #expect(received.count == size)
+            writer.close()
+            server.close()
+        }
+    }
+
     @Test func aUnixDomainServerEchoes() throws {
         let path = NSTemporaryDirectory() + "looptrace-unix-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).sock"
         try EventLoop.run(trace: .off) {
