@@ -97,8 +97,8 @@ public final class LoopSubprocess: @unchecked Sendable {
         if !watching {
             watching = true
             let fd = pidfd
-            try loop.addReader(fd) { [weak self] in
-                guard let self else { return }
+            // Held strongly until the child exits: the pidfd's registration must not outlive it.
+            try loop.addReader(fd) {
                 self.loop.removeReader(fd)
                 self.watching = false
                 _ = self.tryReap()
