@@ -124,6 +124,9 @@ public enum WakerKind: UInt8, Sendable, CaseIterable, CustomStringConvertible {
     case io = 3
     /// A thread other than the loop's (wakerID is the kernel thread id).
     case thread = 4
+    /// A thread-pool job that finished (wakerID is the job id of `executorSubmit`). Added in
+    /// format 1.2: an older reader shows the raw value 5.
+    case executor = 5
 
     public var description: String { TraceSpec.wakerKindNames[Int(rawValue)] }
 }
@@ -161,7 +164,7 @@ public enum TraceSpec {
     public static let minorVersion: UInt16 = 1
 
     static let stepOutcomeNames = ["suspended", "yielded", "completed", "failed", "cancelled"]
-    static let wakerKindNames = ["task", "callback", "timer", "io", "thread"]
+    static let wakerKindNames = ["task", "callback", "timer", "io", "thread", "executor"]
     static let callbackKindNames = ["soon", "later", "at", "threadsafe"]
     static let observationNames = ["awaited", "result", "doneCallback"]
     static let globalHookNames = ["preinstalled", "foreign", "unavailable"]
