@@ -115,6 +115,7 @@ public struct TraceAnalyzer: TraceObserver {
         case .timer: return "timer \(edge.wakerID)"
         case .io: return "io fd \(edge.wakerID)"
         case .thread: return "thread \(edge.wakerID)"
+        case .executor: return "executor job \(edge.wakerID)"
         }
     }
 
