@@ -3,30 +3,20 @@ import Foundation
 import TraceAnalysis
 import TraceFormat
 
-/// A duration on the command line: `100ms`, `1.5s`, `250us`, `800ns`.
-struct DurationArgument: ExpressibleByArgument, Sendable {
-    var nanos: Int64
-    init(nanos: Int64) { self.nanos = nanos }
-    init?(argument: String) {
-        guard let n = Durations.parse(argument) else { return nil }
-        nanos = n
-    }
-    static var defaultCompletionKind: CompletionKind { .default }
-}
-
 /// A `--fail-on` gate: `blocking`, `lints` or `p99>DURATION`.
-enum FailGate: ExpressibleByArgument, Sendable, CustomStringConvertible {
+enum FailGate: Sendable, CustomStringConvertible {
     case blocking
     case lints
     case p99(Int64)
 
-    init?(argument: String) {
+    /// - Throws: ``DurationArgumentError`` for an unknown gate or a bad `p99>` duration.
+    init(parsing argument: String) throws(DurationArgumentError) {
         switch argument {
         case "blocking": self = .blocking
         case "lints": self = .lints
         default:
-            guard argument.hasPrefix("p99>"), let n = Durations.parse(String(argument.dropFirst(4))) else { return nil }
-            self = .p99(n)
+            guard argument.hasPrefix("p99>") else { throw .init("not a gate: use blocking, lints or p99>DURATION (e.g. p99>5ms)") }
+            self = .p99(try DurationArgument(parsing: String(argument.dropFirst(4))).nanos)
         }
     }
 
@@ -59,22 +49,29 @@ struct AnalysisCommandOptions: ParsableArguments {
     @Flag(help: "Print the analysis as JSON (schema looptrace.analysis/1, documented in the TraceAnalysis DocC).")
     var json = false
 
-    @Option(help: ArgumentHelp("Only count what happens from this time on (since the trace start: 1.5s, 200ms).",
-                               valueName: "duration"))
+    // `.unconditional`: `--since -1s` reaches the parser, which says durations can't be negative,
+    // instead of argument-parser taking `-1s` for an option and saying "Missing value".
+    @Option(parsing: .unconditional,
+            help: DurationArgument.help("Only count what happens from this time on (since the trace start: 1.5s, 200ms)."),
+            transform: { try DurationArgument(parsing: $0) })
     var since: DurationArgument?
 
-    @Option(help: ArgumentHelp("Only count what happens before this time.", valueName: "duration"))
+    @Option(parsing: .unconditional, help: DurationArgument.help("Only count what happens before this time."),
+            transform: { try DurationArgument(parsing: $0) })
     var until: DurationArgument?
 
     @Option(help: ArgumentHelp("Only look at the tasks with this name or id (task-level figures).", valueName: "name|id"))
     var task: String?
 
-    @Option(help: ArgumentHelp("The blocking threshold: steps and callbacks this long or longer are findings (ns, us, ms, s).",
-                               valueName: "duration"))
-    var threshold: DurationArgument = DurationArgument(nanos: 100_000_000)
+    @Option(parsing: .unconditional,
+            help: DurationArgument.help("The blocking threshold: steps and callbacks this long or longer are findings (ns, us, ms, s).",
+                                        default: DurationArgument.defaultThreshold),
+            transform: { try DurationArgument(parsing: $0) })
+    var threshold = DurationArgument.defaultThreshold
 
     @Option(name: .customLong("fail-on"),
-            help: ArgumentHelp("Exit 1 when the gate fails: blocking, lints or p99>DURATION (repeatable).", valueName: "gate"))
+            help: ArgumentHelp("Exit 1 when the gate fails: blocking, lints or p99>DURATION (repeatable).", valueName: "gate"),
+            transform: { try FailGate(parsing: $0) })
     var failOn: [FailGate] = []
 
     @Flag(name: .customLong("no-color"), help: "Never color the output (color is only used on a terminal anyway).")

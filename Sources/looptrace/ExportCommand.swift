@@ -41,15 +41,19 @@ struct ExportCommand: ParsableCommand {
     @Option(help: ArgumentHelp("chrome (JSON, default) or perfetto (protobuf TrackEvent).", valueName: "format"))
     var format: ExportFormatArgument = .init(.chrome)
 
-    @Option(help: ArgumentHelp("Steps and callbacks this long or longer are marked blocking (ns, us, ms, s).",
-                               valueName: "duration"))
-    var threshold: ExportDurationArgument = .init(nanos: 100_000_000)
+    @Option(parsing: .unconditional,
+            help: DurationArgument.help("Steps and callbacks this long or longer are marked blocking (ns, us, ms, s).",
+                                        default: DurationArgument.defaultThreshold),
+            transform: { try DurationArgument(parsing: $0) })
+    var threshold = DurationArgument.defaultThreshold
 
-    @Option(help: ArgumentHelp("Keep what overlaps this time on (since the trace start: 1.5s, 200ms).", valueName: "duration"))
-    var since: ExportDurationArgument?
+    @Option(parsing: .unconditional, help: DurationArgument.help("Keep what overlaps this time on (since the trace start: 1.5s, 200ms)."),
+            transform: { try DurationArgument(parsing: $0) })
+    var since: DurationArgument?
 
-    @Option(help: ArgumentHelp("Keep what overlaps the time before this.", valueName: "duration"))
-    var until: ExportDurationArgument?
+    @Option(parsing: .unconditional, help: DurationArgument.help("Keep what overlaps the time before this."),
+            transform: { try DurationArgument(parsing: $0) })
+    var until: DurationArgument?
 
     @Option(help: ArgumentHelp("Only this task's steps and track (name or id).", valueName: "name|id"))
     var task: String?
@@ -151,15 +155,4 @@ struct ExportFormatArgument: ExpressibleByArgument, Sendable {
     }
     var defaultValueDescription: String { format.rawValue }
     static var allValueStrings: [String] { ["chrome", "perfetto"] }
-}
-
-/// A duration option of `export`: `100ms`, `1.5s`, `250us`, `800ns`.
-struct ExportDurationArgument: ExpressibleByArgument, Sendable {
-    var nanos: Int64
-    init(nanos: Int64) { self.nanos = nanos }
-    init?(argument: String) {
-        guard let n = Durations.parse(argument) else { return nil }
-        nanos = n
-    }
-    var defaultValueDescription: String { Durations.format(nanos).replacingOccurrences(of: " ", with: "") }
 }
