@@ -123,6 +123,7 @@ struct AnalysisCommandOptions: ParsableArguments {
         } else {
             print(text(), terminator: "")
         }
+        try StandardOutput.check()
         try input.finish(reader, events: result.trace.events)
         let failures = failOn.compactMap { $0.failure(result) }
         if !failures.isEmpty {
