@@ -67,10 +67,19 @@ struct TraceInputOptions: ParsableArguments {
 
     /// Opens the trace, turning failures into one line on stderr and the documented exit code.
     func open() throws -> TraceReader {
+        // Opening a FIFO for reading waits for a writer: `looptrace info some.fifo` would hang.
+        var st = stat()
+        if stat(file, &st) == 0, (st.st_mode & S_IFMT) == S_IFIFO {
+            printError("cannot read \(file): it is a FIFO, not a regular file")
+            throw ExitCodes.noInput
+        }
         do {
             return try TraceReader(path: file, options: .init(strict: strict, threads: threads ?? TraceReader.defaultThreads))
         } catch {
-            printError(error.description)
+            switch error {
+            case .cannotRead, .notATrace: printError(error.description)  // these name the file already
+            default: printError("\(file): \(error)")
+            }
             if case .cannotRead = error { throw ExitCodes.noInput }
             throw ExitCodes.badData
         }
