@@ -106,11 +106,23 @@ struct AnalysisCommandOptions: ParsableArguments {
         }
         progress.clear()
         let result = session.finish(reader: reader)
+        warnIfWindowIsEmpty(result.trace)
         if let task, session.model.selectedTasks == 0 {
             printError("\(input.file): no task named or numbered '\(task)' (run `looptrace tasks \(input.file)` to list them)")
             throw ExitCodes.usage
         }
         return (result, reader)
+    }
+
+    /// A `--since`/`--until` window that misses every event still gives a report (of zeros), so
+    /// say why it is empty rather than let it pass for an idle loop.
+    func warnIfWindowIsEmpty(_ trace: AnalysisResult.TraceInfo) {
+        guard since != nil || until != nil, trace.events > 0 else { return }
+        let window = [since.map { "--since \($0)" }, until.map { "--until \($0)" }].compactMap { $0 }.joined(separator: " ")
+        if trace.spanNanos <= 0 || (since?.nanos ?? 0) >= trace.lastNanos || (until?.nanos ?? .max) <= trace.firstNanos {
+            printError("warning: the window \(window) is empty: the trace's events run from +\(Durations.formatTime(trace.firstNanos)) "
+                       + "to +\(Durations.formatTime(trace.lastNanos))")
+        }
     }
 
     /// Prints the output, then applies damage (exit 65) and the gates (exit 1).
