@@ -46,7 +46,7 @@ enum FailGate: Sendable, CustomStringConvertible {
 struct AnalysisCommandOptions: ParsableArguments {
     @OptionGroup var input: TraceInputOptions
 
-    @Flag(help: "Print the analysis as JSON (schema looptrace.analysis/1, documented in the TraceAnalysis DocC).")
+    @Flag(help: "Print JSON: report prints the whole analysis (schema looptrace.analysis/1), each other command its own part (looptrace.COMMAND/1); documented in the TraceAnalysis DocC.")
     var json = false
 
     // `.unconditional`: `--since -1s` reaches the parser, which says durations can't be negative,
@@ -126,11 +126,12 @@ struct AnalysisCommandOptions: ParsableArguments {
     }
 
     /// Prints the output, then applies damage (exit 65) and the gates (exit 1).
-    func emit(_ result: AnalysisResult, _ reader: TraceReader, text: () -> String) throws {
+    /// - Parameter part: what `--json` prints (``AnalysisJSON``).
+    func emit(_ result: AnalysisResult, _ reader: TraceReader, json part: AnalysisJSON.Part, text: () -> String) throws {
         if json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-            let data = try encoder.encode(result)
+            let data = try encoder.encode(AnalysisJSON(part: part, result: result))
             print(String(decoding: data, as: UTF8.self))
         } else {
             print(text(), terminator: "")

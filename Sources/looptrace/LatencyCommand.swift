@@ -38,7 +38,7 @@ struct LatencyCommand: ParsableCommand {
 
     func run() throws {
         let (result, reader) = try options.analyze { $0.windowNanos = window.nanos }
-        try options.emit(result, reader) {
+        try options.emit(result, reader, json: .latency) {
             ReportRenderer(result, style: options.style, file: options.input.file).latency(worstWindows: worst)
         }
     }
