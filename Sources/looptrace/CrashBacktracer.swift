@@ -13,12 +13,15 @@ import Glibc
 /// exit status, and leave nothing running.
 ///
 /// The runtime reads `SWIFT_BACKTRACE` while the process starts, so setting it from `main` is too
-/// late. The options were a linker flag (none exists for this: the setting is read from the
-/// environment only), re-executing the CLI once with `SWIFT_BACKTRACE=enable=no` (a second
-/// process start, ~10 ms, on every run), or giving the crash signals back their default action
-/// first thing in `main`. This does the last: the helper is only ever started from those
-/// handlers, so without them no helper can exist. Crashes before `main` (static initialisers of
-/// the libraries) still get the backtracer; there is no code of ours there.
+/// late. The options were a linker flag (none exists: swift/docs/Backtracing.rst documents the
+/// environment variable as the only setting), re-executing the CLI once with
+/// `SWIFT_BACKTRACE=enable=no` (a second process start on every run, and an environment the
+/// CLI's own children would inherit), or giving the crash signals back their default action
+/// first thing in `main`. This does the last, which the same document names as the way a
+/// program opts out ("If you replace the handlers for any of these signals, your program will no
+/// longer produce backtraces"): the helper is only ever started from those handlers, so without
+/// them no helper can exist. Crashes before `main` (static initialisers of the libraries) still
+/// get the backtracer; there is no code of ours there.
 ///
 /// A user who sets `SWIFT_BACKTRACE` explicitly (to debug a crash of the CLI) keeps the runtime's
 /// behaviour.
