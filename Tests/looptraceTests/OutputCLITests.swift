@@ -122,6 +122,20 @@ struct OutputCLITests {
         #expect(fileKind(scratch.path + "/real/new.json") == S_IFREG)
     }
 
+    /// The temporary file was opened with O_TRUNC and no O_EXCL: a link planted at its name
+    /// (predictable: the pid) had the export truncate and fill the link's target.
+    @Test("A link planted at the temporary file's name is not written through")
+    func plantedTemporaryLink() throws {
+        let scratch = Scratch()
+        let victim = scratch.path + "/victim.txt"
+        try "keep me".write(toFile: victim, atomically: false, encoding: .utf8)
+        // `exec` keeps the shell's pid, so $$ is the pid looptrace will have.
+        let run = try shell("cd '\(scratch.path)' && ln -s victim.txt .out.json.partial-$$ && exec \"$LOOPTRACE\" export '\(Self.sample)' -o out.json")
+        #expect(run.status == 0, "\(run.stderr)")
+        #expect(try String(contentsOfFile: victim, encoding: .utf8) == "keep me")
+        #expect(try Data(contentsOf: URL(fileURLWithPath: scratch.path + "/out.json")) == (try Self.exportBytes()))
+    }
+
     @Test("A symbolic link loop is exit 73 with one line")
     func symlinkLoop() throws {
         let scratch = Scratch()

@@ -28,7 +28,7 @@ public enum ExportError: Error, Sendable, Equatable, CustomStringConvertible {
 /// - An existing non-regular file (a device such as `/dev/null` or `/dev/full`, a FIFO), reached
 ///   directly or through symbolic links: opened and written in place. It is never replaced:
 ///   renaming over `/dev/stdout` turned the device symlink into a regular file.
-/// - A regular file or nothing: bytes go to a temporary file (`.NAME.partial-PID`) beside the
+/// - A regular file or nothing: bytes go to a new temporary file (`.NAME.partial-PID`) beside the
 ///   final file, which ``commit()`` renames over it, so a crash, a full disk or a cut-off run
 ///   never leaves a half-written export posing as complete. Symbolic links are followed first:
 ///   the temporary file goes beside the link's target, the target is replaced and the link kept.
@@ -92,9 +92,19 @@ public final class ExportOutput {
         let slash = target.lastIndex(of: "/")
         let dir = slash.map { String(target[..<$0]) } ?? "."
         let base = slash.map { String(target[target.index(after: $0)...]) } ?? target
-        let temporary = (slash == nil ? "" : dir + "/") + "." + base + ".partial-\(getpid())"
-        fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw .cannotCreate(path: path, reason: String(cString: strerror(errno))) }
+        // O_EXCL: never open through something already there. In a shared directory a link
+        // planted at the temporary name would otherwise have the export truncate its target; a
+        // leftover of a crashed run with the same pid is stepped around, not reused.
+        let stem = (slash == nil ? "" : dir + "/") + "." + base + ".partial-\(getpid())"
+        var temporary = stem
+        var opened: Int32 = -1
+        for attempt in 0..<100 {
+            temporary = attempt == 0 ? stem : stem + "-\(attempt)"
+            opened = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+            if opened >= 0 || errno != EEXIST { break }
+        }
+        guard opened >= 0 else { throw .cannotCreate(path: path, reason: String(cString: strerror(errno))) }
+        fd = opened
         if exists { _ = fchmod(fd, st.st_mode & 0o7777) }
         finalPath = target
         temporaryPath = temporary
