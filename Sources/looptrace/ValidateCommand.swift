@@ -11,8 +11,8 @@ struct ValidateCommand: ParsableCommand {
             Exits 0 and prints a summary when the trace is intact. Otherwise exits 65 with one line \
             on stderr: where the first damage is, why, and how much was recovered. --verbose lists \
             every damaged region. --json prints one object (schema looptrace.validate/1) on \
-            stdout in both cases, with every damaged region; a file that is no trace at all \
-            gets only the line on stderr.
+            stdout in both cases, with every damaged region; a file that is no trace at all, \
+            or damage met with --strict, gets only the line on stderr.
 
             Examples:
               looptrace validate slow.trace
