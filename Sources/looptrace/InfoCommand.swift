@@ -121,6 +121,7 @@ struct InfoCommand: ParsableCommand {
             rows.append(("clock", clock))
             rows.append(("span", streams.isEmpty ? "no events" : "\(Durations.format(last - first)) (first event at +\(Durations.format(first)))"))
             rows.append(("chunks", "\(reader.chunksRead)" + (reader.damage.isEmpty ? "" : ", \(reader.damage.count) damaged regions")))
+            if let ending = TraceInputOptions.ending(reader) { rows.append(("ending", ending)) }
             rows.append(("events", "\(events)"))
             rows.append(("lost", "\(dropped) dropped by the recorder, \(damagedLost) in damaged chunks"))
             rows.append(("size", "raw \(formatBytes(reader.uncompressedBytes)), compressed \(formatBytes(reader.compressedBytes)), file \(formatBytes(reader.fileSize))"))

@@ -1,4 +1,5 @@
 import ArgumentParser
+import TraceAnalysis
 import TraceFormat
 
 #if canImport(Glibc)
@@ -76,6 +77,20 @@ struct TraceInputOptions: ParsableArguments {
         } catch let error as TraceFormatError {
             printError("\(file): \(error)")
             throw ExitCodes.badData
+        }
+    }
+
+    /// How the recording ended, as `info` and `validate` say it: nil when the format cannot tell.
+    static func ending(_ reader: TraceReader) -> String? {
+        let r = reader.recording
+        switch r.ending {
+        case .unknown: return nil
+        case .clean: return "closed cleanly"
+        case .truncated: return "cut short: the file ends before the closing chunk its header promises"
+        case .abrupt:
+            let at = r.lastEventNanos.map { "at +" + Durations.format($0) + " " } ?? ""
+            let lost = (r.flushIntervalNanos ?? 0) > 0 ? "last \(Durations.format(Int64(clamping: r.flushIntervalNanos!))) may be missing" : "its last events may be missing"
+            return "recording ended abruptly \(at)(no closing chunk): \(lost)"
         }
     }
 

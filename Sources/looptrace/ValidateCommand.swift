@@ -30,6 +30,9 @@ struct ValidateCommand: ParsableCommand {
             for d in reader.damage { printError("\(input.file): \(d)") }
         }
         try input.finish(reader, events: events)
+        if reader.recording.ending == .abrupt, let note = TraceInputOptions.ending(reader) {
+            printError("\(input.file): \(note)")
+        }
         print("\(input.file): ok, format \(reader.header.majorVersion).\(reader.header.minorVersion), \(reader.chunksRead) chunk\(reader.chunksRead == 1 ? "" : "s"), \(events) events")
     }
 }
