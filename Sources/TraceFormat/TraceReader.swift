@@ -90,8 +90,18 @@ public final class TraceReader {
     public let headerLength: Int
     /// The options in use.
     public let options: Options
-    /// Damaged chunks met so far, in file order.
+    /// Damaged chunks met so far, in file order: the first ``maxDamageKept`` of them (every
+    /// region is counted in ``damageCount`` and the totals below).
     public private(set) var damage: [ChunkDamage] = []
+    /// Damaged regions met so far, all of them.
+    public private(set) var damageCount = 0
+    /// Events lost in damaged chunks whose header could be read, over all damage.
+    public private(set) var eventsLostToDamage: UInt64 = 0
+    /// Bytes skipped to resynchronise, over all damage.
+    public private(set) var bytesSkippedByDamage: Int64 = 0
+    /// How many damage records ``damage`` keeps: every region costs a record, and a file can
+    /// have one per 64 bytes, so the list is bounded like everything else the reader holds.
+    public static let maxDamageKept = 4096
     /// Chunks delivered so far.
     public private(set) var chunksRead = 0
     /// Compressed payload bytes delivered so far.
@@ -315,7 +325,10 @@ public final class TraceReader {
     }
 
     private func report(_ d: ChunkDamage) throws {
-        damage.append(d)
+        damageCount += 1
+        eventsLostToDamage &+= d.eventsLost ?? 0
+        bytesSkippedByDamage &+= d.bytesSkipped
+        if damage.count < Self.maxDamageKept { damage.append(d) }
         if options.strict { throw d.error }
     }
 

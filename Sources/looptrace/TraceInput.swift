@@ -97,8 +97,8 @@ struct TraceInputOptions: ParsableArguments {
     /// After a lenient read: a one-line summary of the damage on stderr and exit 65, or nothing.
     func finish(_ reader: TraceReader, events: UInt64) throws {
         guard let first = reader.damage.first else { return }
-        let lost = reader.damage.compactMap(\.eventsLost).reduce(0, +)
-        let more = reader.damage.count > 1 ? " (and \(reader.damage.count - 1) more damaged regions)" : ""
+        let lost = reader.eventsLostToDamage
+        let more = reader.damageCount > 1 ? " (and \(reader.damageCount - 1) more damaged regions)" : ""
         printError("\(file): \(first.error)\(more); recovered \(events) events in \(reader.chunksRead) chunks, lost at least \(lost) events")
         throw ExitCodes.badData
     }

@@ -212,3 +212,35 @@ struct SpecLimitTests {
         }
     }
 }
+
+@Suite("Fuzzer finds")
+struct FuzzRegressionTests {
+    /// Every input the fuzzer (tools/fuzz) ever flagged, kept under a name that says what it
+    /// caught. `strict-read-leaked-pending-chunks`: a strict read that threw at the first damage
+    /// left the chunks already queued behind it alive (each job's closure held the job).
+    static let finds: [String] = ((try? FileManager.default.contentsOfDirectory(atPath: HostileInputs.root + "/Tests/Fixtures/fuzz-crashes")) ?? [])
+        .filter { $0.hasSuffix(".trace") }.sorted()
+
+    @Test("Every input the fuzzer caught reads, strictly and leniently, on one thread and several, without crashing",
+          arguments: finds)
+    func fuzzFindReplays(name: String) throws {
+        let path = HostileInputs.root + "/Tests/Fixtures/fuzz-crashes/" + name
+        for threads in [1, 4] {
+            for strict in [true, false] {
+                guard let reader = try? TraceReader(path: path, options: .init(strict: strict, threads: threads)) else { continue }
+                var events = 0
+                do {
+                    try reader.forEachEvent { e, chunk in events += TextDump.line(e, in: chunk).isEmpty ? 0 : 1 }
+                } catch {
+                    #expect(strict, "\(name): a lenient read threw \(error)")
+                }
+                if !strict { #expect(reader.damage.isEmpty == false || events > 0, "\(name)") }
+            }
+        }
+    }
+
+    @Test("The fuzzer's finds are on record")
+    func findsExist() {
+        #expect(Self.finds.contains("strict-read-leaked-pending-chunks.trace"))
+    }
+}

@@ -73,17 +73,17 @@ struct HostileInputCLITests {
         let dir = root + "/Tests/Fixtures/hostile/"
         let abrupt = try looptrace(["validate", dir + "ended-abruptly.trace"])
         #expect(abrupt.status == 0)
-        #expect(abrupt.stderr.contains("recording ended abruptly at +"), abrupt.stderr)
-        #expect(abrupt.stderr.contains("may be missing"), abrupt.stderr)
+        #expect(abrupt.stderr.contains("recording ended abruptly at +"), "\(abrupt.stderr)")
+        #expect(abrupt.stderr.contains("may be missing"), "\(abrupt.stderr)")
         let info = try looptrace(["info", dir + "ended-abruptly.trace"])
-        #expect(info.stdout.contains("recording ended abruptly at +"), info.stdout)
+        #expect(info.stdout.contains("recording ended abruptly at +"), "\(info.stdout)")
         let clean = try looptrace(["info", dir + "clean-1.2.trace"])
-        #expect(clean.stdout.contains("closed cleanly"), clean.stdout)
+        #expect(clean.stdout.contains("closed cleanly"), "\(clean.stdout)")
         let gap = try looptrace(["validate", dir + "middle-chunk-removed.trace"])
         #expect(gap.status == 65)
-        #expect(gap.stderr.contains("missing"), gap.stderr)
+        #expect(gap.stderr.contains("missing"), "\(gap.stderr)")
         let cut = try looptrace(["validate", dir + "cut-at-chunk-boundary.trace"])
         #expect(cut.status == 65)
-        #expect(cut.stderr.contains("cut short"), cut.stderr)
+        #expect(cut.stderr.contains("cut short"), "\(cut.stderr)")
     }
 }
