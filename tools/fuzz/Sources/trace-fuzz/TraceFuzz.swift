@@ -28,7 +28,7 @@ private func writeInput(_ data: UnsafePointer<UInt8>, _ size: Int) -> Bool {
 /// - a strict read on one thread (stops at the first damage);
 /// - a lenient read on two threads whose chunks feed the text dump, the analysis model and the
 ///   exporter's timeline-free pass (`worstBlocking` reads again on one thread);
-/// - for one input in eight (chosen by the input's size, so a crash replays), the whole
+/// - for one input in 64 (chosen by the input's size, so a crash replays), the whole
 ///   analysis with its analyzer and rendered reports, which cost about ten times the rest
 ///   (histograms).
 /// Errors are fine; crashes, hangs and memory beyond libFuzzer's limits are findings.
@@ -51,7 +51,7 @@ func traceFuzzOne(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
     if let reader = try? TraceReader(path: inputPath, options: .init(threads: 1)) {
         _ = try? TraceExporter.worstBlocking(reader: reader, count: 3, threshold: 1_000)
     }
-    if size % 8 == 0 {
+    if size % 64 == 0 {
         var options = AnalysisOptions()
         options.threads = 1
         if let result = try? TraceAnalysis.analyze(path: inputPath, options: options) {
