@@ -44,6 +44,8 @@ struct InfoCommand: ParsableCommand {
         var streams: [Stream]
         var chunks: Int
         var damagedRegions: Int
+        /// How the recording ended (1.2): "clean", "abrupt" or "truncated"; absent before 1.2.
+        var ending: String?
         var events: UInt64
         var eventsByType: [String: UInt64]
         var droppedEvents: UInt64
@@ -98,7 +100,8 @@ struct InfoCommand: ParsableCommand {
                     let s = streams[id]!
                     return .init(id: id, threadID: s.threadID, chunks: s.chunks, events: s.events)
                 },
-                chunks: reader.chunksRead, damagedRegions: reader.damageCount, events: events,
+                chunks: reader.chunksRead, damagedRegions: reader.damageCount,
+                ending: reader.recording.ending == .unknown ? nil : "\(reader.recording.ending)", events: events,
                 eventsByType: Dictionary(uniqueKeysWithValues: TraceSpec.events.compactMap { spec in
                     byType[Int(spec.type.rawValue)] == 0 ? nil : (spec.name, byType[Int(spec.type.rawValue)])
                 }),

@@ -77,6 +77,8 @@ struct HostileInputCLITests {
         #expect(abrupt.stderr.contains("may be missing"), "\(abrupt.stderr)")
         let info = try looptrace(["info", dir + "ended-abruptly.trace"])
         #expect(info.stdout.contains("recording ended abruptly at +"), "\(info.stdout)")
+        let json = try looptrace(["info", "--json", dir + "ended-abruptly.trace"])
+        #expect(json.stdout.contains("\"ending\":\"abrupt\""), "\(json.stdout)")
         let clean = try looptrace(["info", dir + "clean-1.2.trace"])
         #expect(clean.stdout.contains("closed cleanly"), "\(clean.stdout)")
         let gap = try looptrace(["validate", dir + "middle-chunk-removed.trace"])
