@@ -99,6 +99,10 @@ public final class TraceRecorder: @unchecked Sendable {
     private var closed = false  // guarded by lock
     private var stats = Statistics()  // writer thread until joined, then close()'s caller
     private let flushTicks: UInt64
+    /// The next chunk sequence number of each stream: writer thread until joined, then close().
+    private var chunkSequence: [UInt32: UInt32] = [:]
+    /// The latest last tick of the chunks written: same owners as `chunkSequence`.
+    private var chunkLastTick: UInt64 = 0
 
     /// Creates the file, writes the header and starts the writer thread.
     /// - Throws: ``TraceFormatError/cannotRead(path:reason:)`` when the file cannot be created.
@@ -126,7 +130,7 @@ public final class TraceRecorder: @unchecked Sendable {
             calibration = TraceClock.calibrate(kind: TraceClock.kind)
         }
         let header = TraceHeader(clock: calibration, pid: pid, hostname: hostname, program: configuration.programName,
-                                 arguments: configuration.arguments)
+                                 arguments: configuration.arguments, flushIntervalNanos: UInt64(configuration.flushIntervalNanos))
         headerBytes = header.encode()
         budget = BufferBudget(capBytes: configuration.memoryCapBytes, bufferBytes: configuration.bufferBytes)
         flushTicks = UInt64(Double(configuration.flushIntervalNanos) / calibration.nanosPerTick)
@@ -190,7 +194,8 @@ public final class TraceRecorder: @unchecked Sendable {
         for state in states { stats.droppedEvents += state.pointee.droppedTotal }
         stats.buffersAllocated = budget.allocations
         if !configuration.syntheticClock { TraceClock.refine(&calibration) }
-        let fixed = TraceHeader.encodeFixed(calibration)
+        let closedCleanly = writeClosingRecord()
+        let fixed = TraceHeader.encodeFixed(calibration, flags: closedCleanly ? TraceHeader.closedFlag : 0)
         headerBytes.replaceSubrange(20..<64, with: fixed)
         TraceHeader.patchLengthAndCRC(&headerBytes)
         _ = headerBytes.withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, 0) }
@@ -267,13 +272,16 @@ public final class TraceRecorder: @unchecked Sendable {
         let header = ChunkHeader(stream: meta.stream, threadID: meta.threadID, codec: codec,
                                  compressedLength: UInt32(length), uncompressedLength: UInt32(meta.length),
                                  eventCount: meta.eventCount, payloadCRC: CRC32.checksum(body),
-                                 firstTick: meta.firstTick, lastTick: meta.lastTick, runningTask: meta.runningTask)
+                                 firstTick: meta.firstTick, lastTick: meta.lastTick, runningTask: meta.runningTask,
+                                 sequence: chunkSequence[meta.stream, default: 0])
         header.encode(into: scratch.baseAddress!)
         guard stats.writeError == nil else {
             stats.droppedEvents += UInt64(meta.eventCount)
             return
         }
         if writeAll(UnsafeRawBufferPointer(rebasing: scratch[..<(ChunkHeader.size + length)])) {
+            chunkSequence[meta.stream, default: 0] += 1
+            chunkLastTick = max(chunkLastTick, meta.lastTick)
             stats.events += UInt64(meta.eventCount)
             stats.chunks += 1
             stats.rawBytes += UInt64(meta.length)
@@ -282,6 +290,23 @@ public final class TraceRecorder: @unchecked Sendable {
             stats.writeError = "write to \(configuration.path) failed: \(String(cString: strerror(errno)))"
             stats.droppedEvents += UInt64(meta.eventCount)
         }
+    }
+
+    /// Appends the closing chunk (stream 0): a `recordingEnd` record and one `streamEnd` record
+    /// per stream with its chunk count, so that a reader can tell a clean end from a truncation
+    /// or a crash, and see a stream's missing last chunks. Called by close() once the writer
+    /// thread is joined. Returns whether it is on disk.
+    private func writeClosingRecord() -> Bool {
+        guard stats.writeError == nil else { return false }
+        let now = configuration.syntheticClock ? chunkLastTick : max(chunkLastTick, TraceClock.ticks(calibration.kind))
+        let streams = chunkSequence.keys.sorted().map { (stream: $0, chunks: chunkSequence[$0]!) }
+        let bytes = ChunkHeader.closingChunk(streams: streams, totalChunks: stats.chunks, tick: now)
+        guard writeAll(bytes) else {
+            stats.writeError = "write to \(configuration.path) failed: \(String(cString: strerror(errno)))"
+            return false
+        }
+        stats.fileBytes += UInt64(bytes.count)
+        return true
     }
 
     private func writeAll(_ bytes: [UInt8]) -> Bool {
