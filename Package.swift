@@ -60,6 +60,7 @@ let package = Package(
         .executableTarget(name: "interleave", dependencies: ["LoopRuntime"], path: "Sources/Examples/Interleave"),
         .executableTarget(name: "cancellation", dependencies: ["LoopRuntime"], path: "Sources/Examples/Cancellation"),
         .executableTarget(name: "slow-service", dependencies: ["LoopRuntime"], path: "Sources/Examples/SlowService"),
+        .executableTarget(name: "watchdog-fixture", dependencies: ["LoopRuntime"], path: "Sources/Examples/WatchdogFixture"),
     ],
     swiftLanguageModes: [.v6]
 )
