@@ -44,7 +44,8 @@ struct StepBeacon {
 ///
 /// - A thread blocked in a syscall (read from `/proc/self/task/TID/syscall`) is not disturbed:
 ///   its frozen stack is scanned for return addresses (a "scanned" stack, which may hold a stale
-///   frame or two).
+///   frame or two). The exception is `futex` (locks, semaphores, condition variables), which
+///   the kernel restarts after a signal handler: it gets the exact unwinder below.
 /// - A running thread gets a real-time signal whose handler unwinds it with glibc's
 ///   `backtrace()` (exact). A signal makes a sleep or poll the thread enters at that very moment
 ///   return early with EINTR, which is why blocked threads are scanned instead.
@@ -170,12 +171,28 @@ final class Watchdog: @unchecked Sendable {
     /// Captures the loop thread's stack: scanned when it is blocked (no signal), unwound in the
     /// signal handler when it runs. Returns the syscall (-1 when running), the frame count and
     /// how the frames were captured.
+    /// `futex` on x86-64 (202) and arm64 (98): restarted after a handler with `SA_RESTART`
+    /// (signal(7)), unlike sleeps, polls and `epoll_wait`, which return EINTR.
+    #if arch(x86_64)
+    static let futexSyscall: Int64 = 202
+    #else
+    static let futexSyscall: Int64 = 98
+    #endif
+
     private func sample(into frames: UnsafeMutableBufferPointer<UInt>) -> (Int64, Int, StackKind) {
         let tid = Int32(truncatingIfNeeded: loopThread.load(ordering: .relaxed))
         var nr: Int64 = -1
         var sp: UInt = 0
         var pc: UInt = 0
         let state = lt_thread_syscall(tid, &nr, &sp, &pc)
+        if state == 1 && nr == Self.futexSyscall {
+            // A lock or semaphore wait: the kernel restarts it after the handler (and glibc's
+            // lock loops retry anyway), so the exact unwinder costs the program nothing here,
+            // while a scan would pick up the stale frames that lock waits leave (the frames of
+            // whatever ran just before, at the same depth).
+            let count = lt_capture_signal(tid, frames.baseAddress, Int32(frames.count), 50_000_000)
+            return (nr, max(0, Int(count)), .signal)
+        }
         if state == 1 || state == 2 {
             let ranges = ImageTable.shared.executableRanges()
             let count = ranges.withUnsafeBufferPointer { r in

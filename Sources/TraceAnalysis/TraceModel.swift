@@ -48,9 +48,13 @@ public final class TraceModel {
         var streams: UnsafeMutablePointer<Stream> = .allocate(capacity: 4)
         var streamCount = 0
         var streamCapacity = 4
+        /// Images, stacks and watchdog samples (rare records, collected as they come).
+        let stackTable = StackTable()
     }
     let st: UnsafeMutablePointer<State>
 
+    /// The trace's images, stacks and watchdog stall samples.
+    public var stacks: StackTable { st.pointee.stackTable }
     /// The interned source sites.
     public var sites: SiteTable { st.pointee.sites }
     /// The text of a site.
@@ -253,6 +257,7 @@ public final class TraceModel {
         let loopStart = EventType.loopStart.rawValue, loopStop = EventType.loopStop.rawValue
         let lostEvents = EventType.lostEvents.rawValue
         let taskObserved = EventType.taskObserved.rawValue
+        let firstStackType = EventType.imageDef.rawValue, lastStackType = EventType.watchdogStart.rawValue
         events.withUnsafeBufferPointer { buffer in
             for i in buffer.indices {
                 let e = buffer[i]
@@ -276,6 +281,8 @@ public final class TraceModel {
                     observer.lost(count: e.args[0], from: e.signed(1), to: e.signed(2), model: self)
                 } else if type == taskObserved {
                     observer.taskObserved(e.args[0], at: e.timestamp, model: self)
+                } else if type >= firstStackType && type <= lastStackType {
+                    st.pointee.stackTable.add(e, chunk: chunk)
                 }
             }
         }

@@ -1,0 +1,170 @@
+import TraceFormat
+
+/// Builds the ``StallReport`` from the watchdog's records after the pass, and attaches where each
+/// blocking step blocked to its ``BlockingFinding``.
+public enum StallAnalysis {
+    /// Samples of one step share its start time; the watchdog's and the loop's conversions of
+    /// the same tick may differ by a few ns.
+    static let startTolerance: Int64 = 2_000
+
+    /// Symbolizes the samples and groups them by step. Nil when the trace has no samples.
+    public static func report(model: TraceModel, symbolizer: Symbolizer = Symbolizer()) -> StallReport? {
+        let table = model.stacks
+        guard !table.samples.isEmpty else { return nil }
+        let stacks = table.samples.map { $0.stack ?? StackTable.Stack(kind: nil, frames: []) }
+        let symbolized = symbolizer.symbolize(stacks, images: table.images)
+        var stalls: [Stall] = []
+        var open: [StallKey: Int] = [:]
+        for (i, sample) in table.samples.enumerated() {
+            let frames = symbolized[i].map(frameInfo)
+            let info = StallSampleInfo(timeNanos: sample.time, elapsedNanos: sample.elapsed,
+                                       syscall: sample.syscall.map(SyscallNames.name), method: sample.stack?.kind?.description ?? "none",
+                                       frames: frames, userFrame: frames.firstIndex(where: \.user))
+            let key = StallKey(stream: sample.stream, task: sample.task, start: sample.stepStart / startTolerance)
+            let index = open[key] ?? open[StallKey(stream: key.stream, task: key.task, start: key.start - 1)]
+                ?? open[StallKey(stream: key.stream, task: key.task, start: key.start + 1)]
+            if let index {
+                stalls[index].samples.append(info)
+                stalls[index].lastElapsedNanos = max(stalls[index].lastElapsedNanos, info.elapsedNanos)
+                stalls[index].syscall = info.syscall
+            } else {
+                open[key] = stalls.count
+                let name = sample.task == 0 ? "callback" : model.name(ofTask: sample.task)
+                stalls.append(Stall(task: sample.task, name: name, loopStream: table.watchdogs[sample.stream]?.loopStream,
+                                    stepStartNanos: sample.stepStart, ended: false, lastElapsedNanos: info.elapsedNanos,
+                                    syscall: info.syscall, blockedIn: nil, samples: [info]))
+            }
+        }
+        for end in table.ends {
+            for i in stalls.indices where abs(stalls[i].stepStartNanos - end.stepStart) <= startTolerance { stalls[i].ended = true }
+        }
+        for i in stalls.indices { stalls[i].blockedIn = blockedIn(stalls[i].samples) }
+        stalls.sort { $0.stepStartNanos < $1.stepStartNanos }
+        return StallReport(samples: table.samples.count, stalls: stalls,
+                           symbolizerNote: symbolizer.isAvailable ? nil : "llvm-symbolizer not found: frames show image+offset (set LOOPTRACE_SYMBOLIZER)")
+    }
+
+    /// Gives each blocking finding the stall that matches it (same task, same start).
+    public static func attach(_ report: StallReport, to result: inout AnalysisResult) {
+        for i in result.blocking.findings.indices {
+            let f = result.blocking.findings[i]
+            guard let stall = report.stalls.first(where: {
+                $0.task == f.task && abs($0.stepStartNanos - f.beginNanos) <= startTolerance
+            }) else { continue }
+            result.blocking.findings[i].blockedIn = stall.blockedIn
+            result.blocking.findings[i].stack = representative(stall.samples)?.frames
+        }
+        result.stalls = report
+    }
+
+    /// Builds the report and attaches it: what `AnalysisSession.finish` does when the trace has
+    /// samples.
+    public static func apply(model: TraceModel, to result: inout AnalysisResult) {
+        guard let report = report(model: model) else { return }
+        attach(report, to: &result)
+    }
+
+    struct StallKey: Hashable {
+        var stream: UInt32
+        var task: UInt64
+        var start: Int64
+    }
+
+    /// The sample that best says where a stall was: the one whose innermost user frame is the
+    /// most common among its samples (the latest of those).
+    static func representative(_ samples: [StallSampleInfo]) -> StallSampleInfo? {
+        var counts: [String: Int] = [:]
+        for s in samples { counts[userText(s) ?? "", default: 0] += 1 }
+        var best: StallSampleInfo?
+        var bestCount = 0
+        for s in samples {
+            let c = counts[userText(s) ?? ""] ?? 0
+            let better = userText(s) != nil && (best.flatMap(userText) == nil || c >= bestCount)
+            if best == nil || better {
+                best = s
+                bestCount = c
+            }
+        }
+        return best
+    }
+
+    static func userText(_ s: StallSampleInfo) -> String? { s.userFrame.map { s.frames[$0].text } }
+
+    /// `in f() File.swift:8 (usleep)`: the innermost user frame, and the call it made into the
+    /// system (and the syscall when that says more), or "(running)".
+    static func blockedIn(_ samples: [StallSampleInfo]) -> String? {
+        guard let s = representative(samples) else { return nil }
+        var callee: String?
+        let inner: ArraySlice<StackFrameInfo>
+        if let u = s.userFrame {
+            inner = s.frames[..<u]
+        } else {
+            inner = s.frames[...]
+        }
+        if let outer = inner.last { callee = cleanSystemName(outer.function) }
+        var detail: String
+        if let syscall = s.syscall {
+            if let callee, callee != syscall { detail = "\(callee) in \(syscall)" } else { detail = syscall }
+        } else {
+            detail = "running"
+        }
+        if s.frames.isEmpty { detail += ", no stack" }
+        guard let u = s.userFrame else { return "in \(detail)" }
+        return "in \(s.frames[u].text) (\(detail))"
+    }
+
+    /// glibc's internal aliases read better without their prefixes (`__GI___libc_read` → `read`).
+    static func cleanSystemName(_ name: String) -> String {
+        var s = Substring(name)
+        for prefix in ["__GI_", "__libc_", "___", "__"] where s.hasPrefix(prefix) { s = s.dropFirst(prefix.count) }
+        for prefix in ["libc_"] where s.hasPrefix(prefix) { s = s.dropFirst(prefix.count) }
+        while s.hasPrefix("_") { s = s.dropFirst() }
+        return s.isEmpty ? name : String(s)
+    }
+
+    static func frameInfo(_ symbol: Symbolizer.Symbol) -> StackFrameInfo {
+        var function = symbol.function
+        while function.hasSuffix(" in ") { function = String(function.dropLast(4)) }
+        var file = symbol.file.map { path in path.split(separator: "/").last.map(String.init) ?? path }
+        if file == "<compiler-generated>" { file = nil }
+        return StackFrameInfo(function: function, file: file, line: file == nil ? nil : symbol.line, image: symbol.image,
+                              note: symbol.note, user: isUser(symbol))
+    }
+
+    /// Libraries and modules that are not the program's own code.
+    static let systemImagePrefixes = ["libc.so", "libc-", "libm.so", "libpthread", "ld-linux", "libgcc_s", "libstdc++",
+                                      "libdispatch", "libBlocksRuntime", "libFoundation", "lib_Foundation", "libswift",
+                                      "linux-vdso", "libicu", "libz.so", "libdeflate", "libdl", "librt", "libutil"]
+    static let systemModules: Set<String> = ["Swift", "_Concurrency", "_StringProcessing", "LoopRuntime", "TraceFormat",
+                                             "Dispatch", "Foundation", "FoundationEssentials", "Glibc", "Atomics",
+                                             "DequeModule", "HeapModule", "Synchronization", "CLoopTraceShims",
+                                             "_SwiftConcurrencyShims", "SwiftGlibc", "InternalCollectionsUtilities"]
+
+    /// Whether a frame is the program's own code: not in a system library, not a function of
+    /// the Swift standard library, runtime or LoopRuntime, and not one of our C shims.
+    static func isUser(_ symbol: Symbolizer.Symbol) -> Bool {
+        let base = Symbolizer.basename(symbol.image)
+        if systemImagePrefixes.contains(where: { base.hasPrefix($0) }) { return false }
+        guard let linkage = symbol.linkageName else { return symbol.note == nil && symbol.function.first != "?" }
+        if let module = swiftModule(linkage) { return !systemModules.contains(module) }
+        // C or runtime symbols linked into the program: our shims and the runtime's entry points.
+        return !(linkage.hasPrefix("lt_") || linkage.hasPrefix("swift_") || linkage.hasPrefix("_swift")
+                 || linkage.hasPrefix("__") || linkage == "_start")
+    }
+
+    /// The module of a Swift mangled name (`$s11LoopRuntime…` → LoopRuntime; `$ss…`/`$sS…`: the
+    /// standard library); nil when not a Swift name.
+    static func swiftModule(_ linkage: String) -> String? {
+        var s = Substring(linkage)
+        if s.hasPrefix("_") { s = s.dropFirst() }
+        guard s.hasPrefix("$s") else { return nil }
+        s = s.dropFirst(2)
+        guard let first = s.first else { return nil }
+        if first == "s" || first == "S" { return "Swift" }
+        let digits = s.prefix(while: \.isNumber)
+        guard let length = Int(digits), length > 0 else { return nil }
+        let rest = s.dropFirst(digits.count)
+        guard rest.count >= length else { return nil }
+        return String(rest.prefix(length))
+    }
+}
