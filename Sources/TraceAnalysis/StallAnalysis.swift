@@ -11,15 +11,11 @@ public enum StallAnalysis {
     public static func report(model: TraceModel, symbolizer: Symbolizer = Symbolizer()) -> StallReport? {
         let table = model.stacks
         guard !table.samples.isEmpty else { return nil }
-        let stacks = table.samples.map { $0.stack ?? StackTable.Stack(kind: nil, frames: []) }
-        let symbolized = symbolizer.symbolize(stacks, images: table.images)
+        let infos = sampleInfos(table.samples, images: table.images, symbolizer: symbolizer)
         var stalls: [Stall] = []
         var open: [StallKey: Int] = [:]
         for (i, sample) in table.samples.enumerated() {
-            let frames = symbolized[i].map(frameInfo)
-            let info = StallSampleInfo(timeNanos: sample.time, elapsedNanos: sample.elapsed,
-                                       syscall: sample.syscall.map(SyscallNames.name), method: sample.stack?.kind?.description ?? "none",
-                                       frames: frames, userFrame: frames.firstIndex(where: \.user))
+            let info = infos[i]
             let key = StallKey(stream: sample.stream, task: sample.task, start: sample.stepStart / startTolerance)
             let index = open[key] ?? open[StallKey(stream: key.stream, task: key.task, start: key.start - 1)]
                 ?? open[StallKey(stream: key.stream, task: key.task, start: key.start + 1)]
@@ -42,6 +38,29 @@ public enum StallAnalysis {
         stalls.sort { $0.stepStartNanos < $1.stepStartNanos }
         return StallReport(samples: table.samples.count, stalls: stalls,
                            symbolizerNote: symbolizer.isAvailable ? nil : "llvm-symbolizer not found: frames show image+offset (set LOOPTRACE_SYMBOLIZER)")
+    }
+
+    /// Symbolizes samples, all in one batch.
+    public static func sampleInfos(_ samples: [StackTable.Sample], images: [UInt32: StackTable.Image],
+                                   symbolizer: Symbolizer) -> [StallSampleInfo] {
+        let stacks = samples.map { $0.stack ?? StackTable.Stack(kind: nil, frames: []) }
+        let symbolized = symbolizer.symbolize(stacks, images: images)
+        return samples.enumerated().map { i, sample in
+            let frames = symbolized[i].map(frameInfo)
+            return StallSampleInfo(timeNanos: sample.time, elapsedNanos: sample.elapsed,
+                                   syscall: sample.syscall.map(SyscallNames.name), method: sample.stack?.kind?.description ?? "none",
+                                   frames: frames, userFrame: frames.firstIndex(where: \.user))
+        }
+    }
+
+    /// A stall's stack as one text block: where it blocked, then its frames, innermost first
+    /// (the export's `stack` argument).
+    public static func stackText(_ samples: [StallSampleInfo]) -> String? {
+        guard let s = representative(samples) else { return nil }
+        var lines = [blockedIn(samples) ?? ""]
+        lines += s.frames.map { "  " + $0.text }
+        if s.method == "scan" { lines.append("(scanned: may hold stale frames)") }
+        return lines.joined(separator: "\n")
     }
 
     /// Gives each blocking finding the stall that matches it (same task, same start).
