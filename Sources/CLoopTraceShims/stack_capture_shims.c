@@ -85,6 +85,15 @@ int lt_capture_install(void) {
     return atomic_load(&capture.signo);
 }
 
+void lt_capture_unblock(void) {
+    int signo = atomic_load(&capture.signo);
+    if (signo <= 0) return;
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, signo);
+    pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+}
+
 static void deadline_after(struct timespec *ts, int64_t ns) {
     clock_gettime(CLOCK_REALTIME, ts);
     ts->tv_sec += ns / 1000000000;

@@ -104,8 +104,10 @@ final class Watchdog: @unchecked Sendable {
     func loopStarted() {
         loopThread.store(Int(lt_thread_id()), ordering: .relaxed)
         loopStackTop.store(lt_current_stack_top(), ordering: .relaxed)
-        guard thread == nil else { return }
+        // The loop thread may have inherited a mask that blocks every signal: let ours through.
         _ = lt_capture_install()
+        lt_capture_unblock()
+        guard thread == nil else { return }
         let context = Unmanaged.passRetained(self).toOpaque()
         var t = pthread_t()
         let rc = pthread_create(&t, nil, { raw in
@@ -173,6 +175,10 @@ final class Watchdog: @unchecked Sendable {
     /// how the frames were captured.
     /// `futex` on x86-64 (202) and arm64 (98): restarted after a handler with `SA_RESTART`
     /// (signal(7)), unlike sleeps, polls and `epoll_wait`, which return EINTR.
+    /// How long a signalled thread may take to run the handler: generous, as a loaded machine
+    /// may not schedule it at once (20–60 µs on a quiet one).
+    static let signalTimeoutNanos: Int64 = 250_000_000
+
     #if arch(x86_64)
     static let futexSyscall: Int64 = 202
     #else
@@ -190,7 +196,7 @@ final class Watchdog: @unchecked Sendable {
             // lock loops retry anyway), so the exact unwinder costs the program nothing here,
             // while a scan would pick up the stale frames that lock waits leave (the frames of
             // whatever ran just before, at the same depth).
-            let count = lt_capture_signal(tid, frames.baseAddress, Int32(frames.count), 50_000_000)
+            let count = lt_capture_signal(tid, frames.baseAddress, Int32(frames.count), Self.signalTimeoutNanos)
             return (nr, max(0, Int(count)), .signal)
         }
         if state == 1 || state == 2 {
@@ -207,7 +213,7 @@ final class Watchdog: @unchecked Sendable {
             guard again == state, sp2 == sp, pc2 == pc else { return (state == 1 ? nr : -1, 0, .scan) }
             return (state == 1 ? nr : -1, Int(count), .scan)
         }
-        let count = lt_capture_signal(tid, frames.baseAddress, Int32(frames.count), 50_000_000)
+        let count = lt_capture_signal(tid, frames.baseAddress, Int32(frames.count), Self.signalTimeoutNanos)
         return (-1, max(0, Int(count)), .signal)
     }
 }

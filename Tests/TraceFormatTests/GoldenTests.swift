@@ -37,9 +37,11 @@ struct SpecTests {
         #expect(doc.contains(TraceSpec.markdownTable()))
     }
 
-    @Test("Wire ids are unique, dense from 1 and fit the reader's argument vector")
+    @Test("Wire ids are unique, ascending from 1 and fit the reader's argument vector")
     func specTableIsWellFormed() {
-        #expect(TraceSpec.events.map(\.type.rawValue) == Array(1...UInt8(TraceSpec.events.count)))
+        // Ids are handed out in ranges per feature (format 1.2), so the table may have gaps.
+        let ids = TraceSpec.events.map(\.type.rawValue)
+        #expect(ids.first == 1 && ids == ids.sorted() && Set(ids).count == ids.count)
         #expect(TraceSpec.events.allSatisfy { $0.args.count <= TraceSpec.maxArgs })
         #expect(Set(TraceSpec.events.map(\.name)).count == TraceSpec.events.count)
     }

@@ -16,13 +16,17 @@
 /// async-signal-safe. Idempotent. Returns the signal number, or -1 when none is free.
 int lt_capture_install(void);
 
+/// Unblocks the capture signal on the calling thread (a thread may inherit a mask that blocks
+/// every signal, from a test runner say). Call it on the watched thread.
+void lt_capture_unblock(void);
+
 /// Signals thread `tid` of this process with the capture signal and waits up to `timeout_ns`
 /// for its handler to unwind it with backtrace(). Frames go to `out` (at most `max`), the
 /// interrupted PC first, then return addresses; the handler's own frames are dropped.
 /// Serialized across threads by an internal lock (watchdog threads only; never call it from
 /// the thread it signals). Returns the frame count (0 when nothing useful was captured), -1
-/// when the signal could not be sent or no handler is installed, -2 on timeout (the late
-/// answer is discarded and the next call waits for it first).
+/// when the signal could not be sent or no handler is installed, -2 on timeout (a late answer
+/// is discarded).
 int lt_capture_signal(int32_t tid, uintptr_t *out, int max, int64_t timeout_ns);
 
 /// Reads /proc/self/task/TID/syscall. Returns 1 when the thread is blocked in a syscall (its
