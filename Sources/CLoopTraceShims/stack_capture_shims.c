@@ -4,6 +4,7 @@
 #include <elf.h>
 #include <errno.h>
 #include <execinfo.h>
+#include <dlfcn.h>
 #include <fcntl.h>
 #include <link.h>
 #include <pthread.h>
@@ -210,13 +211,70 @@ static int call_rm_length(const uint8_t *modrm) {
     }
 }
 
+// The target of a direct `e8 rel32` call returning to `w`, through a PLT stub when it is one
+// (`[endbr64] [bnd] jmp *GOT(%rip)`: the GOT slot holds the real target); 0 when `w` does not
+// follow a direct call or the target is not executable.
+static uintptr_t direct_call_target(uintptr_t w, uintptr_t start, const uintptr_t *ranges, int count) {
+    if (w - start < 5 || *(const uint8_t *)(w - 5) != 0xE8) return 0;
+    int32_t rel;
+    memcpy(&rel, (const void *)(w - 4), 4);
+    uintptr_t target = w + (intptr_t)rel;
+    uintptr_t target_start;
+    if (!in_ranges(target, ranges, count, &target_start)) return 0;
+    const uint8_t *b = (const uint8_t *)target;
+    uintptr_t end = target_start;
+    for (int i = 0; i < count; i++) if (ranges[2 * i] == target_start) end = ranges[2 * i + 1];
+    if ((uintptr_t)b + 11 > end) return target;
+    if (b[0] == 0xF3 && b[1] == 0x0F && b[2] == 0x1E && b[3] == 0xFA) b += 4;
+    if (b[0] == 0xF2) b += 1;
+    if (b[0] == 0xFF && b[1] == 0x25) {
+        int32_t disp;
+        memcpy(&disp, b + 2, 4);
+        uintptr_t slot = (uintptr_t)(b + 6) + (intptr_t)disp;
+        struct dl_find_object object;
+        if (_dl_find_object((void *)target, &object) == 0 && slot >= (uintptr_t)object.dlfo_map_start
+            && slot + 8 <= (uintptr_t)object.dlfo_map_end) {
+            uintptr_t resolved;
+            memcpy(&resolved, (const void *)slot, 8);
+            return resolved;
+        }
+    }
+    return target;
+}
+
+// The start of the function containing `pc`, from its object's .eh_frame_hdr search table
+// (sorted initial locations, DW_EH_PE_datarel|sdata4); 0 when unknown.
+static uintptr_t function_start(uintptr_t pc) {
+    struct dl_find_object object;
+    if (_dl_find_object((void *)pc, &object) != 0 || object.dlfo_eh_frame == NULL) return 0;
+    const uint8_t *hdr = object.dlfo_eh_frame;
+    if (hdr[0] != 1 || hdr[3] != 0x3B) return 0;
+    int ptr_size = (hdr[1] & 0x0F) == 0x03 || (hdr[1] & 0x0F) == 0x0B ? 4 : ((hdr[1] & 0x0F) == 0x04 || (hdr[1] & 0x0F) == 0x0C ? 8 : 0);
+    if (ptr_size == 0 || ((hdr[2] & 0x0F) != 0x03 && (hdr[2] & 0x0F) != 0x0B)) return 0;
+    uint32_t n;
+    memcpy(&n, hdr + 4 + ptr_size, 4);
+    const uint8_t *table = hdr + 8 + ptr_size;
+    int64_t lo = 0, hi = (int64_t)n - 1, found = -1;
+    while (lo <= hi) {
+        int64_t mid = (lo + hi) / 2;
+        int32_t loc;
+        memcpy(&loc, table + mid * 8, 4);
+        if ((uintptr_t)hdr + (intptr_t)loc <= pc) {
+            found = mid;
+            lo = mid + 1;
+        } else {
+            hi = mid - 1;
+        }
+    }
+    if (found < 0) return 0;
+    int32_t loc;
+    memcpy(&loc, table + found * 8, 4);
+    return (uintptr_t)hdr + (intptr_t)loc;
+}
+
 static int follows_call(uintptr_t w, uintptr_t start, const uintptr_t *ranges, int count) {
 #if defined(__x86_64__)
-    if (w - start >= 5 && *(const uint8_t *)(w - 5) == 0xE8) {
-        int32_t rel;
-        memcpy(&rel, (const void *)(w - 4), 4);
-        if (in_ranges(w + (intptr_t)rel, ranges, count, NULL)) return 1;
-    }
+    if (direct_call_target(w, start, ranges, count) != 0) return 1;
     static const int lengths[] = {2, 3, 4, 6, 7};
     for (int i = 0; i < 5; i++) {
         int len = lengths[i];
@@ -239,10 +297,38 @@ int lt_scan_stack(uintptr_t sp, uintptr_t top, uintptr_t pc, const uintptr_t *ra
     if (sp == 0 || top <= sp) return n;
     uintptr_t end = top;
     if (end - sp > (512u << 10)) end = sp + (512u << 10);
-    for (uintptr_t p = (sp + 7) & ~(uintptr_t)7; p + 8 <= end && n < max; p += 8) {
+    // Every word that looks like a return address, with its direct call's target (0: indirect).
+    enum { CAP = LT_MAX_FRAMES * 4 };
+    uintptr_t found[CAP], targets[CAP];
+    int m = 0;
+    for (uintptr_t p = (sp + 7) & ~(uintptr_t)7; p + 8 <= end && m < CAP; p += 8) {
         uintptr_t w = *(const volatile uintptr_t *)p;
         uintptr_t start;
-        if (in_ranges(w, ranges, range_count, &start) && follows_call(w, start, ranges, range_count)) out[n++] = w;
+        if (in_ranges(w, ranges, range_count, &start) && follows_call(w, start, ranges, range_count)) {
+            found[m] = w;
+            targets[m] = direct_call_target(w, start, ranges, range_count);
+            m++;
+        }
+    }
+    // Drop provably stale words: a direct call whose target is not the function the previous
+    // frame is in, when a later word does call that function (then that one is the real
+    // caller, and this one a leftover of a call that returned). A mismatch with no such later
+    // word is kept: the previous function may have been reached by a tail call.
+    uintptr_t inner = pc;
+    for (int i = 0; i < m && n < max; i++) {
+        uintptr_t callee = function_start(inner);
+        if (targets[i] != 0 && callee != 0 && targets[i] != callee) {
+            int stale = 0;
+            for (int j = i + 1; j < m && j < i + 24; j++) {
+                if (targets[j] == callee) {
+                    stale = 1;
+                    break;
+                }
+            }
+            if (stale) continue;
+        }
+        out[n++] = found[i];
+        inner = found[i] - 1;
     }
     return n;
 }

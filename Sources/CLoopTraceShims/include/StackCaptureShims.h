@@ -37,9 +37,11 @@ int lt_thread_syscall(int32_t tid, int64_t *nr, uintptr_t *sp, uintptr_t *pc);
 /// Scans a stack frozen in a syscall without stopping its thread: `pc` becomes frame 0, then
 /// every 8-byte word in [sp, top) (at most 512 KiB) that points into one of the sorted
 /// executable `ranges` (start, end pairs) right after a call instruction (`e8 rel32` whose
-/// target is executable, or `ff /2`) becomes a frame, innermost first. Stale return addresses
-/// left in live frames can show up as extra frames: callers label such stacks "scanned".
-/// Returns the frame count.
+/// target is executable, or `ff /2`) becomes a frame, innermost first. A word whose direct call
+/// targets another function than the one the previous frame is in (function starts from the
+/// object's .eh_frame_hdr, PLT stubs followed) is dropped when a later word does call that
+/// function: it is a leftover of a call that returned. Stale words that cannot be proved so
+/// (indirect calls) remain: callers label such stacks "scanned". Returns the frame count.
 int lt_scan_stack(uintptr_t sp, uintptr_t top, uintptr_t pc, const uintptr_t *ranges, int range_count,
                   uintptr_t *out, int max);
 
