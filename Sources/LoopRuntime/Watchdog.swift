@@ -70,8 +70,6 @@ final class Watchdog: @unchecked Sendable {
     private let loopThread = ManagedAtomic<Int>(0)
     private let loopStackTop = ManagedAtomic<UInt>(0)
     private var thread: pthread_t?  // owner thread only
-    /// Samples taken and the time they took, for tests and loop-bench. Watchdog thread writes.
-    let samplesTaken = ManagedAtomic<Int>(0)
 
     /// Creates a watchdog for the loop recording on `loopStream`; its thread starts with the loop.
     init(recorder: TraceRecorder, loopStream: UInt32, thresholdNanos: Int64) {
@@ -164,7 +162,6 @@ final class Watchdog: @unchecked Sendable {
                                    frames: UnsafeBufferPointer(rebasing: buffer[..<count]), kind: kind)
             }
             stream.flush()
-            samplesTaken.wrappingIncrement(ordering: .relaxed)
         }
         if let sampled = current { stream.stallEnd(stepStartTicks: sampled.start) }
         stream.flush()
