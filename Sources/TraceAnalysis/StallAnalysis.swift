@@ -73,6 +73,28 @@ public enum StallAnalysis {
             result.blocking.findings[i].blockedIn = stall.blockedIn
             result.blocking.findings[i].stack = representative(stall.samples)?.frames
         }
+        // A step still running at the end of the trace (the program hung and was killed) ran
+        // at least as long as its last sample: a blocking step too, so `--fail-on blocking`
+        // catches a hang. Its impact is unknown (the loop's last events are usually lost).
+        for stall in report.unended where stall.lastElapsedNanos >= result.blocking.thresholdNanos {
+            let known = result.blocking.findings.contains {
+                $0.task == stall.task && abs($0.beginNanos - stall.stepStartNanos) <= startTolerance
+            }
+            guard !known else { continue }
+            let kind = stall.task == 0 ? "callback" : "step"
+            let still = "(still running at the end of the trace)"
+            var finding = BlockingFinding(kind: kind, task: stall.task, name: stall.name.isEmpty ? "task" : stall.name, step: 0,
+                                          resumeSite: "(unknown)", suspendSite: still,
+                                          beginNanos: stall.stepStartNanos, durationNanos: stall.lastElapsedNanos,
+                                          impact: BlockingImpact(readyTasks: 0, timersDue: 0, callbacksQueued: 0, maxDelayCausedNanos: 0))
+            finding.blockedIn = stall.blockedIn
+            finding.stack = representative(stall.samples)?.frames
+            let at = result.blocking.findings.firstIndex { $0.durationNanos < finding.durationNanos } ?? result.blocking.findings.count
+            result.blocking.findings.insert(finding, at: at)
+            result.blocking.count += 1
+            result.blocking.groups.append(BlockingGroup(kind: kind, resumeSite: "(unknown)", suspendSite: still, count: 1,
+                                                        totalNanos: stall.lastElapsedNanos, maxNanos: stall.lastElapsedNanos))
+        }
         result.stalls = report
     }
 
@@ -128,7 +150,13 @@ public enum StallAnalysis {
             detail = "running"
         }
         if s.frames.isEmpty { detail += ", no stack" }
-        guard let u = s.userFrame else { return "in \(detail)" }
+        guard let u = s.userFrame else {
+            // Say why no user frame is named when the binaries do not match the trace.
+            if let unknown = s.frames.first(where: { $0.note == "stale image" || $0.note == "image missing" }) {
+                return "in an unknown frame (\(s.syscall ?? "running"); \(unknown.note!): \(unknown.image))"
+            }
+            return "in \(detail)"
+        }
         return "in \(s.frames[u].text) (\(detail))"
     }
 

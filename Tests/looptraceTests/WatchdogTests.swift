@@ -117,6 +117,9 @@ struct WatchdogTests {
         #expect(report.stdout.contains("the loop was still blocked in futex after"), "\(report.stdout)")
         #expect(report.stdout.contains("in waitForMutex(_:) Blockers.swift:\(try blockerLine("pthread_mutex_lock(mutex)"))"),
                 "\(report.stdout)")
+        // The hung step is a blocking finding too, so a CI gate catches the hang.
+        let gate = try looptrace(["blocking", "--fail-on", "blocking", trace])
+        #expect(gate.status == 1, "\(gate.stdout)")
     }
 
     @Test("Stacks of a rebuilt binary say 'stale image', of a deleted one 'image missing', never wrong names")
