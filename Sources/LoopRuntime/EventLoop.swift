@@ -43,6 +43,8 @@ public final class EventLoop: @unchecked Sendable {
     @exclusivity(unchecked) var ioRegistrations: [Int32: IORegistration] = [:]
     // owner thread only: the thread's timer slack before the run, restored after it
     @exclusivity(unchecked) var savedTimerSlack = 0
+    // owner thread only: the pool of `runInExecutor`, started on first use (`defaultExecutor`)
+    @exclusivity(unchecked) var defaultThreadPool: LoopThreadPool?
     // loop thread only; reused between iterations to drain the inbox without allocating
     @exclusivity(unchecked) var inboxBuffer: [Inbox.Item] = []
     let readyEvents: UnsafeMutablePointer<lt_ready_event>
@@ -207,6 +209,9 @@ public final class EventLoop: @unchecked Sendable {
         watchdog?.stop()
         watchdog = nil
         state.pointee.beacon = nil
+        // Before the recorder closes: the pool's workers record into it.
+        defaultThreadPool?.shutdown()
+        defaultThreadPool = nil
         state.pointee.tracer?.flush()
         state.pointee.tracer = nil
         recorder?.close()

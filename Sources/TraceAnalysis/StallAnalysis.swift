@@ -65,6 +65,18 @@ public enum StallAnalysis {
 
     /// Gives each blocking finding the stall that matches it (same task, same start).
     public static func attach(_ report: StallReport, to result: inout AnalysisResult) {
+        var report = report
+        // A stall whose step the trace shows ending did end, even without a `stallEnd` (the
+        // program exited before the watchdog's next look).
+        let ended = result.blocking.findings.map { ($0.task, $0.beginNanos) }
+            + result.longestSteps.map { ($0.task, $0.beginNanos) }
+            + result.longestCallbacks.map { (UInt64(0), $0.beginNanos) }
+        for i in report.stalls.indices where !report.stalls[i].ended {
+            let s = report.stalls[i]
+            if ended.contains(where: { $0.0 == s.task && abs($0.1 - s.stepStartNanos) <= startTolerance }) {
+                report.stalls[i].ended = true
+            }
+        }
         for i in result.blocking.findings.indices {
             let f = result.blocking.findings[i]
             guard let stall = report.stalls.first(where: {
