@@ -60,8 +60,6 @@ static void capture_handler(int sig, siginfo_t *info, void *context) {
 
 static void capture_setup(void) {
     sem_init(&capture.done, 0, 0);
-    void *warm[4];
-    (void)backtrace(warm, 4);  // dlopens libgcc now, not in the handler
     for (int k = 4; SIGRTMIN + k <= SIGRTMAX; k++) {
         int signo = SIGRTMIN + k;
         struct sigaction old;
@@ -84,6 +82,11 @@ static void capture_setup(void) {
 int lt_capture_install(void) {
     pthread_once(&capture_once, capture_setup);
     return atomic_load(&capture.signo);
+}
+
+void lt_capture_warm_up(void) {
+    void *warm[4];
+    (void)backtrace(warm, 4);  // dlopens libgcc now, not in the handler
 }
 
 void lt_capture_unblock(void) {

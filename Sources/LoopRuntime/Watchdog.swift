@@ -131,6 +131,8 @@ final class Watchdog: @unchecked Sendable {
     // MARK: - The watchdog thread
 
     private func run() {
+        // Here rather than on the loop thread: the first backtrace() loads libgcc.
+        lt_capture_warm_up()
         let stream = recorder.makeStream()
         stream.watchdogStart(loopStream: loopStream, thresholdNanos: UInt64(thresholdNanos))
         stream.flush()

@@ -94,6 +94,8 @@ public struct EventType: RawRepresentable, Hashable, Sendable, Comparable, Custo
     public static let stallSample = EventType(41)
     public static let stallEnd = EventType(42)
     public static let watchdogStart = EventType(43)
+    public static let wakeupSent = EventType(34)
+    public static let taskUntracked = EventType(35)
     public static let executorFactory = EventType(46)
     public static let runtimeJob = EventType(47)
 
@@ -168,6 +170,9 @@ public enum TaskObservation: UInt8, Sendable, CaseIterable, CustomStringConverti
     case result = 1
     /// A done callback was added.
     case doneCallback = 2
+    /// A structured child (`async let`, task group): its parent's scope awaits it by
+    /// construction, whether or not the parent reaches an explicit `await` first.
+    case structured = 3
 
     public var description: String { TraceSpec.observationNames[Int(rawValue)] }
 }
@@ -185,7 +190,7 @@ public enum TraceSpec {
     static let stepOutcomeNames = ["suspended", "yielded", "completed", "failed", "cancelled"]
     static let wakerKindNames = ["task", "callback", "timer", "io", "thread", "executor"]
     static let callbackKindNames = ["soon", "later", "at", "threadsafe"]
-    static let observationNames = ["awaited", "result", "doneCallback"]
+    static let observationNames = ["awaited", "result", "doneCallback", "structured"]
     static let stackKindNames = ["suspendChain", "signal", "scan"]
     static let globalHookNames = ["preinstalled", "foreign", "unavailable"]
 
@@ -219,7 +224,8 @@ public enum TraceSpec {
         EventSpec(type: .callbackScheduled, name: "callbackScheduled",
                   args: [ArgSpec("handle", .handle), ArgSpec("kind", .uvarint, choices: callbackKindNames),
                          ArgSpec("due", .time), ArgSpec("site", .string)],
-                  timed: true, sinceMinor: 0, summary: "A callback is scheduled to run at `due`."),
+                  timed: true, sinceMinor: 0,
+                  summary: "A callback is scheduled to run at `due`. A threadsafe callback is due when the other thread sent it (since 1.2; before, when the loop took it from its inbox)."),
         EventSpec(type: .callbackBegin, name: "callbackBegin", args: [ArgSpec("handle", .handle)], timed: true,
                   sinceMinor: 0, summary: "A callback starts running on the loop."),
         EventSpec(type: .callbackEnd, name: "callbackEnd", args: [ArgSpec("handle", .handle)], timed: true,
@@ -260,6 +266,11 @@ public enum TraceSpec {
                   args: [ArgSpec("task", .task), ArgSpec("how", .uvarint, choices: observationNames)],
                   timed: true, sinceMinor: 1,
                   summary: "Something first takes an interest in a task's outcome: awaits it, reads its result or adds a done callback. Emitted once per task."),
+        EventSpec(type: .wakeupSent, name: "wakeupSent",
+                  args: [ArgSpec("task", .task), ArgSpec("sent", .time)], timed: true, sinceMinor: 2,
+                  summary: "Another thread made `task` ready at `sent`; the loop takes the wakeup from its inbox now, and its `wakeup` (waker thread) follows."),
+        EventSpec(type: .taskUntracked, name: "taskUntracked", args: [ArgSpec("task", .task)], timed: true, sinceMinor: 2,
+                  summary: "The loop cannot see interest in `task`'s outcome (a Swift task it did not create and no structured child): no `taskObserved` will say whether it was awaited."),
         // Stacks and the loop watchdog (wire ids 38–45). Images and stacks are defined per chunk
         // like strings, just before the first record of the chunk that refers to them.
         EventSpec(type: .imageDef, name: "imageDef",

@@ -11,10 +11,13 @@
 #define LT_MAX_FRAMES 128
 
 /// Installs the capture handler on the first free real-time signal from SIGRTMIN+4 on (one
-/// whose disposition is SIG_DFL; never SIGPROF, which other profilers own) and calls
-/// glibc's backtrace() once, because its first call dlopens libgcc, which is not
-/// async-signal-safe. Idempotent. Returns the signal number, or -1 when none is free.
+/// whose disposition is SIG_DFL; never SIGPROF, which other profilers own). Idempotent.
+/// Returns the signal number, or -1 when none is free.
 int lt_capture_install(void);
+
+/// Calls glibc's backtrace() once: its first call dlopens libgcc, which is not
+/// async-signal-safe. Call it before the first lt_capture_signal, off the watched thread.
+void lt_capture_warm_up(void);
 
 /// Unblocks the capture signal on the calling thread (a thread may inherit a mask that blocks
 /// every signal, from a test runner say). Call it on the watched thread.
