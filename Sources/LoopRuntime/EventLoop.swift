@@ -37,6 +37,8 @@ public final class EventLoop: @unchecked Sendable {
     // per loop iteration for `ioRegistrations` alone).
     // owner thread only
     @exclusivity(unchecked) var recorder: TraceRecorder?
+    // owner thread only: samples the loop thread's stack during long steps (when tracing)
+    @exclusivity(unchecked) var watchdog: Watchdog?
     // owner thread only (an I/O registration per descriptor)
     @exclusivity(unchecked) var ioRegistrations: [Int32: IORegistration] = [:]
     // owner thread only: the thread's timer slack before the run, restored after it
@@ -96,7 +98,13 @@ public final class EventLoop: @unchecked Sendable {
         if let path {
             let recorder = try TraceRecorder(TraceRecorder.Configuration(path: path))
             self.recorder = recorder
-            state.pointee.tracer = recorder.makeStream()
+            let stream = recorder.makeStream()
+            state.pointee.tracer = stream
+            if let threshold = Watchdog.threshold(from: environment("LOOPTRACE_WATCHDOG")) {
+                let watchdog = Watchdog(recorder: recorder, loopStream: stream.id, thresholdNanos: threshold)
+                self.watchdog = watchdog
+                state.pointee.beacon = watchdog.beacon
+            }
         }
     }
 
@@ -198,6 +206,9 @@ public final class EventLoop: @unchecked Sendable {
         state.pointee.lifecycle = .closed
         state.pointee.ready.removeAll()
         state.pointee.timers = Heap()
+        watchdog?.stop()
+        watchdog = nil
+        state.pointee.beacon = nil
         // Before the recorder closes: the pool's workers record into it.
         defaultThreadPool?.shutdown()
         defaultThreadPool = nil
@@ -226,6 +237,7 @@ public final class EventLoop: @unchecked Sendable {
         // default); the loop wants its timers on time.
         savedTimerSlack = lt_set_timer_slack(1)
         st.pointee.tracer?.loopStart(loop: id)
+        watchdog?.loopStarted()
     }
 
     func endRunning() {
