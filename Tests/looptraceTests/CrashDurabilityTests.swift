@@ -2,11 +2,12 @@ import Foundation
 import Testing
 
 /// Runs a built example with `LOOPTRACE` set and kills it with SIGKILL partway: once its trace
-/// has grown past `bytes` (a chunk or more flushed), or after 10 s.
+/// holds more than `events` events (a chunk or more of the loop's stream flushed), or after 10 s.
 ///
 /// A fixed delay (0.3 s) was flaky on a loaded machine: the program had not written its first
-/// chunk yet, or any trace at all, when it was killed.
-func recordAndKill(_ example: String, trace: String, afterBytes bytes: Int) throws -> Int32 {
+/// chunk yet, or any trace at all, when it was killed. A file size alone is no sign either: the
+/// watchdog's stream writes its image table at once, before the loop's first chunk.
+func recordAndKill(_ example: String, trace: String, afterEvents events: Int) throws -> Int32 {
     let process = Process()
     process.executableURL = builtProduct(example)
     process.environment = ProcessInfo.processInfo.environment.merging(["LOOPTRACE": trace]) { $1 }
@@ -14,13 +15,20 @@ func recordAndKill(_ example: String, trace: String, afterBytes bytes: Int) thro
     process.standardError = FileHandle.nullDevice
     try process.run()
     for _ in 0..<2_000 {
-        let size = (try? FileManager.default.attributesOfItem(atPath: trace)[.size] as? NSNumber)?.intValue ?? 0
-        if size > bytes || !process.isRunning { break }
+        if !process.isRunning || eventCount(trace) > events { break }
         Thread.sleep(forTimeInterval: 0.005)
     }
     kill(process.processIdentifier, SIGKILL)
     process.waitUntilExit()
     return process.terminationStatus
+}
+
+/// The events `looptrace info` counts in a trace being written, 0 while it has none to read.
+private func eventCount(_ trace: String) -> Int {
+    guard FileManager.default.fileExists(atPath: trace), let info = try? looptrace(["info", "--json", trace]),
+          let object = try? JSONSerialization.jsonObject(with: Data(info.stdout.utf8)) as? [String: Any]
+    else { return 0 }
+    return object["events"] as? Int ?? 0
 }
 
 @Suite("Crash durability")
@@ -31,9 +39,9 @@ struct CrashDurabilityTests {
     func sigkillLosesAtMostTheLastInterval() throws {
         let scratch = Scratch()
         let trace = scratch.path + "/killed.trace"
-        // slow-service runs for about 0.3 s and flushes every 100 ms: its header is ~800 bytes,
-        // its first chunk several KiB (over 1,000 events).
-        _ = try recordAndKill("slow-service", trace: trace, afterBytes: 2_048)
+        // slow-service runs for about 0.3 s and flushes every 100 ms: its first chunk of the
+        // loop's stream holds over 1,000 events.
+        _ = try recordAndKill("slow-service", trace: trace, afterEvents: 100)
         let validate = try looptrace(["validate", trace])
         #expect(validate.status == 0 || validate.status == 65, "\(validate.stderr)")
         if validate.status == 65 {
