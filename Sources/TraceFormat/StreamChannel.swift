@@ -37,25 +37,67 @@ final class BufferRing: @unchecked Sendable {
         head.store(h + 1, ordering: .releasing)
         return buffer
     }
+
+    /// How many buffers the ring holds (exact on either side for its own end, a lower or upper
+    /// bound for the other's).
+    var count: Int { tail.load(ordering: .acquiring) - head.load(ordering: .acquiring) }
+
+    /// Buffers pushed so far in total.
+    var pushed: Int { tail.load(ordering: .acquiring) }
 }
 
 /// What an emitting thread shares with the writer thread: a ring of filled buffers going to the
 /// writer and a ring of empty ones coming back, plus the recorder-wide memory budget.
-/// `submit`, `takeBuffer` and `returnUnused` run on the emitting thread, once per buffer.
+///
+/// The hand-off is O(1) and quiet on the emitting thread: a buffer goes into `full` with one
+/// release store and an empty, pre-faulted one comes out of `free` with one acquire load. The
+/// emitting thread does not wake the writer (a futex wake is a syscall of a few µs, and the woken
+/// writer may preempt it); the writer polls every ``TraceRecorder`` tick instead and keeps `free`
+/// stocked with spares. Only under pressure (many buffers waiting, or none left) does the emitting
+/// thread wake it, since a syscall is then cheaper than dropping events.
 final class StreamChannel: @unchecked Sendable {
     let full: BufferRing
     let free: BufferRing
     unowned let budget: BufferBudget
     let wake: () -> Void
+    /// Set by the writer thread when the file can no longer be written: streams then stop
+    /// recording. Shared by every channel of a recorder.
+    let failed: ManagedAtomic<Bool>
+    /// The stream's hot state; owned by the channel's recorder, freed when the channel retires.
+    let state: UnsafeMutablePointer<StreamState>
+    /// Events the stream dropped so far: a copy of `StreamState.droppedTotal` that other threads
+    /// may read. Emitting thread writes (on the drop path only), anyone reads.
+    let dropped = ManagedAtomic<UInt64>(0)
+    /// Buffers the writer thread has taken out of `full` and written (or discarded). Writer
+    /// thread writes, anyone reads: ``TraceRecorder`` waits on it when a stream finishes.
+    let written = ManagedAtomic<Int>(0)
+    /// Set by the stream's thread once it will emit no more: the writer then frees what the
+    /// channel holds and drops it.
+    let retiring = ManagedAtomic<Bool>(false)
+    /// Set by the writer once a retiring channel is drained and gone.
+    let retired = ManagedAtomic<Bool>(false)
+    /// `full` holding this many buffers wakes the writer at once.
+    let pressure: Int
+    /// Wake the writer at every hand-off (offline generators that wait rather than drop).
+    let wakeAlways: Bool
 
-    init(budget: BufferBudget, wake: @escaping () -> Void) {
+    /// How many spare buffers the writer keeps in `free`, so that a hand-off never allocates.
+    static let spares = 2
+
+    init(budget: BufferBudget, failed: ManagedAtomic<Bool>, state: UnsafeMutablePointer<StreamState>,
+         wakeAlways: Bool, wake: @escaping () -> Void) {
         self.budget = budget
         self.wake = wake
+        self.failed = failed
+        self.state = state
+        self.wakeAlways = wakeAlways
         full = BufferRing(capacity: budget.maxBuffers + 1)
         free = BufferRing(capacity: budget.maxBuffers + 1)
+        pressure = max(1, budget.maxBuffers / 4)
     }
 
-    /// A buffer for the emitting thread: a recycled one, or a new one while under the cap.
+    /// A buffer for the emitting thread: a recycled or spare one, or a new one while under the
+    /// cap (which costs an `mmap` on this thread: only when the writer fell behind).
     func takeBuffer() -> UnsafeMutableRawPointer? {
         if let recycled = free.pop() { return recycled }
         return budget.allocate()
@@ -64,16 +106,26 @@ final class StreamChannel: @unchecked Sendable {
     /// Hands a filled buffer to the writer thread.
     func submit(_ buffer: UnsafeMutableRawPointer) {
         full.push(buffer)
-        wake()
+        if wakeAlways || full.count >= pressure { wake() }
     }
 
-    /// Gives back a buffer that holds nothing.
+    /// Gives back a buffer that holds nothing. (Rare: a buffer taken for an event too big to fit.
+    /// `free` has the writer as its only producer, so the buffer goes back to the budget.)
     func returnUnused(_ buffer: UnsafeMutableRawPointer) {
         budget.release(buffer)
+    }
+
+    /// Frees every spare buffer. Writer thread (or the recorder once the writer has stopped),
+    /// after the emitting thread is done.
+    func releaseSpares() {
+        while let b = free.pop() { budget.release(b) }
     }
 }
 
 /// The recorder's memory cap, counted in buffers. Lock-free: the emitting thread never blocks.
+///
+/// Buffers are anonymous mappings populated up front (`MAP_POPULATE`), so that the thread that
+/// fills one never takes a page fault in it.
 final class BufferBudget: @unchecked Sendable {
     let bufferBytes: Int
     let maxBuffers: Int
@@ -95,20 +147,27 @@ final class BufferBudget: @unchecked Sendable {
             if exchanged { break }
             current = original
         }
+        guard let mapped = mmap(nil, bufferBytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0),
+              mapped != MAP_FAILED else {
+            allocated.wrappingDecrement(ordering: .relaxed)
+            return nil
+        }
         allocationCount.wrappingIncrement(ordering: .relaxed)
-        let raw = UnsafeMutableRawPointer.allocate(byteCount: bufferBytes, alignment: 64)
-        let meta = raw.bindMemory(to: BufferMeta.self, capacity: 1)
+        let meta = mapped.bindMemory(to: BufferMeta.self, capacity: 1)
         meta.initialize(to: BufferMeta(capacity: bufferBytes - BufferMeta.size, length: 0, eventCount: 0, stream: 0,
                                        threadID: 0, firstTick: 0, lastTick: 0, runningTask: 0))
-        return raw
+        return mapped
     }
 
     /// Frees a buffer and gives its room back to the budget.
     func release(_ buffer: UnsafeMutableRawPointer) {
-        buffer.deallocate()
+        munmap(buffer, bufferBytes)
         allocated.wrappingDecrement(ordering: .relaxed)
     }
 
     /// Buffers allocated so far in total (new allocations, not recycles).
     var allocations: Int { allocationCount.load(ordering: .relaxed) }
+
+    /// Buffers that exist now.
+    var inUse: Int { allocated.load(ordering: .relaxed) }
 }
