@@ -60,6 +60,8 @@ let package = Package(
         .executableTarget(name: "interleave", dependencies: ["LoopRuntime"], path: "Sources/Examples/Interleave"),
         .executableTarget(name: "cancellation", dependencies: ["LoopRuntime"], path: "Sources/Examples/Cancellation"),
         .executableTarget(name: "slow-service", dependencies: ["LoopRuntime"], path: "Sources/Examples/SlowService"),
+        // A traced program of known shape for the recorder's end-to-end tests in looptraceTests.
+        .executableTarget(name: "trace-probe", dependencies: ["LoopRuntime", "TraceFormat"], path: "Tests/Programs/TraceProbe"),
     ],
     swiftLanguageModes: [.v6]
 )

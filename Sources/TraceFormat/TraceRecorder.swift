@@ -276,6 +276,9 @@ public final class TraceRecorder: @unchecked Sendable {
     /// Whether the file could not be written and recording stopped.
     public var isFailed: Bool { failed.load(ordering: .acquiring) }
 
+    /// Whether ``close()`` has run (the statistics no longer change).
+    public var statisticsAreFinal: Bool { lock.withLock { closed } }
+
     // MARK: - Writer thread
 
     private func startWriter() {
@@ -368,7 +371,7 @@ public final class TraceRecorder: @unchecked Sendable {
         let ok = writeAll(UnsafeRawBufferPointer(rebasing: scratch[..<(ChunkHeader.size + length)]))
         let writeErrno = errno
         let cpu = threadCPUNanos() - cpuStart
-        lock.withLock {
+        let end = lock.withLock { () -> UInt64 in
             stats.writerCPUNanos += cpu
             if ok {
                 stats.events += UInt64(meta.eventCount)
@@ -378,8 +381,14 @@ public final class TraceRecorder: @unchecked Sendable {
             } else {
                 stats.droppedEvents += UInt64(meta.eventCount)
             }
+            return stats.fileBytes
         }
-        if !ok { fail(errno: writeErrno) }
+        if !ok {
+            // Cut the partial chunk off: the file then ends at a chunk boundary, and what was
+            // recorded before the failure reads without damage (and a full disk gets the room back).
+            if isRegularFile { _ = ftruncate(fd, off_t(end)) }
+            fail(errno: writeErrno)
+        }
     }
 
     /// Stops the recording after a write error: keeps the error, tells the streams, and prints
@@ -418,9 +427,13 @@ public final class TraceRecorder: @unchecked Sendable {
         return true
     }
 
-    private func fsyncIfRegular() {
+    private var isRegularFile: Bool {
         var st = stat()
-        if fstat(fd, &st) == 0 && (st.st_mode & S_IFMT) == S_IFREG { fsync(fd) }
+        return fstat(fd, &st) == 0 && (st.st_mode & S_IFMT) == S_IFREG
+    }
+
+    private func fsyncIfRegular() {
+        if isRegularFile { fsync(fd) }
     }
 
     private func threadCPUNanos() -> UInt64 {
