@@ -4,27 +4,50 @@ import Glibc
 #endif
 
 /// A bounded single-producer single-consumer ring of buffer pointers.
-final class BufferRing: @unchecked Sendable {
-    private let slots: UnsafeMutablePointer<UnsafeMutableRawPointer?>
+///
+/// A value type over one raw block, so that the emitting thread reaches a ring's indices and slots
+/// without a hop through an object: at the flush deadline, after a long step, every line the
+/// hand-off touches may be cold (on a shared machine other work ran on the core meanwhile), and
+/// each one costs a cache miss. The producer's line (its index and its copy of the consumer's)
+/// and the consumer's are 128 bytes apart, so neither side's stores evict the other's line.
+/// Each side reloads the other's index only when the ring looks full (producer) or empty
+/// (consumer). Copies share the block; ``StreamChannel`` frees it.
+@usableFromInline
+struct BufferRing: @unchecked Sendable {
+    private let block: UnsafeMutableRawPointer
     private let mask: Int
-    // head: consumer only; tail: producer only; each read by the other side with acquire.
-    private let head = ManagedAtomic<Int>(0)
-    private let tail = ManagedAtomic<Int>(0)
+
+    // Block layout: [0] tail (atomic), [8] producer's copy of head;
+    // [128] head (atomic), [136] consumer's copy of tail; [256…] slots.
+    private var tail: UnsafeAtomic<Int> { UnsafeAtomic(at: block.assumingMemoryBound(to: Int.AtomicRepresentation.self)) }
+    private var producerHead: UnsafeMutablePointer<Int> { (block + 8).assumingMemoryBound(to: Int.self) }
+    private var head: UnsafeAtomic<Int> { UnsafeAtomic(at: (block + 128).assumingMemoryBound(to: Int.AtomicRepresentation.self)) }
+    private var consumerTail: UnsafeMutablePointer<Int> { (block + 136).assumingMemoryBound(to: Int.self) }
+    private var slots: UnsafeMutablePointer<UnsafeMutableRawPointer?> {
+        (block + 256).assumingMemoryBound(to: UnsafeMutableRawPointer?.self)
+    }
 
     init(capacity: Int) {
         var size = 2
         while size < capacity + 1 { size *= 2 }
-        slots = .allocate(capacity: size)
-        slots.initialize(repeating: nil, count: size)
         mask = size - 1
+        block = .allocate(byteCount: 256 + size * MemoryLayout<UnsafeMutableRawPointer?>.stride, alignment: 128)
+        block.initializeMemory(as: UInt8.self, repeating: 0, count: 256)
+        block.bindMemory(to: Int.AtomicRepresentation.self, capacity: 1).initialize(to: .init(0))
+        (block + 128).bindMemory(to: Int.AtomicRepresentation.self, capacity: 1).initialize(to: .init(0))
+        (block + 256).bindMemory(to: UnsafeMutableRawPointer?.self, capacity: size).initialize(repeating: nil, count: size)
     }
 
-    deinit { slots.deallocate() }
+    /// Frees the block. Once no thread uses the ring.
+    func destroy() { block.deallocate() }
 
     /// Producer side. The rings are sized for every buffer that can exist, so this never fails.
     func push(_ buffer: UnsafeMutableRawPointer) {
         let t = tail.load(ordering: .relaxed)
-        precondition(t - head.load(ordering: .acquiring) <= mask, "BufferRing overflow")
+        if t - producerHead.pointee > mask {
+            producerHead.pointee = head.load(ordering: .acquiring)
+            precondition(t - producerHead.pointee <= mask, "BufferRing overflow")
+        }
         slots[t & mask] = buffer
         tail.store(t + 1, ordering: .releasing)
     }
@@ -32,18 +55,27 @@ final class BufferRing: @unchecked Sendable {
     /// Consumer side.
     func pop() -> UnsafeMutableRawPointer? {
         let h = head.load(ordering: .relaxed)
-        guard h != tail.load(ordering: .acquiring) else { return nil }
+        if h == consumerTail.pointee {
+            consumerTail.pointee = tail.load(ordering: .acquiring)
+            if h == consumerTail.pointee { return nil }
+        }
         let buffer = slots[h & mask]
         head.store(h + 1, ordering: .releasing)
         return buffer
     }
 
+    /// Whether the ring holds at least `threshold` buffers. Producer only: it rereads the
+    /// consumer's index only when its copy says so.
+    func producerCount(atLeast threshold: Int) -> Bool {
+        let t = tail.load(ordering: .relaxed)
+        guard t - producerHead.pointee >= threshold else { return false }
+        producerHead.pointee = head.load(ordering: .acquiring)
+        return t - producerHead.pointee >= threshold
+    }
+
     /// How many buffers the ring holds (exact on either side for its own end, a lower or upper
     /// bound for the other's).
     var count: Int { tail.load(ordering: .acquiring) - head.load(ordering: .acquiring) }
-
-    /// Buffers pushed so far in total.
-    var pushed: Int { tail.load(ordering: .acquiring) }
 }
 
 /// What an emitting thread shares with the writer thread: a ring of filled buffers going to the
@@ -61,8 +93,8 @@ final class StreamChannel: @unchecked Sendable {
     unowned let budget: BufferBudget
     let wake: () -> Void
     /// Set by the writer thread when the file can no longer be written: streams then stop
-    /// recording. Shared by every channel of a recorder.
-    let failed: ManagedAtomic<Bool>
+    /// recording. Shared by every channel of a recorder, which owns it.
+    let failed: UnsafeAtomic<Bool>
     /// The stream's hot state; owned by the channel's recorder, freed when the channel retires.
     let state: UnsafeMutablePointer<StreamState>
     /// Events the stream dropped so far: a copy of `StreamState.droppedTotal` that other threads
@@ -84,7 +116,7 @@ final class StreamChannel: @unchecked Sendable {
     /// How many spare buffers the writer keeps in `free`, so that a hand-off never allocates.
     static let spares = 2
 
-    init(budget: BufferBudget, failed: ManagedAtomic<Bool>, state: UnsafeMutablePointer<StreamState>,
+    init(budget: BufferBudget, failed: UnsafeAtomic<Bool>, state: UnsafeMutablePointer<StreamState>,
          wakeAlways: Bool, wake: @escaping () -> Void) {
         self.budget = budget
         self.wake = wake
@@ -96,17 +128,16 @@ final class StreamChannel: @unchecked Sendable {
         pressure = max(1, budget.maxBuffers / 4)
     }
 
-    /// A buffer for the emitting thread: a recycled or spare one, or a new one while under the
-    /// cap (which costs an `mmap` on this thread: only when the writer fell behind).
+    deinit {
+        full.destroy()
+        free.destroy()
+    }
+
+    /// A buffer for a thread other than the writer: a recycled or spare one, or a new one while
+    /// under the cap.
     func takeBuffer() -> UnsafeMutableRawPointer? {
         if let recycled = free.pop() { return recycled }
         return budget.allocate()
-    }
-
-    /// Hands a filled buffer to the writer thread.
-    func submit(_ buffer: UnsafeMutableRawPointer) {
-        full.push(buffer)
-        if wakeAlways || full.count >= pressure { wake() }
     }
 
     /// Gives back a buffer that holds nothing. (Rare: a buffer taken for an event too big to fit.

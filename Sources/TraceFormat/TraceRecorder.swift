@@ -107,8 +107,9 @@ public final class TraceRecorder: @unchecked Sendable {
     private let budget: BufferBudget
     private let wakeSemaphore = DispatchSemaphore(value: 0)
     private let stopping = ManagedAtomic<Bool>(false)
-    /// Set once the file cannot be written; every stream then stops recording.
-    private let failed = ManagedAtomic<Bool>(false)
+    /// Set once the file cannot be written; every stream then stops recording. Freed in deinit,
+    /// after the streams.
+    private let failed = UnsafeAtomic<Bool>.create(false)
     /// Tests only: while set, the writer thread writes nothing, so the budget runs out.
     let testsOnly_writerPaused = ManagedAtomic<Bool>(false)
     /// Tests only: the next chunk write fails with this errno (0: none), as a full disk would.
@@ -177,6 +178,8 @@ public final class TraceRecorder: @unchecked Sendable {
     deinit {
         close()
         for channel in channels { Self.free(channel.state) }
+        channels.removeAll()
+        failed.destroy()
     }
 
     private static func free(_ state: UnsafeMutablePointer<StreamState>) {
