@@ -137,7 +137,7 @@ final class StreamChannel: @unchecked Sendable {
     /// under the cap.
     func takeBuffer() -> UnsafeMutableRawPointer? {
         if let recycled = free.pop() { return recycled }
-        return budget.allocate()
+        return budget.allocate(prefault: false)
     }
 
     /// Gives back a buffer that holds nothing. (Rare: a buffer taken for an event too big to fit.
@@ -169,7 +169,11 @@ final class BufferBudget: @unchecked Sendable {
     }
 
     /// A new buffer, or nil at the cap.
-    func allocate() -> UnsafeMutableRawPointer? {
+    /// - Parameter prefault: map its pages in now (`MAP_POPULATE`), as the writer thread does for
+    ///   spares. The emitting thread, when it must map a buffer itself, leaves them to fault in one
+    ///   by one as it fills the buffer: one long stall of ~64 faults would distort the event that
+    ///   took it more than a fault now and then distorts any event.
+    func allocate(prefault: Bool = true) -> UnsafeMutableRawPointer? {
         var current = allocated.load(ordering: .relaxed)
         while true {
             guard current < maxBuffers else { return nil }
@@ -178,7 +182,8 @@ final class BufferBudget: @unchecked Sendable {
             if exchanged { break }
             current = original
         }
-        guard let mapped = mmap(nil, bufferBytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0),
+        guard let mapped = mmap(nil, bufferBytes, PROT_READ | PROT_WRITE,
+                                MAP_PRIVATE | MAP_ANONYMOUS | (prefault ? MAP_POPULATE : 0), -1, 0),
               mapped != MAP_FAILED else {
             allocated.wrappingDecrement(ordering: .relaxed)
             return nil

@@ -156,7 +156,7 @@ struct StreamState {
         }
         // A spare the writer keeps ready (pre-faulted), or a recycled buffer; a new mapping on
         // this thread only when the writer fell behind.
-        var next = free.pop() ?? channel.budget.allocate()
+        var next = free.pop() ?? channel.budget.allocate(prefault: false)
         while next == nil && waitWhenFull && !closed {
             channel.wake()
             usleep(20)
