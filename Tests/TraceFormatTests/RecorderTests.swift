@@ -1,4 +1,6 @@
+import CLoopTraceShims
 import Foundation
+import Synchronization
 import Testing
 @testable import TraceFormat
 
@@ -12,6 +14,14 @@ func threadMinorFaults() -> Int {
 /// Whether this process runs under ThreadSanitizer, whose shadow memory faults pages in on the
 /// first touch of any application page.
 let underThreadSanitizer = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "__tsan_init") != nil
+
+/// Whether strace can attach to a thread of this process: it is installed, we are root, and Yama
+/// does not restrict attaching to a non-child.
+let straceCanAttach: Bool = {
+    guard FileManager.default.isExecutableFile(atPath: "/usr/bin/strace"), getuid() == 0 else { return false }
+    let scope = (try? String(contentsOfFile: "/proc/sys/kernel/yama/ptrace_scope", encoding: .utf8)) ?? "0"
+    return scope.trimmingCharacters(in: .whitespacesAndNewlines) == "0"
+}()
 
 /// The sum of the `lostEvents` records in a trace, and whether it read without damage.
 func reportedDrops(_ path: String) throws -> (dropped: UInt64, intact: Bool, events: Int) {
@@ -98,6 +108,77 @@ struct RecorderTests {
         // Old recorder: ~50 faults per fresh buffer, several buffers. A handful is allowed for
         // anything else the thread touches for the first time.
         #expect(faults <= 4, "\(faults) page faults over \(handOffs) hand-offs")
+    }
+
+    /// The same hand-offs woke the writer thread each time: a futex syscall on the loop thread,
+    /// and a chance for the woken writer to take its CPU.
+    @Test("Buffer hand-offs at the flush deadline make no syscall on the emitting thread (strace)",
+          .enabled(if: straceCanAttach && !underThreadSanitizer, "needs strace able to attach (root, no Yama) and no sanitizer"))
+    func handOffsMakeNoSyscalls() throws {
+        let dir = TemporaryDirectory()
+        let recorder = try TraceRecorder(.init(path: dir.file("syscalls.trace"), memoryCapBytes: 16 << 20,
+                                               flushIntervalNanos: 1_000_000, syntheticClock: true))
+        defer { recorder.close() }
+        let log = dir.file("strace.log")
+        final class Shared: @unchecked Sendable {
+            let tid = Atomic<Int32>(0)
+            let go = Atomic<Bool>(false)
+            let done = Atomic<Bool>(false)
+        }
+        let shared = Shared()
+        let handOffs = 10
+        Thread.detachNewThread {
+            let stream = recorder.makeStream()
+            let free = stream.state.pointee.channel.free
+            var time: UInt64 = 0
+            func interval(events: Int) {
+                for i in 0..<events {
+                    time += 10
+                    stream.setSyntheticTime(nanos: time)
+                    stream.mark("fill", value: Int64(i))
+                }
+                time += 2_000_000  // past the deadline: the next event hands the buffer over
+            }
+            interval(events: 100)
+            interval(events: 100)
+            shared.tid.store(Int32(bitPattern: lt_thread_id()), ordering: .releasing)
+            while !shared.go.load(ordering: .acquiring) {}
+            _ = getppid()  // marker: from here on, every syscall of this thread counts
+            for _ in 0..<handOffs {
+                // The writer restocks a spare meanwhile (a busy wait: no syscall of our own).
+                let deadline = DispatchTime.now().uptimeNanoseconds + 10_000_000_000
+                while free.count < 1 && DispatchTime.now().uptimeNanoseconds < deadline {}
+                interval(events: 2_000)
+            }
+            _ = getpgrp()  // marker: the end
+            shared.done.store(true, ordering: .releasing)
+        }
+        while shared.tid.load(ordering: .acquiring) == 0 { usleep(1_000) }
+        let tid = shared.tid.load(ordering: .acquiring)
+        let strace = Process()
+        strace.executableURL = URL(fileURLWithPath: "/usr/bin/strace")
+        strace.arguments = ["-p", "\(tid)", "-o", log]
+        strace.standardError = FileHandle.nullDevice
+        try strace.run()
+        // Attached once the thread's status names a tracer.
+        let deadline = Date().addingTimeInterval(10)
+        var attached = false
+        while !attached && Date() < deadline {
+            let status = (try? String(contentsOfFile: "/proc/self/task/\(tid)/status", encoding: .utf8)) ?? ""
+            attached = status.split(separator: "\n").contains { $0.hasPrefix("TracerPid:") && !$0.hasSuffix("\t0") }
+            if !attached { usleep(5_000) }
+        }
+        try #require(attached, "strace did not attach")
+        shared.go.store(true, ordering: .releasing)
+        while !shared.done.load(ordering: .acquiring) { usleep(1_000) }
+        strace.interrupt()
+        strace.waitUntilExit()
+        let lines = try String(contentsOfFile: log, encoding: .utf8).split(separator: "\n").map(String.init)
+        let start = try #require(lines.firstIndex { $0.hasPrefix("getppid(") }, "\(lines)")
+        let end = try #require(lines.firstIndex { $0.hasPrefix("getpgrp(") }, "\(lines)")
+        let between = Array(lines[(start + 1)..<end])
+        #expect(recorder.statistics.droppedEvents == 0)
+        #expect(between.isEmpty, "\(between.count) syscalls over \(handOffs) hand-offs: \(between.prefix(10))")
     }
 
     @Test("A write error stops the recording: the error is kept, later events count as dropped, and what was written reads intact")
