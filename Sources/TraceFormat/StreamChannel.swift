@@ -100,9 +100,6 @@ final class StreamChannel: @unchecked Sendable {
     /// Events the stream dropped so far: a copy of `StreamState.droppedTotal` that other threads
     /// may read. Emitting thread writes (on the drop path only), anyone reads.
     let dropped = ManagedAtomic<UInt64>(0)
-    /// Buffers the writer thread has taken out of `full` and written (or discarded). Writer
-    /// thread writes, anyone reads: ``TraceRecorder`` waits on it when a stream finishes.
-    let written = ManagedAtomic<Int>(0)
     /// Set by the stream's thread once it will emit no more: the writer then frees what the
     /// channel holds and drops it.
     let retiring = ManagedAtomic<Bool>(false)
@@ -203,7 +200,4 @@ final class BufferBudget: @unchecked Sendable {
 
     /// Buffers allocated so far in total (new allocations, not recycles).
     var allocations: Int { allocationCount.load(ordering: .relaxed) }
-
-    /// Buffers that exist now.
-    var inUse: Int { allocated.load(ordering: .relaxed) }
 }

@@ -322,7 +322,6 @@ public final class TraceRecorder: @unchecked Sendable {
                 while let buffer = channel.full.pop() {
                     writeChunk(buffer, compressor: compressor, scratch: scratch)
                     if stop || retiring { budget.release(buffer) } else { channel.free.push(buffer) }
-                    channel.written.wrappingIncrement(ordering: .releasing)
                 }
                 if retiring && !stop {
                     retire(channel)
