@@ -247,7 +247,10 @@ public final class TraceRecorder: @unchecked Sendable {
         if alreadyClosed { return statistics }
         // The streams' last buffers and their pending drops, while the writer still runs (a
         // lostEvents record may need it to return a buffer first).
-        for channel in open { channel.state.pointee.finish(maxWaitNanos: 1_000_000_000) }
+        // (A retiring stream was finished by its own thread, and the writer may be freeing it.)
+        for channel in open where !channel.retiring.load(ordering: .acquiring) {
+            channel.state.pointee.finish(maxWaitNanos: 1_000_000_000)
+        }
         stopping.store(true, ordering: .releasing)
         wakeSemaphore.signal()
         if let writer { pthread_join(writer, nil) }
