@@ -10,6 +10,8 @@ let package = Package(
         .library(name: "LoopRuntime", targets: ["LoopRuntime"]),
         .library(name: "TraceAnalysis", targets: ["TraceAnalysis"]),
         .executable(name: "looptrace", targets: ["looptrace"]),
+        // Preloaded by `looptrace record`, or linked into a program: traces it unmodified.
+        .library(name: "LoopTraceAuto", type: .dynamic, targets: ["LoopTraceAuto"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -50,6 +52,8 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        .target(name: "CLoopTraceAuto"),
+        .target(name: "LoopTraceAuto", dependencies: ["LoopRuntime", "CLoopTraceAuto"]),
         .testTarget(name: "TraceFormatTests", dependencies: ["TraceFormat"]),
         .testTarget(name: "LoopRuntimeTests", dependencies: ["LoopRuntime", "TraceFormat"]),
         .testTarget(name: "TraceAnalysisTests", dependencies: ["TraceAnalysis", "TraceFormat", "LoopRuntime"]),
@@ -59,7 +63,11 @@ let package = Package(
         .executableTarget(name: "shared-waiters", dependencies: ["LoopRuntime"], path: "Sources/Examples/SharedWaiters"),
         .executableTarget(name: "interleave", dependencies: ["LoopRuntime"], path: "Sources/Examples/Interleave"),
         .executableTarget(name: "cancellation", dependencies: ["LoopRuntime"], path: "Sources/Examples/Cancellation"),
+        // An unmodified async-main program: it imports nothing of ours (`looptrace record`).
+        .executableTarget(name: "plain-concurrency", path: "Sources/Examples/PlainConcurrency"),
         .executableTarget(name: "slow-service", dependencies: ["LoopRuntime"], path: "Sources/Examples/SlowService"),
+        .executableTarget(name: "echo-server", dependencies: ["LoopRuntime"], path: "Sources/Examples/EchoServer"),
+        .executableTarget(name: "pipeline", dependencies: ["LoopRuntime"], path: "Sources/Examples/Pipeline"),
         // A traced program of known shape for the recorder's end-to-end tests in looptraceTests.
         .executableTarget(name: "trace-probe", dependencies: ["LoopRuntime", "TraceFormat"], path: "Tests/Programs/TraceProbe"),
     ],

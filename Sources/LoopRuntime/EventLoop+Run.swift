@@ -178,6 +178,7 @@ extension EventLoop {
     /// Runs one job: a step of a task, or a non-task job (no step events).
     /// - Parameter task: the task's runtime id if known (always when tracing), else 0.
     func runStep(_ job: UnownedJob, route: JobRoute, task: UInt64) {
+        if route == .runtimeJob { return runRuntimeJob(job) }  // factory mode
         let st = state
         let pointer = unsafeBitCast(job, to: UnsafeMutableRawPointer.self)
         st.pointee.runningJob = pointer
@@ -221,7 +222,7 @@ extension EventLoop {
         finishStep()
     }
 
-    private func finishStep() {
+    func finishStep() {
         let st = state
         st.pointee.runningJob = nil
         st.pointee.runningTask = 0
@@ -243,6 +244,10 @@ extension EventLoop {
             job.runSynchronously(on: UnownedTaskExecutor(ordinary: self))
         case .serial:
             job.runSynchronously(isolatedTo: asUnownedSerialExecutor(), taskExecutor: UnownedTaskExecutor(ordinary: taskFace))
+        case .main:
+            job.runSynchronously(on: factoryMainExecutor)
+        case .global, .runtimeJob:
+            job.runSynchronously(on: genericExecutor)
         }
     }
 
@@ -291,6 +296,7 @@ extension EventLoop {
     }
 
     func enqueueOnLoopThread(_ job: UnownedJob, route: JobRoute, isTask: Bool) {
+        if route == .runtimeJob { return enqueueRuntimeJob(job) }  // factory mode
         let st = state
         if st.pointee.resumingYield, isTask {
             // The task of a `.yield` item: it runs at once (its wakeup is recorded already).
@@ -349,6 +355,14 @@ extension EventLoop {
                     tracer.taskObserved(task: task, how: how)
                 }
             }
+        } else if let tracer = st.pointee.tracer, let process = ProcessLoop.shared, process.loop === self {
+            // Factory mode: a task of the unmodified program.
+            let name = unmodifiedTaskName(task, pointer, parent: parent, process: process)
+            st.pointee.taskNames[task] = name
+            tracer.taskCreate(task: task, parent: parent, name: name, site: st.pointee.suspendSite ?? unknownSite)
+            // Awaits of unmodified tasks happen inside the runtime, out of the loop's sight: say
+            // so rather than let the never-awaited lint guess.
+            tracer.taskObserved(task: task, how: .awaited)
         } else if let tracer = st.pointee.tracer {
             // async let / task-group child: named after its parent.
             let parentName = st.pointee.taskNames[parent] ?? (parent == 0 ? "task" : "task\(parent)")

@@ -44,6 +44,8 @@ public final class EventLoop: @unchecked Sendable {
     @exclusivity(unchecked) var ioRegistrations: [Int32: IORegistration] = [:]
     // owner thread only: the thread's timer slack before the run, restored after it
     @exclusivity(unchecked) var savedTimerSlack = 0
+    // owner thread only: the pool of `runInExecutor`, started on first use (`defaultExecutor`)
+    @exclusivity(unchecked) var defaultThreadPool: LoopThreadPool?
     // loop thread only; reused between iterations to drain the inbox without allocating
     @exclusivity(unchecked) var inboxBuffer: [Inbox.Item] = []
     let readyEvents: UnsafeMutablePointer<lt_ready_event>
@@ -250,6 +252,9 @@ public final class EventLoop: @unchecked Sendable {
         state.pointee.lifecycle = .closed
         state.pointee.ready.removeAll()
         state.pointee.timers = Heap()
+        // Before the loop's stream finishes: the pool's workers record into the same recorder.
+        defaultThreadPool?.shutdown()
+        defaultThreadPool = nil
         // The loop's events reach the file now; the recorder itself may stay open for other loops.
         if let stream = state.pointee.tracer, let recorder {
             state.pointee.tracer = nil

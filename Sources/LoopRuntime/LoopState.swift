@@ -16,6 +16,15 @@ enum JobRoute: UInt8, Sendable {
     case loopTaskExecutor
     /// Through the loop's `SerialExecutor` face: actors whose `unownedExecutor` is the loop.
     case serial
+    /// Factory mode (``EventLoop/installAsProcessExecutors(trace:)``): `MainActor`'s executor,
+    /// run isolated to the loop's main face.
+    case main
+    /// Factory mode: the default executor (`Task {}`, `Task.detached`, children, default
+    /// actors), run on the generic executor as on Swift's global pool.
+    case global
+    /// Factory mode: a runtime job that is not a task (a default-actor drain), run on the
+    /// generic executor and recorded for the task that scheduled it.
+    case runtimeJob
     // (`Task.sleep` wake jobs do not go through the ready queue: they wait in the timer heap and
     // run on the generic executor, so that their sleeper hops back to its own preference.)
     //

@@ -305,5 +305,5 @@ public struct ReportRenderer {
 }
 
 enum WakerKindOrder {
-    static let names = ["task", "callback", "timer", "io", "thread"]
+    static let names = ["task", "callback", "timer", "io", "thread", "executor"]
 }

@@ -87,6 +87,7 @@ public struct TraceAnalyzer: TraceObserver {
         case .timer: return "timer \(edge.wakerID)"
         case .io: return "io fd \(edge.wakerID)"
         case .thread: return "thread \(edge.wakerID)"
+        case .executor: return "executor job \(edge.wakerID)"
         }
     }
 

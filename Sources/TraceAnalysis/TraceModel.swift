@@ -114,7 +114,7 @@ public final class TraceModel {
         var maxStep: Int64 = 0
         var readyWait: Int64 = 0
         var suspended: Int64 = 0
-        var wakers: (Int, Int, Int, Int, Int) = (0, 0, 0, 0, 0)
+        var wakers: (Int, Int, Int, Int, Int, Int) = (0, 0, 0, 0, 0, 0)
         var selfWakes = 0
         var lastWakerTask: UInt64 = 0
         var tasksWoken = 0
@@ -325,7 +325,7 @@ public final class TraceModel {
         s.maxStepNanos = t.maxStep
         s.readyWaitNanos = t.readyWait
         s.suspendedNanos = t.suspended
-        s.wakersByKind = [t.wakers.0, t.wakers.1, t.wakers.2, t.wakers.3, t.wakers.4]
+        s.wakersByKind = [t.wakers.0, t.wakers.1, t.wakers.2, t.wakers.3, t.wakers.4, t.wakers.5]
         s.selfWakes = t.selfWakes
         s.lastWakerTask = t.lastWakerTask
         s.tasksWoken = t.tasksWoken
@@ -418,6 +418,7 @@ public final class TraceModel {
         case .timer: task.pointee.wakers.2 += 1
         case .io: task.pointee.wakers.3 += 1
         case .thread: task.pointee.wakers.4 += 1
+        case .executor: task.pointee.wakers.5 += 1
         }
         if edge.isSelfWake { task.pointee.selfWakes += 1 } else if kind == .task && wakerID != 0 { task.pointee.lastWakerTask = wakerID }
         switch task.pointee.state {

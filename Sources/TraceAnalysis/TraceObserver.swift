@@ -169,7 +169,7 @@ public struct TaskSummary: Sendable, Equatable {
     /// Sum of suspended time (stepEnd → the next wakeup, or the trace end).
     public var suspendedNanos: Int64 = 0
     /// Wakeups received, by ``WakerKind`` raw value.
-    public var wakersByKind: [Int] = [0, 0, 0, 0, 0]
+    public var wakersByKind: [Int] = [0, 0, 0, 0, 0, 0]
     /// Wakeups received from itself.
     public var selfWakes: Int = 0
     /// The task (other than itself) that woke it most recently, 0 if none.

@@ -87,6 +87,8 @@ public struct EventType: RawRepresentable, Hashable, Sendable, Comparable, Custo
     public static let callbackCancelled = EventType(23)
     public static let ioWaitRemoved = EventType(24)
     public static let taskObserved = EventType(25)
+    public static let executorFactory = EventType(46)
+    public static let runtimeJob = EventType(47)
 
     /// The spec row of this type, if this reader knows it.
     @inlinable public var spec: EventSpec? { TraceSpec.byType[Int(rawValue)] }
@@ -122,6 +124,9 @@ public enum WakerKind: UInt8, Sendable, CaseIterable, CustomStringConvertible {
     case io = 3
     /// A thread other than the loop's (wakerID is the kernel thread id).
     case thread = 4
+    /// A thread-pool job that finished (wakerID is the job id of `executorSubmit`). Added in
+    /// format 1.2: an older reader shows the raw value 5.
+    case executor = 5
 
     public var description: String { TraceSpec.wakerKindNames[Int(rawValue)] }
 }
@@ -159,9 +164,10 @@ public enum TraceSpec {
     public static let minorVersion: UInt16 = 1
 
     static let stepOutcomeNames = ["suspended", "yielded", "completed", "failed", "cancelled"]
-    static let wakerKindNames = ["task", "callback", "timer", "io", "thread"]
+    static let wakerKindNames = ["task", "callback", "timer", "io", "thread", "executor"]
     static let callbackKindNames = ["soon", "later", "at", "threadsafe"]
     static let observationNames = ["awaited", "result", "doneCallback"]
+    static let globalHookNames = ["preinstalled", "foreign", "unavailable"]
 
     /// Every event type of format v1, in wire-id order.
     public static let events: [EventSpec] = [
@@ -234,6 +240,12 @@ public enum TraceSpec {
                   args: [ArgSpec("task", .task), ArgSpec("how", .uvarint, choices: observationNames)],
                   timed: true, sinceMinor: 1,
                   summary: "Something first takes an interest in a task's outcome: awaits it, reads its result or adds a done callback. Emitted once per task."),
+        EventSpec(type: .executorFactory, name: "executorFactory",
+                  args: [ArgSpec("globalHook", .uvarint, choices: globalHookNames)], timed: true, sinceMinor: 2,
+                  summary: "The loop is the program's main and default executor (factory mode, unmodified programs). globalHook: preinstalled = a later takeover of the global executor (SwiftNIO's) is refused; foreign = another hook got there first and its jobs bypass the loop."),
+        EventSpec(type: .runtimeJob, name: "runtimeJob", args: [ArgSpec("kind", .uvarint)], timed: true,
+                  sinceMinor: 2,
+                  summary: "The running step or callback is a Swift runtime job, not a task: kind 192–194 a default-actor drain, run for the step's task (the one that scheduled it); 196 an isolated deinit."),
     ]
 
     /// The spec rows indexed by wire id (nil where unassigned).

@@ -20,6 +20,6 @@ struct Looptrace: ParsableCommand {
         version: "looptrace 0.1.0 (trace format \(TraceSpecVersion.text))",
         subcommands: [InfoCommand.self, ValidateCommand.self, DumpCommand.self,
                       ReportCommand.self, LatencyCommand.self, BlockingCommand.self, StepsCommand.self, TasksCommand.self, LintsCommand.self,
-                      ExportCommand.self]
+                      ExportCommand.self, RecordCommand.self]
     )
 }

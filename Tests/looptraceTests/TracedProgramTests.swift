@@ -3,7 +3,7 @@ import Testing
 
 /// Runs a built program with `environment` added, optionally through `sh -c` with a prefix
 /// (`ulimit …;`), and returns its status and output.
-func runProgram(_ name: String, _ arguments: [String], environment: [String: String], in directory: String? = nil,
+func runBuiltProgram(_ name: String, _ arguments: [String], environment: [String: String], in directory: String? = nil,
                 shellPrefix: String? = nil) throws -> (status: Int32, stdout: String, stderr: String) {
     let process = Process()
     let binary = builtProduct(name).path
@@ -50,8 +50,8 @@ struct TracedProgramTests {
     /// A bad `LOOPTRACE` path was a fatal error (exit 132) whose message said "cannot read".
     @Test("LOOPTRACE=/nonexistent/x.trace: the example runs to its normal end, exit 0, with one warning line")
     func unusableTracePathRunsUntraced() throws {
-        let traced = try runProgram("interleave", [], environment: ["LOOPTRACE": "/nonexistent/x.trace"])
-        let untraced = try runProgram("interleave", [], environment: ["LOOPTRACE": ""])
+        let traced = try runBuiltProgram("interleave", [], environment: ["LOOPTRACE": "/nonexistent/x.trace"])
+        let untraced = try runBuiltProgram("interleave", [], environment: ["LOOPTRACE": ""])
         #expect(traced.status == 0)
         #expect(lines(traced.stderr) == ["looptrace: cannot create /nonexistent/x.trace: No such file or directory; running untraced"])
         #expect(traced.stdout == untraced.stdout, "the program's own output is unchanged")
@@ -67,7 +67,7 @@ struct TracedProgramTests {
         #expect(mount("tmpfs", mountPoint, "tmpfs", 0, "size=128k") == 0)
         defer { umount(mountPoint) }
         let trace = mountPoint + "/full.trace"
-        let run = try runProgram("trace-probe", ["flood", "1500"], environment: ["LOOPTRACE": trace])
+        let run = try runBuiltProgram("trace-probe", ["flood", "1500"], environment: ["LOOPTRACE": trace])
         #expect(run.status == 0)
         let warnings = lines(run.stderr)
         #expect(warnings.count == 1, "\(warnings)")
@@ -84,7 +84,7 @@ struct TracedProgramTests {
         let scratch = Scratch()
         let trace = scratch.path + "/limited.trace"
         // 64 KiB of file, then every write fails with EFBIG; SIGXFSZ ignored, as a server would.
-        let run = try runProgram("trace-probe", ["flood", "1000"], environment: ["LOOPTRACE": trace],
+        let run = try runBuiltProgram("trace-probe", ["flood", "1000"], environment: ["LOOPTRACE": trace],
                                  shellPrefix: "ulimit -f 64; trap '' XFSZ;")
         #expect(run.status == 0)
         let warnings = lines(run.stderr)
@@ -101,7 +101,7 @@ struct TracedProgramTests {
     func twoLoopsOnTwoThreads() throws {
         let scratch = Scratch()
         let trace = scratch.path + "/two.trace"
-        let run = try runProgram("trace-probe", ["two-loops", "50", "20"], environment: ["LOOPTRACE": trace])
+        let run = try runBuiltProgram("trace-probe", ["two-loops", "50", "20"], environment: ["LOOPTRACE": trace])
         #expect(run.status == 0)
         #expect(run.stderr.isEmpty, "\(run.stderr)")
         let validate = try looptrace(["validate", trace])
@@ -147,7 +147,7 @@ struct TracedProgramTests {
     func secondRunAppends() throws {
         let scratch = Scratch()
         let trace = scratch.path + "/seq.trace"
-        let run = try runProgram("trace-probe", ["sequential", "5", "3"], environment: ["LOOPTRACE": trace])
+        let run = try runBuiltProgram("trace-probe", ["sequential", "5", "3"], environment: ["LOOPTRACE": trace])
         #expect(run.status == 0)
         let validate = try looptrace(["validate", trace])
         #expect(validate.status == 0, "\(validate.stderr)")
@@ -159,7 +159,7 @@ struct TracedProgramTests {
     @Test("LOOPTRACE with %p names a file per process")
     func percentPNamesAFilePerProcess() throws {
         let scratch = Scratch()
-        let run = try runProgram("trace-probe", ["steps", "2", "2"], environment: ["LOOPTRACE": "run-%p.trace"], in: scratch.path)
+        let run = try runBuiltProgram("trace-probe", ["steps", "2", "2"], environment: ["LOOPTRACE": "run-%p.trace"], in: scratch.path)
         #expect(run.status == 0)
         let pid = try #require(lines(run.stdout).first { $0.hasPrefix("pid ") }?.dropFirst(4))
         #expect(try FileManager.default.contentsOfDirectory(atPath: scratch.path) == ["run-\(pid).trace"])
@@ -170,7 +170,7 @@ struct TracedProgramTests {
     func invalidMaxMemoryWarns() throws {
         let scratch = Scratch()
         let trace = scratch.path + "/capped.trace"
-        let run = try runProgram("trace-probe", ["steps", "2", "2"],
+        let run = try runBuiltProgram("trace-probe", ["steps", "2", "2"],
                                  environment: ["LOOPTRACE": trace, "LOOPTRACE_MAX_MEMORY": "lots"])
         #expect(run.status == 0)
         #expect(lines(run.stderr) == ["looptrace: LOOPTRACE_MAX_MEMORY=lots is not a size (e.g. 64MiB); using 64 MiB"])

@@ -19,6 +19,7 @@ let package = Package(
         .executableTarget(name: "loop-bench", dependencies: [
             .product(name: "LoopRuntime", package: "looptrace"), .product(name: "TraceFormat", package: "looptrace"),
         ]),
+        .executableTarget(name: "io-bench", dependencies: [.product(name: "LoopRuntime", package: "looptrace")]),
         .executableTarget(name: "export-bench", dependencies: [
             .product(name: "TraceFormat", package: "looptrace"), .product(name: "TraceAnalysis", package: "looptrace"),
         ]),

@@ -62,6 +62,7 @@ int lt_deflate_zlib_decompress(void *decompressor, const void *in, size_t in_len
 // The event loop's epoll/eventfd helpers, kept in their own header.
 #if __has_include("LoopRuntimeShims.h")
 #include "LoopRuntimeShims.h"
+#include "RuntimeInternalsShims.h"
 #endif
 
 #endif
