@@ -77,13 +77,17 @@ extension EventLoop {
         inbox.drain(into: &inboxBuffer)
         for item in inboxBuffer {
             switch item {
-            case .callback(let handle):
-                st.pointee.tracer?.callbackScheduled(handle: handle.id, kind: .threadsafe, dueInNanos: 0, site: handle.site)
+            case .callback(let handle, let sentNanos):
+                if let tracer = st.pointee.tracer {
+                    // Due since the other thread sent it: its queue delay counts from there.
+                    let due = sentNanos == 0 ? 0 : min(0, sentNanos &- time())
+                    tracer.callbackScheduled(handle: handle.id, kind: .threadsafe, dueInNanos: due, site: handle.site)
+                }
                 st.pointee.ready.append(.callback(handle))
-            case .job(let job, let route, let isTask, let thread):
+            case .job(let job, let route, let isTask, let thread, let sentNanos):
                 st.pointee.wakerKind = .thread
                 st.pointee.wakerID = UInt64(thread)
-                enqueueOnLoopThread(job, route: route, isTask: isTask)
+                enqueueOnLoopThread(job, route: route, isTask: isTask, sentNanos: sentNanos)
             case .timer(let job, let deadline):
                 scheduleJobOnLoopThread(job, deadline: deadline, kind: .later)
             }
@@ -109,7 +113,9 @@ extension EventLoop {
                     st.pointee.cancelledTimers -= 1
                     continue
                 }
-                st.pointee.tracer?.timerFired(handle: handle.id, dueInNanos: head.deadline &- now)
+                // The deadline as armed, against a fresh clock: `now` was read when the burst
+                // began, and firing thousands of timers takes milliseconds.
+                st.pointee.tracer?.timerFired(handle: handle.id, dueInNanos: head.deadline &- time())
                 if handle.runsWhenDue {
                     handle.ran = true
                     st.pointee.wakerKind = .timer
@@ -121,7 +127,7 @@ extension EventLoop {
                     st.pointee.ready.append(.callback(handle))
                 }
             case .job(let job, let handleID):
-                st.pointee.tracer?.timerFired(handle: handleID, dueInNanos: head.deadline &- now)
+                st.pointee.tracer?.timerFired(handle: handleID, dueInNanos: head.deadline &- time())
                 st.pointee.wakerKind = .timer
                 st.pointee.wakerID = handleID
                 // The one-step wake task of a `Task.sleep`: it has no executor preference, and
@@ -291,11 +297,14 @@ extension EventLoop {
         if isOnLoopThread {
             enqueueOnLoopThread(job, route: route, isTask: isTask)
         } else {
-            inbox.append(.job(job, route, isTask: isTask, thread: tracesForeignThreads ? lt_thread_id() : 0))
+            inbox.append(.job(job, route, isTask: isTask, thread: tracesForeignThreads ? lt_thread_id() : 0,
+                              sentNanos: tracesForeignThreads ? time() : 0))
         }
     }
 
-    func enqueueOnLoopThread(_ job: UnownedJob, route: JobRoute, isTask: Bool) {
+    /// - Parameter sentNanos: for a job another thread made ready, the loop time it did so (0
+    ///   otherwise or untraced).
+    func enqueueOnLoopThread(_ job: UnownedJob, route: JobRoute, isTask: Bool, sentNanos: Int64 = 0) {
         if route == .runtimeJob { return enqueueRuntimeJob(job) }  // factory mode
         let st = state
         if st.pointee.resumingYield, isTask {
@@ -322,7 +331,10 @@ extension EventLoop {
                 st.pointee.highestTaskID = task
                 taskFirstSeen(task, pointer: pointer)
             }
-            st.pointee.tracer?.wakeup(task: task, waker: st.pointee.wakerKind, wakerID: st.pointee.wakerID)
+            if let tracer = st.pointee.tracer {
+                if sentNanos != 0 { tracer.wakeupSent(task: task, sentInNanos: min(0, sentNanos &- time())) }
+                tracer.wakeup(task: task, waker: st.pointee.wakerKind, wakerID: st.pointee.wakerID)
+            }
         }
         st.pointee.ready.append(.job(job, route, task: task))
     }
@@ -371,6 +383,15 @@ extension EventLoop {
             let name = "\(parentName).\(index)"
             st.pointee.taskNames[task] = name
             tracer.taskCreate(task: task, parent: parent, name: name, site: st.pointee.suspendSite ?? unknownSite)
+            // A structured child's parent scope awaits it by construction, even when the child
+            // finishes before the parent reaches its `await` (which then does not suspend, so
+            // the loop sees no await). An unstructured `Task` (`Task(executorPreference:)`, an
+            // actor on the loop) is marked untracked: the loop cannot see who reads its value.
+            if swift_task_getJobFlags(pointer) & jobFlagIsChildTask != 0 {
+                tracer.taskObserved(task: task, how: .structured)
+            } else {
+                tracer.taskUntracked(task: task)
+            }
         }
     }
 
@@ -393,6 +414,10 @@ extension EventLoop {
 /// Whether the runtime's private task layout is the one whose status flags the loop reads
 /// (checked once).
 let taskStatusIsReadable = _swift_concurrency_debug_internal_layout_version == 1
+
+/// `JobFlags::Task_IsChildTask` of the Swift runtime's ABI (`swift/ABI/MetadataValues.h`): set
+/// on `async let` and task-group children, never on unstructured tasks.
+let jobFlagIsChildTask: UInt32 = 1 << 24
 
 /// The site recorded when none is known.
 let unknownSite = SourceSite(name: "<unknown>")

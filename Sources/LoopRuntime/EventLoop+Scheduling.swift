@@ -71,7 +71,7 @@ extension EventLoop {
         let id = EventLoop.threadsafeHandleIDs.loadThenWrappingIncrement(ordering: .relaxed)
         let handle = CallbackHandle(id: id, kind: .threadsafe, deadline: 0, loop: self,
                                     site: SourceSite(file: file, line: line, function: function), callback: callback)
-        inbox.append(.callback(handle))
+        inbox.append(.callback(handle, sentNanos: tracesForeignThreads ? time() : 0))
         return handle
     }
 }

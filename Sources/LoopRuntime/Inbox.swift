@@ -8,11 +8,14 @@ import Synchronization
 /// eventfd: the loop empties the inbox after every poll, so a non-empty inbox always has a
 /// signal pending and no wakeup is lost, and a burst of appends costs one syscall.
 final class Inbox: @unchecked Sendable {
+    /// `sentNanos` is the loop time (``EventLoop/time()``) at which the other thread handed the
+    /// item over, read by that thread so that the trace times the wait from the send; 0 when the
+    /// loop is not tracing, to skip the clock read.
     enum Item: Sendable {
-        case callback(CallbackHandle)
+        case callback(CallbackHandle, sentNanos: Int64)
         /// A job made ready on another thread; `thread` is that thread's kernel id (0 when the
         /// loop is not tracing, to skip the syscall).
-        case job(UnownedJob, JobRoute, isTask: Bool, thread: UInt32)
+        case job(UnownedJob, JobRoute, isTask: Bool, thread: UInt32, sentNanos: Int64)
         /// A `Task.sleep` wake job scheduled from another thread, due at this loop time.
         case timer(UnownedJob, deadline: Int64)
     }

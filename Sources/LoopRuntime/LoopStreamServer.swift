@@ -100,7 +100,9 @@ public final class LoopStreamServer: @unchecked Sendable {
             }
             let key = ObjectIdentifier(connection)
             connections[key] = (connection, task)
-            _ = task.addDoneCallbackToken(observes: false) { [weak self] in
+            // The server observes each handler's outcome (it reports the error), so the task is
+            // not one that nobody awaited.
+            _ = task.addDoneCallbackToken(observes: true) { [weak self] in
                 if task.state == AnyLoopFuture.State.failed, let error = try? task.error() {
                     self?.loop.reportError("connection handler on fd \(fd) threw", error)
                 }

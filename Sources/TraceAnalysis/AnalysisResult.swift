@@ -35,7 +35,21 @@ public struct AnalysisResult: Sendable, Codable, Equatable {
         public var untilNanos: Int64
         public var taskFilter: String?
         public var damage: Damage
+        /// Set when a loop started and never stopped: the recording was cut off (a crash, a
+        /// kill), and its last events may be missing. Absent from the JSON otherwise.
+        public var abruptEnd: AbruptEnd?
         public var spanNanos: Int64 { untilNanos - sinceNanos }
+    }
+
+    /// How a recording that ended without a loop stop ended.
+    public struct AbruptEnd: Sendable, Codable, Equatable {
+        /// The last event of the trace, ns since the trace start.
+        public var atNanos: Int64
+        /// The streams whose loop started and never stopped.
+        public var streams: [UInt32]
+        /// How long before `atNanos` the quietest of those streams recorded its last event (0
+        /// when it recorded the trace's last event): at least this much of it is missing.
+        public var silentNanos: Int64
     }
 
     /// What was lost. Figures near a loss may be incomplete.
@@ -66,7 +80,8 @@ public struct AnalysisResult: Sendable, Codable, Equatable {
         public var peakLiveTasks: Int
     }
 
-    /// Where the loop's time went in the window.
+    /// Where the loop's time went in the window: steps + callbacks + loop overhead + poll add up
+    /// to `spanNanos × loops`.
     public struct LoopUtilization: Sendable, Codable, Equatable {
         /// Time in steps and callbacks.
         public var busyNanos: Int64
@@ -78,6 +93,15 @@ public struct AnalysisResult: Sendable, Codable, Equatable {
         public var utilization: Double
         /// poll ÷ span.
         public var idleFraction: Double
+        /// Time in task steps.
+        public var stepNanos: Int64
+        /// Time in callbacks.
+        public var callbackNanos: Int64
+        /// The rest: the loop's own work between steps, callbacks and polls (collecting timers,
+        /// draining its inbox, tracing), and any time before a loop's first event.
+        public var overheadNanos: Int64
+        /// The loops (streams with a `loopStart`; at least 1) whose time is broken down.
+        public var loops: Int
     }
 
     /// A step, for lists.
@@ -150,7 +174,11 @@ public struct BlockingFinding: Sendable, Codable, Equatable {
     /// Where it suspended ("" when it finished; a callback: "").
     public var suspendSite: String
     public var beginNanos: Int64
+    /// The whole duration, also when the step or callback began or ended outside the window.
     public var durationNanos: Int64
+    /// The part inside `--since`/`--until`, when it overlaps an edge of the window (absent
+    /// otherwise).
+    public var windowDurationNanos: Int64?
     public var impact: BlockingImpact
 }
 

@@ -68,7 +68,7 @@ public struct ReportRenderer {
         var rows: [(String, String, String)] = []
         rows.append(("tasks", "\(count(r.counts.tasks)) (\(count(r.counts.tasksFinished)) finished, peak \(count(r.counts.peakLiveTasks)) live)", pointer("tasks")))
         rows.append(("steps", "\(count(r.counts.steps)) steps, \(count(r.counts.callbacks)) callbacks, \(count(r.counts.timersFired)) timers; longest step \(d(r.stepDuration.maxNanos))", pointer("steps")))
-        rows.append(("loop", "busy \(pct(r.loop.utilization)), idle in poll \(pct(r.loop.idleFraction))", pointer("latency --window 100ms")))
+        rows.append(("loop", loopBreakdown(r.loop), pointer("latency --window 100ms")))
         var sched = "p50 \(d(r.schedulingDelay.p50Nanos)), p99 \(d(r.schedulingDelay.p99Nanos))"
         if let w = r.worstSchedulingDelay {
             sched += ", worst \(d(w.schedulingDelayNanos ?? 0)) (\(stepName(w.name, w.task, w.step)) at \(t(w.beginNanos)))"
@@ -87,12 +87,41 @@ public struct ReportRenderer {
                 + String(repeating: " ", count: max(1, width - visible(text).count + 2)) + ptr + "\n"
             if label == "blocking" {
                 for (i, f) in b.findings.prefix(3).enumerated() {
-                    out += "     \(i + 1). \(d(f.durationNanos))  \(stepName(f.name, f.task, f.step))  \(sites(f.resumeSite, f.suspendSite))  at \(t(f.beginNanos))\n"
+                    out += "     \(i + 1). \(duration(f))  \(stepName(f.name, f.task, f.step))  \(sites(f.resumeSite, f.suspendSite))  at \(t(f.beginNanos))\n"
                 }
             }
         }
+        out += abruptEnd()
         out += damage()
         return out
+    }
+
+    /// Where the loop's time went, adding up to 100 %: busy in steps and callbacks, the loop's
+    /// own overhead between them, idle in poll. (Over several loops, of their summed time.)
+    func loopBreakdown(_ l: AnalysisResult.LoopUtilization) -> String {
+        let total = Double(l.spanNanos) * Double(l.loops)
+        func share(_ nanos: Int64) -> String { pct(total > 0 ? Double(nanos) / total : 0) }
+        return "busy \(share(l.stepNanos + l.callbackNanos)) (steps \(share(l.stepNanos)), callbacks \(share(l.callbackNanos))), "
+            + "loop overhead \(share(l.overheadNanos)), idle in poll \(share(l.pollNanos))"
+            + (l.loops > 1 ? " of \(l.loops) loops" : "")
+    }
+
+    /// A blocking finding's duration, with the part inside the window when it was clipped.
+    func duration(_ f: BlockingFinding) -> String {
+        guard let inWindow = f.windowDurationNanos else { return d(f.durationNanos) }
+        return "\(d(f.durationNanos)) (\(d(inWindow)) in window)"
+    }
+
+    /// The line saying the recording was cut off, if it was.
+    func abruptEnd() -> String {
+        guard let a = result.trace.abruptEnd else { return "" }
+        var line = "recording ended abruptly at \(t(a.atNanos)): a loop started and never stopped"
+        if a.silentNanos > 0 {
+            line += "; its last \(d(a.silentNanos)) before the end, at least, are missing"
+        } else {
+            line += "; events after its last buffer hand-over may be missing"
+        }
+        return style.yellow("warning: ") + line + "\n"
     }
 
     /// The text without ANSI escapes (for width computations).
@@ -196,7 +225,7 @@ public struct ReportRenderer {
                                ("start", .right), ("ready", .right), ("timers", .right), ("callbacks", .right),
                                ("max delay caused", .right)])
         for f in b.findings {
-            table.add([d(f.durationNanos), f.kind == "step" ? "\(f.name) #\(f.task)" : f.name, f.step > 0 ? "\(f.step)" : "-",
+            table.add([duration(f), f.kind == "step" ? "\(f.name) #\(f.task)" : f.name, f.step > 0 ? "\(f.step)" : "-",
                        sites(f.resumeSite, f.suspendSite), t(f.beginNanos), "\(f.impact.readyTasks)",
                        "\(f.impact.timersDue)", "\(f.impact.callbacksQueued)", d(f.impact.maxDelayCausedNanos)])
         }

@@ -13,7 +13,12 @@ public struct TraceAnalyzer: TraceObserver {
     var wakeups: UInt64 = 0
     var polls: UInt64 = 0
     var busy: Int64 = 0
+    var stepTime: Int64 = 0
+    var callbackTime: Int64 = 0
     var pollTime: Int64 = 0
+    /// Streams whose loop started, with whether it has stopped since: a loop that never stops
+    /// means the recording was cut off.
+    var loopRunning: [UInt32: Bool] = [:]
     var tasksSeen = 0
     var tasksFinished = 0
 
@@ -27,7 +32,9 @@ public struct TraceAnalyzer: TraceObserver {
     var siteOfStats: [SiteID] = []
     var otherSitesLateness = LatencyStats()
     var stepDuration = LatencyStats()
-    var worstDelay: (delay: Int64, step: StepRecord, name: String)?
+    /// The step with the worst scheduling delay, rendered when found: its waker may have
+    /// finished (and its name gone from the model) by the end of the pass.
+    var worstDelay: AnalysisResult.StepRef?
     var worstDelayNanos: Int64 = .min
     var series: WindowSeries
 
@@ -44,9 +51,11 @@ public struct TraceAnalyzer: TraceObserver {
     var unfinished: [TaskSummary] = []
     /// Live tasks something already awaited (or read, or gave a done callback): `taskObserved`.
     var observedLive: Set<UInt64> = []
-    /// Finished tasks nobody had observed when they finished and whose final step woke nobody:
-    /// the never-awaited candidates. A later `taskObserved` clears one; what is left at the end
-    /// is linted (see `result`).
+    /// Finished tasks nobody had observed when they finished: the never-awaited candidates. A
+    /// later `taskObserved` clears one; what is left at the end is linted (see `result`). What a
+    /// task's last step woke plays no part here (it did, and hid every task whose last step
+    /// completed a future or scheduled a callback), except for format 1.0 traces, which carry no
+    /// observations.
     var neverAwaitedCandidates: [UInt64: (summary: TaskSummary, site: String)] = [:]
 
     struct GroupKey: Hashable {
@@ -66,11 +75,30 @@ public struct TraceAnalyzer: TraceObserver {
 
     @inline(__always) func inWindow(_ t: Int64) -> Bool { t >= window.lowerBound && t < window.upperBound }
 
-    @inline(__always) mutating func addBusy(_ begin: Int64, _ end: Int64, poll: Bool) {
+    /// What an interval of loop time was spent on.
+    enum LoopTime { case step, callback, poll }
+
+    @inline(__always) mutating func addBusy(_ begin: Int64, _ end: Int64, _ kind: LoopTime) {
         let lo = max(begin, window.lowerBound), hi = min(end, window.upperBound)
         guard hi > lo else { return }
-        if poll { pollTime += hi - lo } else { busy += hi - lo }
-        series.add(lo, hi, poll: poll)
+        switch kind {
+        case .step: stepTime += hi - lo; busy += hi - lo
+        case .callback: callbackTime += hi - lo; busy += hi - lo
+        case .poll: pollTime += hi - lo
+        }
+        series.add(lo, hi, poll: kind == .poll)
+    }
+
+    /// The part of [begin, end) inside the window when it crosses an edge of the window; nil
+    /// when it lies wholly inside.
+    @inline(__always) func clipped(_ begin: Int64, _ end: Int64) -> Int64? {
+        guard begin < window.lowerBound || end > window.upperBound else { return nil }
+        return max(0, min(end, window.upperBound) - max(begin, window.lowerBound))
+    }
+
+    /// Whether [begin, end) overlaps the window (a zero-length interval: whether it lies in it).
+    @inline(__always) func overlapsWindow(_ begin: Int64, _ end: Int64) -> Bool {
+        end > begin ? (begin < window.upperBound && end > window.lowerBound) : inWindow(begin)
     }
 
     func site(_ id: SiteID, _ model: TraceModel) -> String { model.sites[id] }
@@ -101,27 +129,22 @@ public struct TraceAnalyzer: TraceObserver {
     // MARK: - Observer
 
     public mutating func step(_ s: StepRecord, model: TraceModel) {
-        addBusy(s.begin, s.end, poll: false)
+        addBusy(s.begin, s.end, .step)
         guard model.isSelected(s.task) else { return }
         if let delay = s.schedulingDelay, inWindow(s.begin) {
             schedulingDelay.record(delay)
             series.lag(delay, at: s.begin)
-            // Compared against a plain copy of the worst delay: reading it out of the optional
-            // tuple copied a whole StepRecord and a String per step.
+            // Compared against a plain copy of the worst delay: rendering the step costs a few
+            // strings, so only for a new worst.
             if delay > worstDelayNanos {
                 worstDelayNanos = delay
-                worstDelay = (delay, s, model.name(ofTask: s.task))
+                worstDelay = stepRef(s, model)
             }
         }
-        guard inWindow(s.begin) else { return }
-        steps += 1
         let d = s.duration
-        stepDuration.record(d)
-        if d > longestSteps.floor {
-            let ref = stepRef(s, model)
-            longestSteps.offer(d, ref)
-        }
-        if d >= options.blockingThreshold, let impact = s.impact {
+        // A blocking step counts where it overlaps the window, as its busy time does: one that
+        // began before `--since` is reported with its whole and its clipped duration.
+        if d >= options.blockingThreshold, let impact = s.impact, overlapsWindow(s.begin, s.end) {
             blockingCount += 1
             let key = GroupKey(callback: false, a: s.resumeSite, b: s.suspendSite)
             groups[key, default: BlockingGroup(kind: "step", resumeSite: model.sites[s.resumeSite],
@@ -129,33 +152,42 @@ public struct TraceAnalyzer: TraceObserver {
                 .add(d)
             findings.offer(d, BlockingFinding(kind: "step", task: s.task, name: model.name(ofTask: s.task), step: s.index,
                                               resumeSite: model.sites[s.resumeSite], suspendSite: model.sites[s.suspendSite],
-                                              beginNanos: s.begin, durationNanos: d, impact: impact))
+                                              beginNanos: s.begin, durationNanos: d, windowDurationNanos: clipped(s.begin, s.end),
+                                              impact: impact))
+        }
+        guard inWindow(s.begin) else { return }
+        steps += 1
+        stepDuration.record(d)
+        if d > longestSteps.floor {
+            let ref = stepRef(s, model)
+            longestSteps.offer(d, ref)
         }
     }
 
     public mutating func callback(_ c: CallbackRecord, model: TraceModel) {
-        addBusy(c.begin, c.end, poll: false)
-        guard inWindow(c.begin), options.taskFilter == nil else { return }
-        callbacks += 1
-        if let delay = c.queueDelay {
-            callbackQueueDelay.record(delay)
-            series.lag(delay, at: c.begin)
-        }
+        addBusy(c.begin, c.end, .callback)
+        guard options.taskFilter == nil else { return }
         let d = c.duration
-        if d > longestCallbacks.floor {
-            let ref = AnalysisResult.CallbackRef(handle: c.handle, kind: c.kind?.description ?? "?",
-                                                 site: model.sites[c.site], beginNanos: c.begin,
-                                                 durationNanos: d, queueDelayNanos: c.queueDelay)
-            longestCallbacks.offer(d, ref)
-        }
-        if d >= options.blockingThreshold, let impact = c.impact {
+        if d >= options.blockingThreshold, let impact = c.impact, overlapsWindow(c.begin, c.end) {
             blockingCount += 1
             let key = GroupKey(callback: true, a: c.site, b: 0)
             groups[key, default: BlockingGroup(kind: "callback", resumeSite: model.sites[c.site], suspendSite: "",
                                                count: 0, totalNanos: 0, maxNanos: 0)].add(d)
             findings.offer(d, BlockingFinding(kind: "callback", task: 0, name: "callback \(c.handle)", step: 0,
                                               resumeSite: model.sites[c.site], suspendSite: "", beginNanos: c.begin,
-                                              durationNanos: d, impact: impact))
+                                              durationNanos: d, windowDurationNanos: clipped(c.begin, c.end), impact: impact))
+        }
+        guard inWindow(c.begin) else { return }
+        callbacks += 1
+        if let delay = c.queueDelay {
+            callbackQueueDelay.record(delay)
+            series.lag(delay, at: c.begin)
+        }
+        if d > longestCallbacks.floor {
+            let ref = AnalysisResult.CallbackRef(handle: c.handle, kind: c.kind?.description ?? "?",
+                                                 site: model.sites[c.site], beginNanos: c.begin,
+                                                 durationNanos: d, queueDelayNanos: c.queueDelay)
+            longestCallbacks.offer(d, ref)
         }
     }
 
@@ -191,7 +223,7 @@ public struct TraceAnalyzer: TraceObserver {
     }
 
     public mutating func poll(_ p: PollRecord, model: TraceModel) {
-        addBusy(p.begin, p.end, poll: true)
+        addBusy(p.begin, p.end, .poll)
         if inWindow(p.begin) { polls += 1 }
     }
 
@@ -222,13 +254,15 @@ public struct TraceAnalyzer: TraceObserver {
         }
         let observed = observedLive.remove(t.id) != nil
         if t.outcome != nil {
-            if !observed && t.waitersAtFinish == 0 {
-                neverAwaitedCandidates[t.id] = (t, model.sites[t.createSite])
-            }
+            if !observed { neverAwaitedCandidates[t.id] = (t, model.sites[t.createSite]) }
         } else {
             lint(.unfinished, t, "\(t.endState) at the trace end", model.sites[t.lastSuspendSite])
             if t.endState == .suspended && !t.pendingTimer { unfinished.append(t) }
         }
+    }
+
+    public mutating func loop(started: Bool, stream: UInt32, at time: Int64, model: TraceModel) {
+        loopRunning[stream] = started
     }
 
     public mutating func taskObserved(_ task: UInt64, at time: Int64, model: TraceModel) {
@@ -242,8 +276,12 @@ public struct TraceAnalyzer: TraceObserver {
     mutating func lintNeverAwaited(exact: Bool) {
         for id in neverAwaitedCandidates.keys.sorted() {
             let (t, site) = neverAwaitedCandidates[id]!
-            let how = exact ? "nothing awaited it, read its result or added a done callback"
-                            : "no task was waiting and no done callback ran when it finished (format 1.0 trace: approximate)"
+            // Without observations, a task whose last step woke a waiter was probably awaited.
+            let guessed = !exact || !t.observationTracked
+            if guessed && t.waitersAtFinish > 0 { continue }
+            let how = !exact ? "no task was waiting and no done callback ran when it finished (format 1.0 trace: approximate)"
+                : !t.observationTracked ? "no task was waiting and no done callback ran when it finished (an unstructured Swift task: approximate)"
+                : "nothing awaited it, read its result or added a done callback"
             lint(t.outcome == .failed ? .failedUnobserved : .neverAwaited, t, "\(t.outcome!); \(how)", site)
         }
         neverAwaitedCandidates = [:]
@@ -273,6 +311,11 @@ public struct TraceAnalyzer: TraceObserver {
         let until = max(since, min(last, options.until ?? last))
         series.finalize(since: since, until: until)
         let span = until - since
+        let loops = max(1, loopRunning.count)
+        let unstopped = loopRunning.filter(\.value).keys.sorted()
+        let abruptEnd = unstopped.isEmpty ? nil : AnalysisResult.AbruptEnd(
+            atNanos: last, streams: unstopped,
+            silentNanos: unstopped.map { last - (model.lastTimestamp(ofStream: $0) ?? last) }.max() ?? 0)
         var damage = AnalysisResult.Damage(damagedChunks: 0, eventsLostInChunks: 0, bytesSkipped: 0,
                                            eventsDroppedByRecorder: model.lostEvents, anomalies: model.anomalies, messages: [])
         if let reader {
@@ -288,18 +331,16 @@ public struct TraceAnalyzer: TraceObserver {
         return AnalysisResult(
             trace: .init(path: reader?.path ?? "", program: reader?.header.program ?? "", events: model.events,
                          chunks: reader?.chunksRead ?? 0, firstNanos: first, lastNanos: last, sinceNanos: since,
-                         untilNanos: until, taskFilter: options.taskFilter?.text, damage: damage),
+                         untilNanos: until, taskFilter: options.taskFilter?.text, damage: damage, abruptEnd: abruptEnd),
             counts: .init(tasks: tasksSeen, tasksFinished: tasksFinished, steps: steps, callbacks: callbacks,
                           timersFired: timers, wakeups: wakeups, polls: polls, peakLiveTasks: model.peakLiveTasks),
             loop: .init(busyNanos: busy, pollNanos: pollTime, spanNanos: span,
                         utilization: span > 0 ? Double(busy) / Double(span) : 0,
-                        idleFraction: span > 0 ? Double(pollTime) / Double(span) : 0),
+                        idleFraction: span > 0 ? Double(pollTime) / Double(span) : 0,
+                        stepNanos: stepTime, callbackNanos: callbackTime,
+                        overheadNanos: max(0, span * Int64(loops) - stepTime - callbackTime - pollTime), loops: loops),
             schedulingDelay: schedulingDelay.summary,
-            worstSchedulingDelay: worstDelay.map { w in
-                var ref = stepRef(w.step, model)
-                ref.name = w.name
-                return ref
-            },
+            worstSchedulingDelay: worstDelay,
             callbackQueueDelay: callbackQueueDelay.summary,
             timerLateness: timerLateness.summary,
             timerLatenessBySite: bySite,

@@ -41,6 +41,12 @@ public final class TraceModel {
         var tasks = SlotPool<LiveTask>()
         /// Task names by slot, apart from `LiveTask` so that the record stays trivially copyable.
         var names: [String] = []
+        /// Names of finished tasks that had woken others: a wake edge names its waker when the
+        /// woken task's step is reported, often after the waker finished. The most recent
+        /// `retiredNameCapacity`, oldest evicted first, so memory stays bounded.
+        var retiredNames: [UInt64: String] = [:]
+        var retiredOrder: [UInt64] = []
+        var retiredNext = 0
         var taskIndex = TaskIndex()
         var callbacks = SlotPool<PendingCallback>()
         var callbackIndex = IDTable(capacity: 1024)
@@ -121,6 +127,8 @@ public final class TraceModel {
         var wokeInStep = 0
         var pendingTimers = 0
         var selected: Bool
+        /// Cleared by `taskUntracked`: nobody can see who awaits it.
+        var tracked = true
         /// False once the slot is released (finished task).
         var live = true
     }
@@ -146,7 +154,12 @@ public final class TraceModel {
         var pollBegin: Int64 = -1
         var pollTimeout: Int64 = 0
         var lastPollBegin: Int64 = Int64.min
-        var timers = MinHeap()
+        /// The task and send time of the last `wakeupSent`: the `wakeup` that follows it is timed
+        /// from the send (0 when none is pending).
+        var sentTask: UInt64 = 0
+        var sentAt: Int64 = 0
+        /// The stream's last event time so far.
+        var lastTimestamp: Int64 = .min
         var queued: [(readyAt: Int64, key: UInt64)] = []
         var queuedHead = 0
         var sawIOWait = false
@@ -176,9 +189,28 @@ public final class TraceModel {
         st.deallocate()
     }
 
-    /// The name of a live or recently seen task ("" when unknown).
+    /// How many finished wakers' names the model keeps.
+    static let retiredNameCapacity = 16_384
+
+    /// The name of a live task, or of a recently finished one that had woken others ("" when
+    /// unknown).
     public func name(ofTask id: UInt64) -> String {
-        st.pointee.taskIndex.find(id).map { st.pointee.names[Int($0)] } ?? ""
+        if let slot = st.pointee.taskIndex.find(id) { return st.pointee.names[Int(slot)] }
+        return st.pointee.retiredNames[id] ?? ""
+    }
+
+    /// Keeps the name of a finishing task that woke others, for the wake edges that name it.
+    func retireName(_ id: UInt64, _ name: String) {
+        guard !name.isEmpty else { return }
+        if st.pointee.retiredOrder.count < Self.retiredNameCapacity {
+            st.pointee.retiredOrder.append(id)
+        } else {
+            let old = st.pointee.retiredOrder[st.pointee.retiredNext]
+            st.pointee.retiredNames[old] = nil
+            st.pointee.retiredOrder[st.pointee.retiredNext] = id
+            st.pointee.retiredNext = (st.pointee.retiredNext + 1) % Self.retiredNameCapacity
+        }
+        st.pointee.retiredNames[id] = name
     }
 
     /// Whether a live task matches ``taskFilter`` (true without a filter).
@@ -253,6 +285,9 @@ public final class TraceModel {
         let loopStart = EventType.loopStart.rawValue, loopStop = EventType.loopStop.rawValue
         let lostEvents = EventType.lostEvents.rawValue
         let taskObserved = EventType.taskObserved.rawValue
+        let callbackCancelled = EventType.callbackCancelled.rawValue
+        let wakeupSent = EventType.wakeupSent.rawValue
+        let taskUntracked = EventType.taskUntracked.rawValue
         events.withUnsafeBufferPointer { buffer in
             for i in buffer.indices {
                 let e = buffer[i]
@@ -276,11 +311,19 @@ public final class TraceModel {
                     observer.lost(count: e.args[0], from: e.signed(1), to: e.signed(2), model: self)
                 } else if type == taskObserved {
                     observer.taskObserved(e.args[0], at: e.timestamp, model: self)
+                } else if type == callbackCancelled {
+                    self.callbackCancelled(e)
+                } else if type == taskUntracked {
+                    if let slot = st.pointee.taskIndex.find(e.args[0]) { tasks.pointer(slot).pointee.tracked = false }
+                } else if type == wakeupSent {
+                    s.pointee.sentTask = e.args[0]
+                    s.pointee.sentAt = e.signed(1)
                 }
             }
         }
         let last = events[events.count - 1].timestamp
         if last > st.pointee.lastTimestamp { st.pointee.lastTimestamp = last }
+        if last > s.pointee.lastTimestamp { s.pointee.lastTimestamp = last }
     }
 
     /// Ends the pass: closes the open slices of every live task at the trace end and hands the
@@ -301,6 +344,12 @@ public final class TraceModel {
             }
             observer.taskFinished(summary(t, outcome: nil, finishedAt: nil), model: self)
         }
+    }
+
+    /// The last event time of stream `id` (nil for a stream with no events).
+    public func lastTimestamp(ofStream id: UInt32) -> Int64? {
+        guard Int(id) < st.pointee.streamCount, st.pointee.streams[Int(id)].lastTimestamp != .min else { return nil }
+        return st.pointee.streams[Int(id)].lastTimestamp
     }
 
     /// Whether a stream had nothing pending at the end that could wake a task: no timer armed
@@ -334,6 +383,7 @@ public final class TraceModel {
         s.lastSuspendSite = t.site
         s.stream = t.stream
         s.selected = t.selected
+        s.observationTracked = t.tracked
         return s
     }
 
@@ -388,10 +438,14 @@ public final class TraceModel {
 
     func wakeup<O: TraceObserver>(_ e: TraceEvent, _ s: UnsafeMutablePointer<Stream>, _ observer: inout O) {
         let id = e.args[0]
-        let t = e.timestamp
+        var t = e.timestamp
+        // Woken from another thread: ready since that thread sent the wakeup, not since the loop
+        // took it from its inbox (`wakeupSent`, format 1.2).
+        let sentAt: Int64? = s.pointee.sentTask == id && s.pointee.sentTask != 0 ? s.pointee.sentAt : nil
+        s.pointee.sentTask = 0
         let kind = WakerKind(rawValue: UInt8(truncatingIfNeeded: e.args[1])) ?? .thread
         let wakerID = e.args[2]
-        var edge = WakeEdge(time: t, stream: e.stream, task: id, wakerKind: kind, wakerID: wakerID,
+        var edge = WakeEdge(time: e.timestamp, stream: e.stream, task: id, wakerKind: kind, wakerID: wakerID,
                             wakerTask: 0, wakerStep: 0, wakerCallback: 0)
         if kind == .task, wakerID != 0, s.pointee.runningTask == wakerID, s.pointee.runningSlot >= 0 {
             let waker = tasks.pointer(s.pointee.runningSlot)
@@ -412,6 +466,11 @@ public final class TraceModel {
             }
         }
         let task = tasks.pointer(slot(id, stream: e.stream, at: t, &observer))
+        if let sentAt, task.pointee.state == .suspended || task.pointee.state == .created {
+            // Never before the task's current state began: the slices stay in order.
+            t = min(t, max(sentAt, task.pointee.since))
+            edge.time = t
+        }
         switch kind {
         case .task: task.pointee.wakers.0 += 1
         case .callback: task.pointee.wakers.1 += 1
@@ -536,6 +595,7 @@ public final class TraceModel {
             task.pointee.since = t
             observer.step(record, model: self)
             observer.taskFinished(summary(task.pointee, outcome: outcome, finishedAt: t), model: self)
+            if task.pointee.tasksWoken > 0 { retireName(taskID, st.pointee.names[Int(slot)]) }
             st.pointee.taskIndex.remove(taskID)
             st.pointee.names[Int(slot)] = ""
             task.pointee.live = false
@@ -578,22 +638,33 @@ public final class TraceModel {
         let site = st.pointee.sites.intern(stream: e.stream, stringID: e.args[3], chunk: chunk)
         let key = Self.callbackKey(e.stream, handle)
         let isTimer = kind == .later || kind == .at
+        // A threadsafe callback is due since the other thread sent it (format 1.2; before, `due`
+        // equals the loop's pickup time): it waits in the queue from there.
+        let queuedAt = kind == .threadsafe ? min(due, e.timestamp) : e.timestamp
         let armedBy = s.pointee.runningTask
         if let old = st.pointee.callbackIndex.find(key) {
             // A handle rescheduled before it ran: forget the earlier schedule.
             dropCallback(old, key: key)
         }
         let slot = st.pointee.callbacks.allocate(PendingCallback(stream: e.stream, handle: handle, kind: kind, site: site,
-                                                                 scheduledAt: e.timestamp, due: due,
-                                                                 readyAt: isTimer ? nil : e.timestamp, armedBy: armedBy))
+                                                                 scheduledAt: queuedAt, due: due,
+                                                                 readyAt: isTimer ? nil : queuedAt, armedBy: armedBy))
         st.pointee.callbackIndex.insert(key, slot)
         if isTimer {
-            s.pointee.timers.push(due, key)
             if armedBy != 0, let t = st.pointee.taskIndex.find(armedBy) { tasks.pointer(t).pointee.pendingTimers += 1 }
         } else {
-            s.pointee.queued.append((e.timestamp, key))
+            s.pointee.queued.append((queuedAt, key))
             if armedBy != 0, s.pointee.runningSlot >= 0, kind == .soon { tasks.pointer(s.pointee.runningSlot).pointee.wokeInStep += 1 }
         }
+    }
+
+    /// A callback or timer cancelled before it ran: it no longer holds its stream busy (nor
+    /// does a timer keep its arming task from being a lost wakeup). Format 1.1 records every
+    /// cancellation; a 1.0 trace's cancelled timers stay pending to the end, which only ever
+    /// hides a `lostWakeup`, never invents one.
+    func callbackCancelled(_ e: TraceEvent) {
+        let key = Self.callbackKey(e.stream, e.args[0])
+        if let slot = st.pointee.callbackIndex.find(key) { dropCallback(slot, key: key) }
     }
 
     func dropCallback(_ slot: Int32, key: UInt64) {
@@ -607,23 +678,20 @@ public final class TraceModel {
 
     func timerFired<O: TraceObserver>(_ e: TraceEvent, _ s: UnsafeMutablePointer<Stream>, _ observer: inout O) {
         let handle = e.args[0]
-        let due = e.signed(1)
+        var due = e.signed(1)
         let t = e.timestamp
         let key = Self.callbackKey(e.stream, handle)
-        // The loop's heap pops in deadline order: a timer due well before this one that has not
-        // fired was cancelled. (The margin absorbs the ns between the loop's clock read and the
-        // trace's.)
-        while let head = s.pointee.timers.min, head.key < due - 1_000_000 {
-            s.pointee.timers.pop()
-            if let slot = st.pointee.callbackIndex.find(head.value), callbacks[slot].readyAt == nil, callbacks[slot].due == head.key {
-                dropCallback(slot, key: head.value)
-            }
-        }
         var site: SiteID = 0
         if let slot = st.pointee.callbackIndex.find(key) {
             let c = callbacks.pointer(slot)
             site = c.pointee.site
             if c.pointee.readyAt == nil {
+                // The due time written when the timer was armed is exact; the one at firing is
+                // relative to a clock read that, in runtimes before format 1.2, could lag a
+                // burst of firings by milliseconds (it only ever drifts later). An armed due
+                // after the firing cannot be this firing's deadline (a generator reusing a
+                // handle): the firing's own then stands.
+                due = min(due, c.pointee.due)
                 let armedBy = c.pointee.armedBy
                 if armedBy != 0, let ts = st.pointee.taskIndex.find(armedBy), tasks[ts].pendingTimers > 0 {
                     tasks.pointer(ts).pointee.pendingTimers -= 1

@@ -187,6 +187,9 @@ public struct TaskSummary: Sendable, Equatable {
     public var stream: UInt32 = 0
     /// Whether it matches the model's task filter.
     public var selected: Bool = true
+    /// False for a task whose outcome's observers the recorder could not see (`taskUntracked`):
+    /// whether it was awaited can only be guessed from what its last step woke.
+    public var observationTracked: Bool = true
     public var wakeups: Int { wakersByKind.reduce(0, +) }
 }
 

@@ -87,6 +87,8 @@ public struct EventType: RawRepresentable, Hashable, Sendable, Comparable, Custo
     public static let callbackCancelled = EventType(23)
     public static let ioWaitRemoved = EventType(24)
     public static let taskObserved = EventType(25)
+    public static let wakeupSent = EventType(34)
+    public static let taskUntracked = EventType(35)
     public static let executorFactory = EventType(46)
     public static let runtimeJob = EventType(47)
 
@@ -149,6 +151,9 @@ public enum TaskObservation: UInt8, Sendable, CaseIterable, CustomStringConverti
     case result = 1
     /// A done callback was added.
     case doneCallback = 2
+    /// A structured child (`async let`, task group): its parent's scope awaits it by
+    /// construction, whether or not the parent reaches an explicit `await` first.
+    case structured = 3
 
     public var description: String { TraceSpec.observationNames[Int(rawValue)] }
 }
@@ -166,7 +171,7 @@ public enum TraceSpec {
     static let stepOutcomeNames = ["suspended", "yielded", "completed", "failed", "cancelled"]
     static let wakerKindNames = ["task", "callback", "timer", "io", "thread", "executor"]
     static let callbackKindNames = ["soon", "later", "at", "threadsafe"]
-    static let observationNames = ["awaited", "result", "doneCallback"]
+    static let observationNames = ["awaited", "result", "doneCallback", "structured"]
     static let globalHookNames = ["preinstalled", "foreign", "unavailable"]
 
     /// Every event type of format v1, in wire-id order.
@@ -199,7 +204,8 @@ public enum TraceSpec {
         EventSpec(type: .callbackScheduled, name: "callbackScheduled",
                   args: [ArgSpec("handle", .handle), ArgSpec("kind", .uvarint, choices: callbackKindNames),
                          ArgSpec("due", .time), ArgSpec("site", .string)],
-                  timed: true, sinceMinor: 0, summary: "A callback is scheduled to run at `due`."),
+                  timed: true, sinceMinor: 0,
+                  summary: "A callback is scheduled to run at `due`. A threadsafe callback is due when the other thread sent it (since 1.2; before, when the loop took it from its inbox)."),
         EventSpec(type: .callbackBegin, name: "callbackBegin", args: [ArgSpec("handle", .handle)], timed: true,
                   sinceMinor: 0, summary: "A callback starts running on the loop."),
         EventSpec(type: .callbackEnd, name: "callbackEnd", args: [ArgSpec("handle", .handle)], timed: true,
@@ -240,6 +246,11 @@ public enum TraceSpec {
                   args: [ArgSpec("task", .task), ArgSpec("how", .uvarint, choices: observationNames)],
                   timed: true, sinceMinor: 1,
                   summary: "Something first takes an interest in a task's outcome: awaits it, reads its result or adds a done callback. Emitted once per task."),
+        EventSpec(type: .wakeupSent, name: "wakeupSent",
+                  args: [ArgSpec("task", .task), ArgSpec("sent", .time)], timed: true, sinceMinor: 2,
+                  summary: "Another thread made `task` ready at `sent`; the loop takes the wakeup from its inbox now, and its `wakeup` (waker thread) follows."),
+        EventSpec(type: .taskUntracked, name: "taskUntracked", args: [ArgSpec("task", .task)], timed: true, sinceMinor: 2,
+                  summary: "The loop cannot see interest in `task`'s outcome (a Swift task it did not create and no structured child): no `taskObserved` will say whether it was awaited."),
         EventSpec(type: .executorFactory, name: "executorFactory",
                   args: [ArgSpec("globalHook", .uvarint, choices: globalHookNames)], timed: true, sinceMinor: 2,
                   summary: "The loop is the program's main and default executor (factory mode, unmodified programs). globalHook: preinstalled = a later takeover of the global executor (SwiftNIO's) is refused; foreign = another hook got there first and its jobs bypass the loop."),

@@ -211,6 +211,31 @@ public struct TraceStream: @unchecked Sendable {
         commit(p)
     }
 
+    /// Another thread made `task` ready `sentInNanos` ago (≤ 0); the loop takes the wakeup from
+    /// its inbox now. Emit it just before that task's ``wakeup(task:waker:wakerID:)``, so that
+    /// the analysis times the task's ready wait from the send, not from the loop's pickup.
+    @inlinable public func wakeupSent(task: UInt64, sentInNanos: Int64) {
+        let t = now()
+        guard begin(t) else { return }
+        var p = state.pointee.cursor
+        head(&p, .wakeupSent, t)
+        putTask(&p, task)
+        p.putVarint(zigzagEncode(sentInNanos))
+        commit(p)
+    }
+
+    /// The loop cannot see interest in `task`'s outcome: a Swift task it did not create that is
+    /// no structured child. Emit it right after the task's ``taskCreate(task:parent:name:site:)``,
+    /// so that the analysis does not read a missing ``taskObserved(task:how:)`` as "never awaited".
+    @inlinable public func taskUntracked(task: UInt64) {
+        let t = now()
+        guard begin(t) else { return }
+        var p = state.pointee.cursor
+        head(&p, .taskUntracked, t)
+        putTask(&p, task)
+        commit(p)
+    }
+
     // MARK: - Callbacks and timers
 
     /// A callback is scheduled.

@@ -3,30 +3,20 @@ import Foundation
 import TraceAnalysis
 import TraceFormat
 
-/// A duration on the command line: `100ms`, `1.5s`, `250us`, `800ns`.
-struct DurationArgument: ExpressibleByArgument, Sendable {
-    var nanos: Int64
-    init(nanos: Int64) { self.nanos = nanos }
-    init?(argument: String) {
-        guard let n = Durations.parse(argument) else { return nil }
-        nanos = n
-    }
-    static var defaultCompletionKind: CompletionKind { .default }
-}
-
 /// A `--fail-on` gate: `blocking`, `lints` or `p99>DURATION`.
-enum FailGate: ExpressibleByArgument, Sendable, CustomStringConvertible {
+enum FailGate: Sendable, CustomStringConvertible {
     case blocking
     case lints
     case p99(Int64)
 
-    init?(argument: String) {
+    /// - Throws: ``DurationArgumentError`` for an unknown gate or a bad `p99>` duration.
+    init(parsing argument: String) throws(DurationArgumentError) {
         switch argument {
         case "blocking": self = .blocking
         case "lints": self = .lints
         default:
-            guard argument.hasPrefix("p99>"), let n = Durations.parse(String(argument.dropFirst(4))) else { return nil }
-            self = .p99(n)
+            guard argument.hasPrefix("p99>") else { throw .init("not a gate: use blocking, lints or p99>DURATION (e.g. p99>5ms)") }
+            self = .p99(try DurationArgument(parsing: String(argument.dropFirst(4))).nanos)
         }
     }
 
@@ -56,25 +46,32 @@ enum FailGate: ExpressibleByArgument, Sendable, CustomStringConvertible {
 struct AnalysisCommandOptions: ParsableArguments {
     @OptionGroup var input: TraceInputOptions
 
-    @Flag(help: "Print the analysis as JSON (schema looptrace.analysis/1, documented in the TraceAnalysis DocC).")
+    @Flag(help: "Print JSON: report prints the whole analysis (schema looptrace.analysis/1), each other command its own part (looptrace.COMMAND/1); documented in the TraceAnalysis DocC.")
     var json = false
 
-    @Option(help: ArgumentHelp("Only count what happens from this time on (since the trace start: 1.5s, 200ms).",
-                               valueName: "duration"))
+    // `.unconditional`: `--since -1s` reaches the parser, which says durations can't be negative,
+    // instead of argument-parser taking `-1s` for an option and saying "Missing value".
+    @Option(parsing: .unconditional,
+            help: DurationArgument.help("Only count what happens from this time on (since the trace start: 1.5s, 200ms)."),
+            transform: { try DurationArgument(parsing: $0) })
     var since: DurationArgument?
 
-    @Option(help: ArgumentHelp("Only count what happens before this time.", valueName: "duration"))
+    @Option(parsing: .unconditional, help: DurationArgument.help("Only count what happens before this time."),
+            transform: { try DurationArgument(parsing: $0) })
     var until: DurationArgument?
 
     @Option(help: ArgumentHelp("Only look at the tasks with this name or id (task-level figures).", valueName: "name|id"))
     var task: String?
 
-    @Option(help: ArgumentHelp("The blocking threshold: steps and callbacks this long or longer are findings (ns, us, ms, s).",
-                               valueName: "duration"))
-    var threshold: DurationArgument = DurationArgument(nanos: 100_000_000)
+    @Option(parsing: .unconditional,
+            help: DurationArgument.help("The blocking threshold: steps and callbacks this long or longer are findings (ns, us, ms, s).",
+                                        default: DurationArgument.defaultThreshold),
+            transform: { try DurationArgument(parsing: $0) })
+    var threshold = DurationArgument.defaultThreshold
 
     @Option(name: .customLong("fail-on"),
-            help: ArgumentHelp("Exit 1 when the gate fails: blocking, lints or p99>DURATION (repeatable).", valueName: "gate"))
+            help: ArgumentHelp("Exit 1 when the gate fails: blocking, lints or p99>DURATION (repeatable).", valueName: "gate"),
+            transform: { try FailGate(parsing: $0) })
     var failOn: [FailGate] = []
 
     @Flag(name: .customLong("no-color"), help: "Never color the output (color is only used on a terminal anyway).")
@@ -109,6 +106,7 @@ struct AnalysisCommandOptions: ParsableArguments {
         }
         progress.clear()
         let result = session.finish(reader: reader)
+        warnIfWindowIsEmpty(result.trace)
         if let task, session.model.selectedTasks == 0 {
             printError("\(input.file): no task named or numbered '\(task)' (run `looptrace tasks \(input.file)` to list them)")
             throw ExitCodes.usage
@@ -116,16 +114,29 @@ struct AnalysisCommandOptions: ParsableArguments {
         return (result, reader)
     }
 
+    /// A `--since`/`--until` window that misses every event still gives a report (of zeros), so
+    /// say why it is empty rather than let it pass for an idle loop.
+    func warnIfWindowIsEmpty(_ trace: AnalysisResult.TraceInfo) {
+        guard since != nil || until != nil, trace.events > 0 else { return }
+        let window = [since.map { "--since \($0)" }, until.map { "--until \($0)" }].compactMap { $0 }.joined(separator: " ")
+        if trace.spanNanos <= 0 || (since?.nanos ?? 0) >= trace.lastNanos || (until?.nanos ?? .max) <= trace.firstNanos {
+            printError("warning: the window \(window) is empty: the trace's events run from +\(Durations.formatTime(trace.firstNanos)) "
+                       + "to +\(Durations.formatTime(trace.lastNanos))")
+        }
+    }
+
     /// Prints the output, then applies damage (exit 65) and the gates (exit 1).
-    func emit(_ result: AnalysisResult, _ reader: TraceReader, text: () -> String) throws {
+    /// - Parameter part: what `--json` prints (``AnalysisJSON``).
+    func emit(_ result: AnalysisResult, _ reader: TraceReader, json part: AnalysisJSON.Part, text: () -> String) throws {
         if json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-            let data = try encoder.encode(result)
+            let data = try encoder.encode(AnalysisJSON(part: part, result: result))
             print(String(decoding: data, as: UTF8.self))
         } else {
             print(text(), terminator: "")
         }
+        try StandardOutput.check()
         try input.finish(reader, events: result.trace.events)
         let failures = failOn.compactMap { $0.failure(result) }
         if !failures.isEmpty {

@@ -29,6 +29,6 @@ struct BlockingCommand: ParsableCommand {
 
     func run() throws {
         let (result, reader) = try options.analyze { $0.maxFindings = limit }
-        try options.emit(result, reader) { ReportRenderer(result, style: options.style, file: options.input.file).blocking() }
+        try options.emit(result, reader, json: .blocking) { ReportRenderer(result, style: options.style, file: options.input.file).blocking() }
     }
 }

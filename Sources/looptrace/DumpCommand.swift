@@ -38,8 +38,11 @@ struct DumpCommand: ParsableCommand {
                 out.write("\n")
             }
             events += UInt64(chunk.events.count)
+            // Stdout is gone (a full disk): stop decoding instead of formatting the rest for nothing.
+            if StandardOutput.rawWriteFailure != nil { try StandardOutput.check() }
         }
         out.flush()
+        try StandardOutput.check()
         try input.finish(reader, events: events)
     }
 }

@@ -19,11 +19,16 @@ struct ExportCommand: ParsableCommand {
             a window out of a big trace with --since/--until, --task or --around-blocking, cap \
             it with --max-events, or write --format perfetto (about half the size).
 
-            The output appears only when complete (written to a temporary file, then renamed).
+            A file output appears only when complete (written to a temporary file beside it, \
+            then renamed over it; a symbolic link is followed and kept, its target replaced). \
+            `-o -` writes to standard output; devices, FIFOs and /dev/stdout are written in \
+            place, never replaced. The summary line goes to stderr when the export goes to \
+            standard output.
 
             Exit codes: 0 written; 64 conflicting or bad options, or --task matched no task; \
             65 the trace is damaged (what was recovered is still exported) or not a trace; \
-            66 the trace cannot be read; 73 the output cannot be written.
+            66 the trace cannot be read; 73 the output cannot be created; 74 writing it failed \
+            (a write or close error, e.g. a full disk).
 
             Examples:
               looptrace export slow.trace -o slow.json
@@ -35,21 +40,26 @@ struct ExportCommand: ParsableCommand {
 
     @OptionGroup var input: TraceInputOptions
 
-    @Option(name: .shortAndLong, help: ArgumentHelp("The file to write (default: FILE with .json or .pftrace).", valueName: "out"))
+    @Option(name: .shortAndLong, help: ArgumentHelp("The file to write, - for standard output (default: FILE with .json or .pftrace).",
+                                                     valueName: "out"))
     var output: String?
 
     @Option(help: ArgumentHelp("chrome (JSON, default) or perfetto (protobuf TrackEvent).", valueName: "format"))
     var format: ExportFormatArgument = .init(.chrome)
 
-    @Option(help: ArgumentHelp("Steps and callbacks this long or longer are marked blocking (ns, us, ms, s).",
-                               valueName: "duration"))
-    var threshold: ExportDurationArgument = .init(nanos: 100_000_000)
+    @Option(parsing: .unconditional,
+            help: DurationArgument.help("Steps and callbacks this long or longer are marked blocking (ns, us, ms, s).",
+                                        default: DurationArgument.defaultThreshold),
+            transform: { try DurationArgument(parsing: $0) })
+    var threshold = DurationArgument.defaultThreshold
 
-    @Option(help: ArgumentHelp("Keep what overlaps this time on (since the trace start: 1.5s, 200ms).", valueName: "duration"))
-    var since: ExportDurationArgument?
+    @Option(parsing: .unconditional, help: DurationArgument.help("Keep what overlaps this time on (since the trace start: 1.5s, 200ms)."),
+            transform: { try DurationArgument(parsing: $0) })
+    var since: DurationArgument?
 
-    @Option(help: ArgumentHelp("Keep what overlaps the time before this.", valueName: "duration"))
-    var until: ExportDurationArgument?
+    @Option(parsing: .unconditional, help: DurationArgument.help("Keep what overlaps the time before this."),
+            transform: { try DurationArgument(parsing: $0) })
+    var until: DurationArgument?
 
     @Option(help: ArgumentHelp("Only this task's steps and track (name or id).", valueName: "name|id"))
     var task: String?
@@ -74,7 +84,7 @@ struct ExportCommand: ParsableCommand {
         if let maxEvents, maxEvents < 1 {
             throw ValidationError("--max-events must be at least 1, got \(maxEvents)")
         }
-        if let output, output == input.file {
+        if let output, output == input.file || Self.sameFile(output, input.file) {
             throw ValidationError("the output would overwrite the trace \(input.file)")
         }
     }
@@ -92,7 +102,14 @@ struct ExportCommand: ParsableCommand {
         let out = output ?? Self.defaultOutput(for: input.file, format: options.format)
 
         if let n = aroundBlocking {
-            let findings = try TraceExporter.worstBlocking(reader: try input.open(), count: n, threshold: threshold.nanos)
+            let findings: [BlockingWindowFinding]
+            do {
+                findings = try TraceExporter.worstBlocking(reader: try input.open(), count: n, threshold: threshold.nanos)
+            } catch let error as TraceFormatError {
+                // --strict: the first damage ends the first pass, before anything is written.
+                printError("\(input.file): \(error); nothing written")
+                throw ExitCodes.badData
+            }
             if findings.isEmpty {
                 printError("\(input.file): no step or callback of \(Durations.format(threshold.nanos)) or more; nothing to show around (lower --threshold?)")
                 throw ExitCodes.usage
@@ -108,12 +125,13 @@ struct ExportCommand: ParsableCommand {
             summary = try TraceExporter.export(reader: reader, to: out, options: options)
         } catch let error as ExportError {
             printError(error.description)
-            throw ExitCode(73)
+            if case .cannotCreate = error { throw ExitCodes.cannotCreate }
+            throw ExitCodes.ioError
         } catch let error as ExportFilterError {
             printError("\(input.file): \(error)")
             throw ExitCodes.usage
         } catch let error as TraceFormatError {
-            printError("\(input.file): \(error); nothing written")
+            printError("\(input.file): \(error); " + (ExportOutput.writesInPlace(out) ? "the output is incomplete" : "nothing written"))
             throw ExitCodes.badData
         }
         if summary.truncated {
@@ -122,12 +140,43 @@ struct ExportCommand: ParsableCommand {
         if summary.spansDropped > 0 {
             printError("note: \(summary.spansDropped) user spans crossed a step or callback boundary and were left out")
         }
-        print("wrote \(out): \(summary.steps) steps, \(summary.callbacks) callbacks, \(summary.flows) wake flows, \(summary.blocking) blocking, \(summary.events) events, \(formatBytes(summary.bytes))")
+        if since != nil || until != nil, summary.steps + summary.callbacks + summary.states == 0 {
+            printError("warning: nothing happens in the window \(windowText): no step, callback or task state "
+                       + "(`looptrace info \(input.file)` shows the trace's span)")
+        }
+        // The summary must not end up inside an export written to stdout.
+        let summaryLine = "wrote \(out == "-" ? "standard output" : out): \(summary.steps) steps, \(summary.callbacks) callbacks, \(summary.flows) wake flows, \(summary.blocking) blocking, \(summary.events) events, \(formatBytes(summary.bytes))"
+        if Self.isStandardOutput(out) {
+            writeAll(fd: 2, Array((summaryLine + "\n").utf8))
+        } else {
+            print(summaryLine)
+        }
         if let first = summary.damage.first {
             let more = summary.damage.count > 1 ? " (and \(summary.damage.count - 1) more damaged regions)" : ""
             printError("\(input.file): \(first)\(more); exported what was recovered (\(summary.eventsRead) events), lost at least \(summary.eventsLostToDamage) events")
             throw ExitCodes.badData
         }
+    }
+
+    /// `--since 2s --until 3s`, as given.
+    var windowText: String {
+        [since.map { "--since \($0)" }, until.map { "--until \($0)" }].compactMap { $0 }.joined(separator: " ")
+    }
+
+    /// Whether `path` names this process's standard output (`-`, `/dev/stdout`, or the very file,
+    /// pipe or terminal fd 1 is).
+    static func isStandardOutput(_ path: String) -> Bool {
+        if path == "-" { return true }
+        var a = stat()
+        var b = stat()
+        return fstat(1, &a) == 0 && stat(path, &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino
+    }
+
+    /// Whether two paths name the same existing file (through links too).
+    static func sameFile(_ a: String, _ b: String) -> Bool {
+        var x = stat()
+        var y = stat()
+        return stat(a, &x) == 0 && stat(b, &y) == 0 && x.st_dev == y.st_dev && x.st_ino == y.st_ino
     }
 
     /// `slow.trace` → `slow.json` or `slow.pftrace`.
@@ -151,15 +200,4 @@ struct ExportFormatArgument: ExpressibleByArgument, Sendable {
     }
     var defaultValueDescription: String { format.rawValue }
     static var allValueStrings: [String] { ["chrome", "perfetto"] }
-}
-
-/// A duration option of `export`: `100ms`, `1.5s`, `250us`, `800ns`.
-struct ExportDurationArgument: ExpressibleByArgument, Sendable {
-    var nanos: Int64
-    init(nanos: Int64) { self.nanos = nanos }
-    init?(argument: String) {
-        guard let n = Durations.parse(argument) else { return nil }
-        nanos = n
-    }
-    var defaultValueDescription: String { Durations.format(nanos).replacingOccurrences(of: " ", with: "") }
 }

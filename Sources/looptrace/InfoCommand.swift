@@ -144,6 +144,7 @@ struct InfoCommand: ParsableCommand {
                 for d in reader.damage { print("  \(d)") }
             }
         }
+        try StandardOutput.check()
         try input.finish(reader, events: events)
     }
 }

@@ -21,8 +21,12 @@ struct LatencyCommand: ParsableCommand {
 
     @OptionGroup var options: AnalysisCommandOptions
 
-    @Option(help: ArgumentHelp("The utilization window width (ns, us, ms, s).", valueName: "duration"))
-    var window: DurationArgument = DurationArgument(nanos: 100_000_000)
+    @Option(parsing: .unconditional,
+            help: DurationArgument.help("The utilization window width (ns, us, ms, s).", default: Self.defaultWindow),
+            transform: { try DurationArgument(parsing: $0) })
+    var window = Self.defaultWindow
+
+    static let defaultWindow = DurationArgument(nanos: 100_000_000)
 
     @Option(help: ArgumentHelp("How many of the busiest windows to list.", valueName: "n"))
     var worst: Int = 5
@@ -34,7 +38,7 @@ struct LatencyCommand: ParsableCommand {
 
     func run() throws {
         let (result, reader) = try options.analyze { $0.windowNanos = window.nanos }
-        try options.emit(result, reader) {
+        try options.emit(result, reader, json: .latency) {
             ReportRenderer(result, style: options.style, file: options.input.file).latency(worstWindows: worst)
         }
     }

@@ -23,6 +23,6 @@ struct LintsCommand: ParsableCommand {
 
     func run() throws {
         let (result, reader) = try options.analyze()
-        try options.emit(result, reader) { ReportRenderer(result, style: options.style, file: options.input.file).lints() }
+        try options.emit(result, reader, json: .lints) { ReportRenderer(result, style: options.style, file: options.input.file).lints() }
     }
 }

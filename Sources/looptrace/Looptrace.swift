@@ -1,4 +1,7 @@
 import ArgumentParser
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// The `looptrace` command: inspect, validate, analyse and export traces recorded by LoopRuntime.
 @main
@@ -15,11 +18,37 @@ struct Looptrace: ParsableCommand {
 
             Exit codes: 0 success; 1 a --fail-on gate failed; 64 usage error (bad flag or value);
             65 the trace is damaged or not a trace (whatever could be recovered is still shown);
-            66 the file cannot be read (missing, a directory, no permission).
+            66 the file cannot be read (missing, a directory, no permission); 73 the output
+            file cannot be created (export); 74 writing the output failed (a write or close
+            error, on standard output too, e.g. a full disk).
             """,
         version: "looptrace 0.1.0 (trace format \(TraceSpecVersion.text))",
         subcommands: [InfoCommand.self, ValidateCommand.self, DumpCommand.self,
                       ReportCommand.self, LatencyCommand.self, BlockingCommand.self, StepsCommand.self, TasksCommand.self, LintsCommand.self,
                       ExportCommand.self, RecordCommand.self]
     )
+
+    /// Runs the command as argument-parser's `main` does, with two additions: the crash
+    /// backtracer is switched off first (``CrashBacktracer``), and a failed write to stdout
+    /// anywhere ends the run with exit 74 (``StandardOutput``), help and usage text included.
+    static func main() {
+        CrashBacktracer.disable()
+        var status: Int32
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+            status = 0
+        } catch {
+            status = exitCode(for: error).rawValue
+            let message = fullMessage(for: error)
+            if !message.isEmpty {
+                if status == 0 { print(message) } else { writeAll(fd: 2, Array((message + "\n").utf8)) }
+            }
+        }
+        if status != ExitCodes.ioError.rawValue, let reason = StandardOutput.failure() {
+            printError("cannot write to standard output: \(reason)")
+            status = ExitCodes.ioError.rawValue
+        }
+        Glibc.exit(status)
+    }
 }

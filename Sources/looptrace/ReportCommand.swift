@@ -20,6 +20,6 @@ struct ReportCommand: ParsableCommand {
 
     func run() throws {
         let (result, reader) = try options.analyze()
-        try options.emit(result, reader) { ReportRenderer(result, style: options.style, file: options.input.file).report() }
+        try options.emit(result, reader, json: .report) { ReportRenderer(result, style: options.style, file: options.input.file).report() }
     }
 }

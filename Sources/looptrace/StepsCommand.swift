@@ -24,6 +24,6 @@ struct StepsCommand: ParsableCommand {
 
     func run() throws {
         let (result, reader) = try options.analyze { $0.topSteps = top }
-        try options.emit(result, reader) { ReportRenderer(result, style: options.style, file: options.input.file).steps(top: top) }
+        try options.emit(result, reader, json: .steps(top: top)) { ReportRenderer(result, style: options.style, file: options.input.file).steps(top: top) }
     }
 }

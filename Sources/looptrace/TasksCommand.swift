@@ -31,6 +31,6 @@ struct TasksCommand: ParsableCommand {
 
     func run() throws {
         let (result, reader) = try options.analyze { $0.maxTaskRows = maxRows }
-        try options.emit(result, reader) { ReportRenderer(result, style: options.style, file: options.input.file).tasks(tree: tree) }
+        try options.emit(result, reader, json: .tasks) { ReportRenderer(result, style: options.style, file: options.input.file).tasks(tree: tree) }
     }
 }

@@ -19,6 +19,10 @@ enum ExitCodes {
     static let badData = ExitCode(65)
     /// The file cannot be read.
     static let noInput = ExitCode(66)
+    /// The output file cannot be created (`export`).
+    static let cannotCreate = ExitCode(73)
+    /// Writing the output failed: a write or close error, on stdout too.
+    static let ioError = ExitCode(74)
 }
 
 /// Prints one line to stderr, prefixed with the program name.
@@ -26,7 +30,8 @@ func printError(_ message: String) {
     writeAll(fd: 2, Array(("looptrace: " + message + "\n").utf8))
 }
 
-/// Writes every byte to a file descriptor, after anything `print` buffered.
+/// Writes every byte to a file descriptor, after anything `print` buffered. A failure on fd 1
+/// is recorded for ``StandardOutput/check()``; on fd 2 there is nowhere left to say it.
 func writeAll(fd: Int32, _ bytes: [UInt8]) {
     fflush(nil)
     bytes.withUnsafeBytes { raw in
@@ -34,7 +39,10 @@ func writeAll(fd: Int32, _ bytes: [UInt8]) {
         while offset < raw.count {
             let n = write(fd, raw.baseAddress! + offset, raw.count - offset)
             if n < 0 && errno == EINTR { continue }
-            if n <= 0 { return }
+            if n <= 0 {
+                if fd == 1 && StandardOutput.rawWriteFailure == nil { StandardOutput.rawWriteFailure = n < 0 ? errno : EIO }
+                return
+            }
             offset += n
         }
     }
@@ -59,10 +67,19 @@ struct TraceInputOptions: ParsableArguments {
 
     /// Opens the trace, turning failures into one line on stderr and the documented exit code.
     func open() throws -> TraceReader {
+        // Opening a FIFO for reading waits for a writer: `looptrace info some.fifo` would hang.
+        var st = stat()
+        if stat(file, &st) == 0, (st.st_mode & S_IFMT) == S_IFIFO {
+            printError("cannot read \(file): it is a FIFO, not a regular file")
+            throw ExitCodes.noInput
+        }
         do {
             return try TraceReader(path: file, options: .init(strict: strict, threads: threads ?? TraceReader.defaultThreads))
         } catch {
-            printError(error.description)
+            switch error {
+            case .cannotRead, .notATrace: printError(error.description)  // these name the file already
+            default: printError("\(file): \(error)")
+            }
             if case .cannotRead = error { throw ExitCodes.noInput }
             throw ExitCodes.badData
         }

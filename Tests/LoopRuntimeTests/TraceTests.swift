@@ -126,6 +126,87 @@ struct TraceTests {
         #expect(!observed.contains { $0.contains("neverAwaited") }, "\(observed)")
     }
 
+    /// An `async let` child that finished before its parent reached the `await` had no
+    /// observation (the await did not suspend), so the analysis called it never awaited.
+    @Test func structuredChildrenAreObservedByConstructionAndLoopTasksAreNot() throws {
+        let trace = try record {
+            let loop = EventLoop.current!
+            let parent = loop.createTask(name: "parent") {
+                async let early: Void = loop.sleep(for: .milliseconds(1))
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    group.addTask { try await loop.sleep(for: .milliseconds(1)) }
+                    try await group.waitForAll()
+                }
+                try await loop.sleep(for: .milliseconds(3))
+                try await early
+            }
+            let orphan = loop.createTask(name: "orphan") { }
+            _ = try await parent.value()
+            try await loop.sleep(for: .milliseconds(1))
+            #expect(orphan.isDone)
+        }
+        let observed = trace.story.filter { $0.hasPrefix("observed") }
+        #expect(observed.contains("observed parent.1 structured") && observed.contains("observed parent.2 structured"), "\(observed)")
+        #expect(!observed.contains { $0.contains("orphan") } && !observed.contains("observed parent structured"), "\(observed)")
+    }
+
+    /// An unstructured Swift task on the loop: the loop cannot see its awaiters, and says so.
+    @Test func anUnstructuredTaskIsMarkedUntracked() throws {
+        let path = temporaryTracePath()
+        defer { unlink(path) }
+        try EventLoop.run(trace: .file(path)) {
+            let loop = EventLoop.current!
+            async let child: Void = loop.sleep(for: .milliseconds(1))
+            await Task(executorPreference: loop) { () async -> Void in }.value
+            try await child
+        }
+        let trace = try RecordedTrace(path: path)
+        var untracked: [String] = []
+        let reader = try TraceReader(path: path)
+        try reader.forEachEvent { event, _ in
+            if event.type == .taskUntracked { untracked.append(trace.name(event.args[0])) }
+        }
+        #expect(untracked.count == 1 && untracked.allSatisfy { $0.hasPrefix("main.") }, "\(untracked)")
+        let observed = trace.story.filter { $0.hasPrefix("observed") }
+        #expect(observed.filter { $0.hasSuffix("structured") }.count == 1, "\(observed)")
+    }
+
+    /// A task woken from another thread carries the sender's time: its ready wait starts there,
+    /// not when the loop takes the wakeup from its inbox.
+    @Test func aWakeupFromAnotherThreadIsPrecededByItsSendTime() throws {
+        let path = temporaryTracePath()
+        defer { unlink(path) }
+        let loop = try EventLoop(trace: .file(path))
+        let woken = loop.createTask(name: "woken") {
+            await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+                let stepEnded = DispatchSemaphore(value: 0)
+                Thread.detachNewThread {
+                    stepEnded.wait()
+                    c.resume()
+                }
+                loop.callSoon { stepEnded.signal() }
+            }
+        }
+        loop.callSoonThreadsafe { }
+        try loop.runUntilComplete(woken)
+        loop.close()
+        let reader = try TraceReader(path: path)
+        var sent: [(task: UInt64, lag: Int64)] = []
+        var threadWakes: [UInt64] = []
+        var threadsafeDueLag: [Int64] = []
+        try reader.forEachEvent { event, _ in
+            switch event.type {
+            case .wakeupSent: sent.append((event.args[0], event.timestamp - event.signed(1)))
+            case .wakeup where event.wakerKind == .thread: threadWakes.append(event.args[0])
+            case .callbackScheduled where event.callbackKind == .threadsafe: threadsafeDueLag.append(event.timestamp - event.signed(2))
+            default: break
+            }
+        }
+        #expect(sent.map(\.task) == [woken.taskID] && threadWakes == [woken.taskID])
+        #expect(sent.allSatisfy { $0.lag >= 0 }, "a send after its pickup: \(sent)")
+        #expect(threadsafeDueLag.count == 1 && threadsafeDueLag.allSatisfy { $0 >= 0 }, "\(threadsafeDueLag)")
+    }
+
     @Test func unnamedChildrenAreNamedAfterTheirParent() throws {
         let trace = try record {
             let loop = EventLoop.current!

@@ -20,6 +20,7 @@ struct TraceModelTests {
         t.at(30_500) { $0.pollEnd(readyCount: 1) }
         t.at(31_000) { $0.stepBegin(task: 1) }            // parent woken by nothing seen: no delay
         t.at(33_000) { $0.wakeup(task: 2, waker: .task, wakerID: 1) }
+        t.at(39_000) { $0.taskObserved(task: 2, how: .awaited) }   // parent awaits child
         t.at(40_000) { $0.stepEnd(.suspended, site: siteB) }
         t.at(45_000) { $0.stepBegin(task: 2) }            // child ready 12 µs
         t.at(46_000) { $0.wakeup(task: 1, waker: .task, wakerID: 2) }
@@ -67,7 +68,7 @@ struct TraceModelTests {
         #expect(child.waitersAtFinish == 1)
         #expect(parent.waitersAtFinish == 0)
         #expect(result.counts.steps == 5 && result.counts.tasks == 2 && result.counts.tasksFinished == 2)
-        // parent finished with nobody waiting: never awaited; child woke parent: awaited.
+        // Nothing observed parent: never awaited; parent awaited child.
         #expect(result.lints.items.map(\.kind) == [.neverAwaited])
         #expect(result.lints.items.first?.name == "parent")
     }
@@ -82,6 +83,55 @@ struct TraceModelTests {
         }
         let child = c.slices.filter { $0.task == 2 }.map(\.state)
         #expect(child == [.created, .ready, .running, .suspended, .ready, .running])
+    }
+
+    @Test("A cross-thread send is ready from the send, never before the task's current state began")
+    func crossThreadSendsCountFromTheSend() throws {
+        let t = try SyntheticTrace()
+        t.at(0) { $0.taskCreate(task: 1, parent: 0, name: "a", site: siteA) }
+        t.at(0) { $0.taskCreate(task: 2, parent: 0, name: "b", site: siteA) }
+        t.at(1 * us) { $0.wakeup(task: 1, waker: .task, wakerID: 0) }
+        t.at(1 * us) { $0.wakeup(task: 2, waker: .task, wakerID: 0) }
+        t.at(2 * us) { $0.stepBegin(task: 1) }
+        t.at(3 * us) { $0.stepEnd(.suspended, site: siteB) }
+        t.at(4 * us) { $0.stepBegin(task: 2) }
+        t.at(10 * us) { $0.stepEnd(.suspended, site: siteB) }
+        // Both sent at 5 µs, taken from the inbox at 50 µs: `a` (suspended since 3 µs) is ready
+        // from 5 µs; `b` suspended only at 10 µs, so it is ready from there.
+        t.at(50 * us) { $0.wakeupSent(task: 1, sentInNanos: -45_000) }
+        t.at(50 * us) { $0.wakeup(task: 1, waker: .thread, wakerID: 99) }
+        t.at(50 * us) { $0.wakeupSent(task: 2, sentInNanos: -45_000) }
+        t.at(50 * us) { $0.wakeup(task: 2, waker: .thread, wakerID: 99) }
+        // A threadsafe callback sent at 20 µs, taken at 50 µs, run at 60 µs.
+        t.at(50 * us) { $0.callbackScheduled(handle: 5, kind: .threadsafe, dueInNanos: -30_000, site: siteC) }
+        t.at(60 * us) { $0.callbackBegin(handle: 5) }
+        t.at(61 * us) { $0.callbackEnd(handle: 5) }
+        t.at(70 * us) { $0.stepBegin(task: 1) }
+        t.at(71 * us) { $0.stepEnd(.completed, site: nil) }
+        t.at(80 * us) { $0.stepBegin(task: 2) }
+        t.at(81 * us) { $0.stepEnd(.completed, site: nil) }
+        let (_, c) = try t.analyze()
+        #expect(c.steps.filter { $0.index == 2 }.map(\.schedulingDelay) == [65_000, 70_000])
+        #expect(c.callbacks.first?.queueDelay == 40_000)
+        for task in [UInt64(1), 2] {
+            let slices = c.slices.filter { $0.task == task }
+            for (a, b) in zip(slices, slices.dropFirst()) { #expect(a.end == b.begin, "task \(task): \(a) then \(b)") }
+        }
+    }
+
+    @Test("A cancelled timer no longer counts as pending work")
+    func cancelledTimersAreNotPending() throws {
+        let t = try SyntheticTrace()
+        t.at(0) { $0.loopStart(loop: 1) }
+        t.at(0) { $0.taskCreate(task: 1, parent: 0, name: "stuck", site: siteA) }
+        t.at(1 * us) { $0.wakeup(task: 1, waker: .task, wakerID: 0) }
+        t.at(2 * us) { $0.stepBegin(task: 1) }
+        t.at(3 * us) { $0.callbackScheduled(handle: 4, kind: .later, dueInNanos: 1_000_000_000, site: siteC) }
+        t.at(4 * us) { $0.stepEnd(.suspended, site: siteB) }
+        t.at(5 * us) { $0.callbackCancelled(handle: 4) }
+        t.at(9 * us) { $0.loopStop(loop: 1) }
+        let (result, _) = try t.analyze()
+        #expect(result.lints.items.map(\.kind).contains(.lostWakeup), "\(result.lints.items)")
     }
 
     @Test("Loop utilization counts steps as busy and polls as idle")

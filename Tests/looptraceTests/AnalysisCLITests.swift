@@ -124,15 +124,99 @@ struct AnalysisCLITests {
         }
     }
 
-    @Test("--json output parses and carries the schema's sections", arguments: commands)
-    func jsonParses(command: String) throws {
+    /// The keys each command's `--json` carries besides `schema` and `trace`.
+    static let jsonParts: [String: (schema: String, keys: Set<String>)] = [
+        "report": ("looptrace.analysis/1", ["counts", "loop", "schedulingDelay", "worstSchedulingDelay", "callbackQueueDelay",
+                                            "timerLateness", "timerLatenessBySite", "stepDuration", "windows", "blocking",
+                                            "longestSteps", "longestCallbacks", "tasks", "lints"]),
+        "latency": ("looptrace.latency/1", ["loop", "schedulingDelay", "worstSchedulingDelay", "callbackQueueDelay", "timerLateness",
+                                            "timerLatenessBySite", "stepDuration", "windows"]),
+        "blocking": ("looptrace.blocking/1", ["blocking"]),
+        "steps": ("looptrace.steps/1", ["counts", "stepDuration", "longestSteps", "longestCallbacks", "busiestTasks"]),
+        "tasks": ("looptrace.tasks/1", ["counts", "tasks"]),
+        "lints": ("looptrace.lints/1", ["lints"]),
+    ]
+
+    /// Every analysis command printed the same full document with --json.
+    @Test("Each command's --json prints its own part, each key as the whole document has it", arguments: commands)
+    func jsonIsTheCommandsPart(command: String) throws {
         let result = try looptrace([command, "--json", Self.sample])
         #expect(result.status == 0, "\(result.stderr)")
         let object = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
-        for key in ["trace", "counts", "loop", "schedulingDelay", "blocking", "tasks", "lints"] {
-            #expect(object[key] != nil, "\(command) --json lacks \(key)")
+        let part = try #require(Self.jsonParts[command])
+        #expect(object["schema"] as? String == part.schema)
+        #expect(Set(object.keys) == part.keys.union(["schema", "trace"]), "\(command): \(object.keys.sorted())")
+
+        let whole = try #require(try JSONSerialization.jsonObject(with: Data(try looptrace(["report", "--json", Self.sample]).stdout.utf8))
+            as? [String: Any])
+        for key in part.keys.union(["trace"]) where key != "busiestTasks" {
+            #expect(NSDictionary(dictionary: [key: object[key] as Any]).isEqual(to: [key: whole[key] as Any]),
+                    "\(command) --json's \(key) differs from report --json's")
         }
-        #expect((object["counts"] as? [String: Any])?["steps"] as? Int == 890)
+        if command == "steps" {
+            let busiest = try #require(object["busiestTasks"] as? [[String: Any]])
+            let busy = busiest.compactMap { $0["busyNanos"] as? Int }
+            #expect(!busy.isEmpty && busy == busy.sorted(by: >))
+        }
+    }
+
+    @Test("steps --json lists at most --top busiest tasks")
+    func stepsJSONFollowsTop() throws {
+        let result = try looptrace(["steps", "--json", "--top", "2", Self.sample])
+        let object = try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any]
+        #expect((object?["busiestTasks"] as? [Any])?.count == 2)
+    }
+
+    /// `--threshold 5` silently meant 5 ns and `--threshold -5ms` said "Missing value".
+    @Test("A duration without a unit, or a negative one, is refused with a message that says so",
+          arguments: [("5", "needs a unit"), ("-5ms", "cannot be negative"), ("10parsecs", "ns, us, µs, ms or s"),
+                      ("1.5", "needs a unit"), ("99999999999s", "too long")])
+    func durationMessages(value: String, message: String) throws {
+        for option in ["--threshold", "--since", "--until"] {
+            for command in ["report", "export"] {
+                let result = try looptrace([command, option, value, Self.sample])
+                #expect(result.status == 64, "\(command) \(option) \(value): \(result.stderr)")
+                #expect(result.stderr.contains(message), "\(command) \(option) \(value): \(result.stderr)")
+                #expect(result.stderr.contains("'\(value)'"))
+            }
+        }
+        let window = try looptrace(["latency", "--window", value, Self.sample])
+        #expect(window.status == 64 && window.stderr.contains(message), "\(window.stderr)")
+        let gate = try looptrace(["report", "--fail-on", "p99>\(value)", Self.sample])
+        #expect(gate.status == 64 && gate.stderr.contains(message), "\(gate.stderr)")
+    }
+
+    @Test("Durations with a unit are accepted, µs included")
+    func durationsWithUnits() throws {
+        for value in ["100ms", "1.5s", "250us", "250µs", "800ns", "0.5ms"] {
+            #expect(try looptrace(["report", "--threshold", value, Self.sample]).status == 0, "\(value)")
+        }
+    }
+
+    /// Help showed `(default: DurationArgument(nanos: 100000000))`.
+    @Test("Duration defaults print as durations in every command's help", arguments: commands + ["export"])
+    func defaultsPrintAsDurations(command: String) throws {
+        let help = try looptrace([command, "--help"]).stdout
+        #expect(!help.contains("DurationArgument"), "\(help)")
+        #expect(help.split(whereSeparator: \.isWhitespace).joined(separator: " ").contains("(default: 100ms)"), "\(help)")
+    }
+
+    /// `--since` beyond the end exited 0 with a 0 ns span and no word.
+    @Test("A window that misses every event warns, with the trace's span, and still exits 0",
+          arguments: [["--since", "100s"], ["--until", "1ns"]])
+    func emptyWindowWarns(arguments: [String]) throws {
+        for command in Self.commands {
+            let result = try looptrace([command] + arguments + [Self.sample])
+            #expect(result.status == 0, "\(result.stderr)")
+            #expect(result.stderr.hasPrefix("looptrace: warning: the window \(arguments.joined(separator: " ")) is empty"),
+                    "\(command): \(result.stderr)")
+        }
+        let inside = try looptrace(["report", "--since", "1ms", Self.sample])
+        #expect(inside.stderr.isEmpty, "\(inside.stderr)")
+        let scratch = Scratch()
+        let export = try looptrace(["export", Self.sample, "-o", scratch.path + "/w.json"] + arguments)
+        #expect(export.status == 0)
+        #expect(export.stderr.contains("warning: nothing happens in the window"), "\(export.stderr)")
     }
 
     @Test("Each analysis command's --help shows examples", arguments: commands)

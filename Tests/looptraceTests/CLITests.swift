@@ -110,6 +110,59 @@ struct CLITests {
         }
     }
 
+    @Test("validate --json says ok with the counts on an intact trace")
+    func validateJSONIntact() throws {
+        let sample = root + "/traces/loop-shaped.trace"
+        let result = try looptrace(["validate", "--json", sample])
+        #expect(result.status == 0, "\(result.stderr)")
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
+        #expect(object["schema"] as? String == "looptrace.validate/1")
+        #expect(object["ok"] as? Bool == true)
+        #expect(object["file"] as? String == sample)
+        #expect((object["damage"] as? [Any])?.isEmpty == true)
+        let info = try JSONSerialization.jsonObject(with: Data(try looptrace(["info", "--json", sample]).stdout.utf8)) as? [String: Any]
+        #expect(object["events"] as? Int == info?["events"] as? Int)
+        #expect(object["chunks"] as? Int == info?["chunks"] as? Int)
+    }
+
+    @Test("validate --json lists the damage of a cut trace, with the offset, and exits 65")
+    func validateJSONDamaged() throws {
+        let scratch = Scratch()
+        let cut = try AnalysisCLITests.halfSample(in: scratch)
+        let result = try looptrace(["validate", "--json", cut])
+        #expect(result.status == 65)
+        #expect(result.stderr.split(separator: "\n").count == 1)
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
+        #expect(object["ok"] as? Bool == false)
+        let damage = try #require(object["damage"] as? [[String: Any]])
+        #expect(damage.count >= 1)
+        let offset = try #require(damage.first?["offset"] as? Int)
+        #expect(result.stderr.contains("offset \(offset)"))
+        #expect((object["eventsLost"] as? Int ?? 0) > 0)
+    }
+
+    /// A truncated header's error said "file header at offset 20: …" without naming the file.
+    @Test("A damaged header's error names the file", arguments: [20, 200])
+    func headerErrorNamesTheFile(bytes: Int) throws {
+        let scratch = Scratch()
+        let path = scratch.path + "/short.trace"
+        try Data(contentsOf: URL(fileURLWithPath: root + "/traces/loop-shaped.trace")).prefix(bytes).write(to: URL(fileURLWithPath: path))
+        for command in ["info", "validate", "report", "export"] {
+            let result = try looptrace([command, path])
+            #expect(result.status == 65, "\(command): \(result.stderr)")
+            #expect(result.stderr.hasPrefix("looptrace: \(path): "), "\(command): \(result.stderr)")
+            #expect(result.stderr.split(separator: "\n").count == 1)
+        }
+    }
+
+    @Test("The top-level help documents every exit code")
+    func helpListsExitCodes() throws {
+        let help = try looptrace(["--help"]).stdout.split(whereSeparator: \.isWhitespace).joined(separator: " ")
+        for code in ["0 success", "1 a --fail-on", "64 usage", "65 the trace", "66 the file", "73 the output", "74 writing the output"] {
+            #expect(help.contains(code), "\(code) missing from: \(help)")
+        }
+    }
+
     @Test("Usage errors exit 64")
     func usageErrors() throws {
         #expect(try looptrace(["info"]).status == 64)

@@ -1,15 +1,23 @@
 import Foundation
 import Testing
 
-/// Runs a built example with `LOOPTRACE` set and kills it with SIGKILL partway.
-func recordAndKill(_ example: String, trace: String, after seconds: Double) throws -> Int32 {
+/// Runs a built example with `LOOPTRACE` set and kills it with SIGKILL partway: once its trace
+/// has grown past `bytes` (a chunk or more flushed), or after 10 s.
+///
+/// A fixed delay (0.3 s) was flaky on a loaded machine: the program had not written its first
+/// chunk yet, or any trace at all, when it was killed.
+func recordAndKill(_ example: String, trace: String, afterBytes bytes: Int) throws -> Int32 {
     let process = Process()
     process.executableURL = builtProduct(example)
     process.environment = ProcessInfo.processInfo.environment.merging(["LOOPTRACE": trace]) { $1 }
     process.standardOutput = FileHandle.nullDevice
     process.standardError = FileHandle.nullDevice
     try process.run()
-    Thread.sleep(forTimeInterval: seconds)
+    for _ in 0..<2_000 {
+        let size = (try? FileManager.default.attributesOfItem(atPath: trace)[.size] as? NSNumber)?.intValue ?? 0
+        if size > bytes || !process.isRunning { break }
+        Thread.sleep(forTimeInterval: 0.005)
+    }
     kill(process.processIdentifier, SIGKILL)
     process.waitUntilExit()
     return process.terminationStatus
@@ -23,8 +31,9 @@ struct CrashDurabilityTests {
     func sigkillLosesAtMostTheLastInterval() throws {
         let scratch = Scratch()
         let trace = scratch.path + "/killed.trace"
-        // slow-service runs for about 0.4 s; 0.3 s in, several 100 ms flushes have happened.
-        _ = try recordAndKill("slow-service", trace: trace, after: 0.3)
+        // slow-service runs for about 0.3 s and flushes every 100 ms: its header is ~800 bytes,
+        // its first chunk several KiB (over 1,000 events).
+        _ = try recordAndKill("slow-service", trace: trace, afterBytes: 2_048)
         let validate = try looptrace(["validate", trace])
         #expect(validate.status == 0 || validate.status == 65, "\(validate.stderr)")
         if validate.status == 65 {

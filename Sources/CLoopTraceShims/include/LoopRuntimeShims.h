@@ -1,6 +1,6 @@
-// Linux event-loop syscalls and the one Swift runtime entry point LoopRuntime needs. Thin
+// Linux event-loop syscalls and the Swift runtime entry points LoopRuntime needs. Thin
 // wrappers only: epoll_event is a packed struct that Swift imports awkwardly, epoll_pwait2 has no
-// glibc wrapper on older systems, and swift_task_getJobTaskId must be declared with the Swift
+// glibc wrapper on older systems, and the runtime entry points must be declared with the Swift
 // calling convention.
 #ifndef LOOPRUNTIME_SHIMS_H
 #define LOOPRUNTIME_SHIMS_H
@@ -16,6 +16,10 @@
 /// The Swift runtime's sequential id of the task behind a job; 0 for jobs that are not tasks.
 /// Exported by libswift_Concurrency; declared here because `@_silgen_name` on reserved names warns.
 LT_SWIFTCC uint64_t swift_task_getJobTaskId(void *job);
+
+/// The runtime's `JobFlags` of a task's job (kind, priority, and task flags such as
+/// `Task_IsChildTask`, bit 24). Exported by libswift_Concurrency, Swift calling convention.
+LT_SWIFTCC uint32_t swift_task_getJobFlags(void *job);
 
 /// Binds a task-local value in the current task, as `TaskLocal.withValue` does before running its
 /// operation (the stdlib declares it the same way): `key` is the `TaskLocal` object, `value`
