@@ -319,9 +319,9 @@ public struct TraceAnalyzer: TraceObserver {
         var damage = AnalysisResult.Damage(damagedChunks: 0, eventsLostInChunks: 0, bytesSkipped: 0,
                                            eventsDroppedByRecorder: model.lostEvents, anomalies: model.anomalies, messages: [])
         if let reader {
-            damage.damagedChunks = reader.damage.count
-            damage.eventsLostInChunks = reader.damage.reduce(0) { $0 + ($1.eventsLost ?? 0) }
-            damage.bytesSkipped = reader.damage.reduce(0) { $0 + $1.bytesSkipped }
+            damage.damagedChunks = reader.damageCount
+            damage.eventsLostInChunks = reader.eventsLostToDamage
+            damage.bytesSkipped = reader.bytesSkippedByDamage
             damage.messages = reader.damage.prefix(20).map(\.description)
         }
         var bySite = zip(siteOfStats, siteStats).map { AnalysisResult.SiteLatency(site: model.sites[$0.0], latency: $0.1.summary) }

@@ -50,10 +50,17 @@ public final class TraceModel {
         var taskIndex = TaskIndex()
         var callbacks = SlotPool<PendingCallback>()
         var callbackIndex = IDTable(capacity: 1024)
-        /// Per-stream state, indexed by stream id; `streamCount` initialized of `streamCapacity`.
+        /// Per-stream state in order of first appearance; `streamCount` initialized of
+        /// `streamCapacity`. Indexed through `streamSlots`, never by the stream id itself: ids come
+        /// from the file and may be as large as 2^32 − 1.
         var streams: UnsafeMutablePointer<Stream> = .allocate(capacity: 4)
         var streamCount = 0
         var streamCapacity = 4
+        /// Stream id → index into `streams`.
+        var streamSlots: [UInt32: Int] = [:]
+        /// The stream seen last, and its index: consecutive chunks are mostly of one stream.
+        var lastStreamID: UInt32 = 0
+        var lastStreamSlot = -1
     }
     let st: UnsafeMutablePointer<State>
 
@@ -231,19 +238,28 @@ public final class TraceModel {
 
     /// The state of stream `id`, created on first use. Valid until the next call with a new id.
     func stream(_ id: UInt32) -> UnsafeMutablePointer<Stream> {
-        let i = Int(id)
-        if i >= st.pointee.streamCount {
+        if st.pointee.lastStreamSlot >= 0 && st.pointee.lastStreamID == id {
+            return st.pointee.streams + st.pointee.lastStreamSlot
+        }
+        let i: Int
+        if let slot = st.pointee.streamSlots[id] {
+            i = slot
+        } else {
+            i = st.pointee.streamCount
             if i >= st.pointee.streamCapacity {
-                let capacity = max(i + 1, st.pointee.streamCapacity * 2)
+                let capacity = st.pointee.streamCapacity * 2
                 let grown = UnsafeMutablePointer<Stream>.allocate(capacity: capacity)
                 grown.moveInitialize(from: st.pointee.streams, count: st.pointee.streamCount)
                 st.pointee.streams.deallocate()
                 st.pointee.streams = grown
                 st.pointee.streamCapacity = capacity
             }
-            (st.pointee.streams + st.pointee.streamCount).initialize(repeating: Stream(), count: i + 1 - st.pointee.streamCount)
+            (st.pointee.streams + i).initialize(to: Stream())
             st.pointee.streamCount = i + 1
+            st.pointee.streamSlots[id] = i
         }
+        st.pointee.lastStreamID = id
+        st.pointee.lastStreamSlot = i
         return st.pointee.streams + i
     }
 
@@ -355,8 +371,8 @@ public final class TraceModel {
     /// Whether a stream had nothing pending at the end that could wake a task: no timer armed
     /// and unfired, no I/O interest ever registered, nothing ready or queued.
     public func streamIsQuiescent(_ id: UInt32) -> Bool {
-        guard Int(id) < st.pointee.streamCount else { return true }
-        if st.pointee.streams[Int(id)].sawIOWait { return false }
+        guard let slot = st.pointee.streamSlots[id] else { return true }
+        if st.pointee.streams[slot].sawIOWait { return false }
         var quiet = true
         st.pointee.callbackIndex.forEach { _, slot in if callbacks[slot].stream == id { quiet = false } }
         if !quiet { return false }

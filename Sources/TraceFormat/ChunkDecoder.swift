@@ -25,6 +25,10 @@ struct ChunkDecoder: Sendable {
 
     /// String ids are dense per stream; a million distinct sites is far more than any program has.
     static let maxStringID: UInt64 = 1 << 20
+    /// The longest text argument (task names are at most 255 bytes; the limit leaves room).
+    static let maxTextLength: UInt64 = 64 << 10
+    /// The longest task name (`taskCreate`'s `name`), in bytes.
+    static let maxTaskNameLength: UInt64 = 255
 
     init(header: TraceHeader) {
         clock = header.clock
@@ -79,17 +83,8 @@ struct ChunkDecoder: Sendable {
         var count: UInt32 = 0
         let stream = header.stream
         let lastTick = header.lastTick
-        let exact = clock.windowNanos == clock.windowTicks
-        let base0 = clock.baseTicks
-        // ns = ticks × nanosPerTick in 24.40 fixed point: exact to a few ns over an hour, and a
-        // multiply instead of a float conversion per event.
-        let scale40 = UInt64(clamping: Int64((clock.nanosPerTick * Double(1 << 40)).rounded()))
-        @inline(__always) func nanos(_ tick: UInt64) -> Int64 {
-            if exact { return Int64(bitPattern: tick &- base0) }
-            guard tick >= base0 else { return clock.nanos(sinceStart: tick) }
-            let (high, low) = (tick - base0).multipliedFullWidth(by: scale40)
-            return Int64(bitPattern: (high << 24) | (low >> 40))
-        }
+        let converter = TickConverter(clock)
+        @inline(__always) func nanos(_ tick: UInt64) -> Int64 { converter.nanos(tick) }
 
         @inline(__always)
         func varint(_ p: inout UnsafePointer<UInt8>) throws(DecodeFailure) -> UInt64 {
@@ -111,14 +106,22 @@ struct ChunkDecoder: Sendable {
             }
         }
 
-        func text(_ p: inout UnsafePointer<UInt8>) throws(DecodeFailure) -> String {
+        func text(_ p: inout UnsafePointer<UInt8>, limit: UInt64 = Self.maxTextLength) throws(DecodeFailure) -> String {
             let at = p - base
             let length = try varint(&p)
-            guard length <= 64 << 10 else { throw DecodeFailure("payload byte \(at): text length \(length) exceeds limit 65536") }
+            guard length <= limit else { throw DecodeFailure("payload byte \(at): text length \(length) exceeds limit \(limit)") }
             guard length <= UInt64(end - p) else { throw DecodeFailure("payload byte \(at): text of \(length) bytes runs past the end") }
             let s = String(decoding: UnsafeBufferPointer(start: p, count: Int(length)), as: UTF8.self)
             p += Int(length)
             return s
+        }
+
+        func skipText(_ p: inout UnsafePointer<UInt8>) throws(DecodeFailure) {
+            let at = p - base
+            let length = try varint(&p)
+            guard length <= Self.maxTextLength else { throw DecodeFailure("payload byte \(at): text length \(length) exceeds limit \(Self.maxTextLength)") }
+            guard length <= UInt64(end - p) else { throw DecodeFailure("payload byte \(at): text of \(length) bytes runs past the end") }
+            p += Int(length)
         }
 
         @inline(__always)
@@ -215,10 +218,21 @@ struct ChunkDecoder: Sendable {
                         }
                     }
                 case WireKind.time.rawValue:
-                    value = UInt64(bitPattern: timestamp &+ zigzagDecode(try varint(&q)))
+                    // Clamped like timestamps, so that any two decoded times subtract safely.
+                    let (sum, overflow) = timestamp.addingReportingOverflow(zigzagDecode(try varint(&q)))
+                    let limit = TickConverter.limitNanos
+                    value = UInt64(bitPattern: overflow ? (timestamp < 0 ? -limit : limit) : min(max(sum, -limit), limit))
                 default:  // text
-                    value = UInt64(texts.count)
-                    texts.append(try text(&q))
+                    if layout.known && i < TraceSpec.maxArgs {
+                        value = UInt64(texts.count)
+                        let isTaskName = typeByte == EventType.taskCreate.rawValue && i == 2
+                        texts.append(try text(&q, limit: isTaskName ? Self.maxTaskNameLength : Self.maxTextLength))
+                    } else {
+                        // Never delivered: checked and skipped without a copy, so that texts
+                        // nobody reads cannot take memory.
+                        try skipText(&q)
+                        value = 0
+                    }
                 }
                 switch i {
                 case 0: a0 = value

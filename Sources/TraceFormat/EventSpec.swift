@@ -87,6 +87,8 @@ public struct EventType: RawRepresentable, Hashable, Sendable, Comparable, Custo
     public static let callbackCancelled = EventType(23)
     public static let ioWaitRemoved = EventType(24)
     public static let taskObserved = EventType(25)
+    public static let recordingEnd = EventType(26)
+    public static let streamEnd = EventType(27)
     public static let wakeupSent = EventType(34)
     public static let taskUntracked = EventType(35)
     public static let executorFactory = EventType(46)
@@ -166,7 +168,7 @@ public enum TraceSpec {
     public static let majorVersion: UInt16 = 1
     /// The minor version this code writes. A reader accepts any minor version and skips event
     /// types it does not know, using the schema stored in the file header.
-    public static let minorVersion: UInt16 = 1
+    public static let minorVersion: UInt16 = 2
 
     static let stepOutcomeNames = ["suspended", "yielded", "completed", "failed", "cancelled"]
     static let wakerKindNames = ["task", "callback", "timer", "io", "thread", "executor"]
@@ -246,6 +248,12 @@ public enum TraceSpec {
                   args: [ArgSpec("task", .task), ArgSpec("how", .uvarint, choices: observationNames)],
                   timed: true, sinceMinor: 1,
                   summary: "Something first takes an interest in a task's outcome: awaits it, reads its result or adds a done callback. Emitted once per task."),
+        EventSpec(type: .recordingEnd, name: "recordingEnd",
+                  args: [ArgSpec("streams", .uvarint), ArgSpec("chunks", .uvarint)], timed: true, sinceMinor: 2,
+                  summary: "The recording closed cleanly after writing `chunks` chunks of `streams` streams. Only in the closing chunk (stream 0); consumed by the reader, never delivered."),
+        EventSpec(type: .streamEnd, name: "streamEnd",
+                  args: [ArgSpec("stream", .uvarint), ArgSpec("chunks", .uvarint)], timed: true, sinceMinor: 2,
+                  summary: "Stream `stream` wrote `chunks` chunks, sequence numbers 0 to `chunks` − 1. Only in the closing chunk; consumed by the reader, never delivered."),
         EventSpec(type: .wakeupSent, name: "wakeupSent",
                   args: [ArgSpec("task", .task), ArgSpec("sent", .time)], timed: true, sinceMinor: 2,
                   summary: "Another thread made `task` ready at `sent`; the loop takes the wakeup from its inbox now, and its `wakeup` (waker thread) follows."),

@@ -20,6 +20,37 @@ public struct ChunkDamage: Error, Sendable, Equatable, CustomStringConvertible {
     }
 }
 
+/// How a recording ended, and what is missing from it, as far as the file tells.
+public struct RecordingSummary: Sendable, Equatable {
+    /// How the file ends.
+    public enum Ending: Sendable, Equatable {
+        /// The file ends with the closing chunk the recorder writes when it closes.
+        case clean
+        /// No closing chunk and the header does not say the recording closed: the recording
+        /// stopped abruptly (a crash or a kill); up to the flush interval before the last chunk
+        /// may be missing.
+        case abrupt
+        /// No closing chunk although the header says the recording closed: the file was cut
+        /// short at a chunk boundary (reported as damage too).
+        case truncated
+        /// The format (before 1.2) has no closing chunk: the file cannot tell.
+        case unknown
+    }
+
+    /// How the file ends.
+    public var ending: Ending = .unknown
+    /// The time of the last event delivered, ns since the trace start (the latest chunk end).
+    public var lastEventNanos: Int64?
+    /// The recorder's flush interval (1.2): how much an abrupt end may have lost.
+    public var flushIntervalNanos: UInt64?
+    /// Chunks known to be missing, per stream: gaps in sequence numbers, and last chunks that
+    /// the closing chunk counts but the file lacks (1.2).
+    public var missingChunks: [UInt32: UInt64] = [:]
+
+    /// Creates an empty summary.
+    public init() {}
+}
+
 /// Reads a trace file as a stream of decoded chunks.
 ///
 /// Memory does not depend on the trace's length: at most a small window of chunks is held, and
@@ -59,14 +90,27 @@ public final class TraceReader {
     public let headerLength: Int
     /// The options in use.
     public let options: Options
-    /// Damaged chunks met so far, in file order.
+    /// Damaged chunks met so far, in file order: the first ``maxDamageKept`` of them (every
+    /// region is counted in ``damageCount`` and the totals below).
     public private(set) var damage: [ChunkDamage] = []
+    /// Damaged regions met so far, all of them.
+    public private(set) var damageCount = 0
+    /// Events lost in damaged chunks whose header could be read, over all damage.
+    public private(set) var eventsLostToDamage: UInt64 = 0
+    /// Bytes skipped to resynchronise, over all damage.
+    public private(set) var bytesSkippedByDamage: Int64 = 0
+    /// How many damage records ``damage`` keeps: every region costs a record, and a file can
+    /// have one per 64 bytes, so the list is bounded like everything else the reader holds.
+    public static let maxDamageKept = 4096
     /// Chunks delivered so far.
     public private(set) var chunksRead = 0
     /// Compressed payload bytes delivered so far.
     public private(set) var compressedBytes: Int64 = 0
     /// Uncompressed payload bytes delivered so far.
     public private(set) var uncompressedBytes: Int64 = 0
+    /// How the recording ended and which chunks are missing: complete once ``forEachChunk(_:)``
+    /// has returned.
+    public private(set) var recording = RecordingSummary()
 
     private let fd: Int32
     private let decoder: ChunkDecoder
@@ -110,10 +154,24 @@ public final class TraceReader {
     /// Calls `body` with every intact chunk, in file order.
     /// - Throws: the first damage in strict mode; whatever `body` throws.
     public func forEachChunk(_ body: (DecodedChunk) throws -> Void) throws {
-        var scan = ChunkScanner(fd: fd, fileSize: fileSize, start: Int64(headerLength))
+        let minor = header.minorVersion
+        let selfChecking = minor >= TraceHeader.selfCheckingMinor
+        var scan = ChunkScanner(fd: fd, fileSize: fileSize, start: Int64(headerLength), minor: minor)
         var lastTick: [UInt32: UInt64] = [:]
+        // The next sequence number expected of each stream (1.2), since the last closing chunk.
+        var nextSequence: [UInt32: UInt32] = [:]
+        var summary = RecordingSummary()
+        summary.ending = selfChecking ? .abrupt : .unknown
+        summary.flushIntervalNanos = header.flushIntervalNanos
+        var endedClean = false  // the last chunk read is a closing chunk
+        let converter = TickConverter(header.clock)
+        defer { recording = summary }
         let window = options.threads == 1 ? 1 : options.threads * 2 + 1
         var pending: [DecodeJob] = []
+        // The bytes the pending chunks may take once decoded, including the one being delivered:
+        // bounded by `maxInFlightBytes` whatever the thread count, except that one chunk always
+        // goes through (a single chunk's cost is bounded by the header limits).
+        var inFlight = 0
         let prefer = options.preferLibdeflate
         let decoder = self.decoder
         let decompressors = DecompressorPool(preferLibdeflate: prefer)
@@ -123,23 +181,84 @@ public final class TraceReader {
             if !job.runIfUnclaimed() { job.done.wait() }
             for d in job.damageBefore { try report(d) }
             switch job.result {
+            case .success(let chunk)? where chunk.header.stream == ChunkHeader.closingStream:
+                job.result = nil
+                try closing(chunk)
             case .success(let chunk)?:
+                endedClean = false
+                if selfChecking { try checkSequence(chunk) }
                 if let last = lastTick[chunk.header.stream], chunk.header.firstTick < last {
                     try report(ChunkDamage(error: .badChunk(offset: chunk.offset, reason: "stream \(chunk.header.stream) goes back in time (first tick \(chunk.header.firstTick) < previous chunk's last tick \(last))"),
                                            eventsLost: UInt64(chunk.header.eventCount), bytesSkipped: 0))
                     return
                 }
                 lastTick[chunk.header.stream] = chunk.header.lastTick
+                let end = converter.nanos(chunk.header.lastTick)
+                if summary.lastEventNanos.map({ end > $0 }) ?? true { summary.lastEventNanos = end }
                 chunksRead += 1
                 compressedBytes += Int64(chunk.header.compressedLength)
                 uncompressedBytes += Int64(chunk.header.uncompressedLength)
                 job.result = nil
                 try body(chunk)
             case .failure(let damage)?:
+                // A damaged chunk whose header checks out still holds its place in its stream.
+                if selfChecking, let h = job.header, h.stream != ChunkHeader.closingStream {
+                    nextSequence[h.stream] = max(nextSequence[h.stream, default: 0], h.sequence &+ 1)
+                    endedClean = false
+                }
                 try report(damage)
             case nil:
                 break
             }
+        }
+
+        /// A gap in a stream's sequence numbers is a missing chunk; a repeat or a step back is a
+        /// chunk out of place.
+        func checkSequence(_ chunk: DecodedChunk) throws {
+            let stream = chunk.header.stream, sequence = chunk.header.sequence
+            let expected = nextSequence[stream, default: 0]
+            nextSequence[stream] = sequence &+ 1
+            if sequence > expected {
+                let missing = UInt64(sequence - expected)
+                summary.missingChunks[stream, default: 0] += missing
+                try report(ChunkDamage(error: .badChunk(offset: chunk.offset, reason: "stream \(stream) skips from chunk \(expected) to chunk \(sequence): \(missing) chunk\(missing == 1 ? " is" : "s are") missing"),
+                                       eventsLost: nil, bytesSkipped: 0))
+            } else if sequence < expected {
+                try report(ChunkDamage(error: .badChunk(offset: chunk.offset, reason: "stream \(stream) chunk \(sequence) comes after chunk \(expected - 1): repeated or out of order"),
+                                       eventsLost: nil, bytesSkipped: 0))
+            }
+        }
+
+        /// The closing chunk: a clean end, and each stream's chunk count, which shows missing
+        /// last chunks. Chunks after it belong to a recording appended later; their sequence
+        /// numbers start again.
+        func closing(_ chunk: DecodedChunk) throws {
+            var declared: [(stream: UInt32, chunks: UInt64)] = []
+            var sawEnd = false
+            for e in chunk.events {
+                if e.type == .recordingEnd { sawEnd = true }
+                else if e.type == .streamEnd { declared.append((UInt32(truncatingIfNeeded: e.args[0]), e.args[1])) }
+                else {
+                    try report(ChunkDamage(error: .badChunk(offset: chunk.offset, reason: "the closing chunk holds a \(e.type) record"),
+                                           eventsLost: nil, bytesSkipped: 0))
+                    return
+                }
+            }
+            guard sawEnd else {
+                try report(ChunkDamage(error: .badChunk(offset: chunk.offset, reason: "the closing chunk has no recordingEnd record"),
+                                       eventsLost: nil, bytesSkipped: 0))
+                return
+            }
+            for (stream, chunks) in declared {
+                let seen = UInt64(nextSequence[stream, default: 0])
+                if chunks > seen {
+                    summary.missingChunks[stream, default: 0] += chunks - seen
+                    try report(ChunkDamage(error: .badChunk(offset: chunk.offset, reason: "stream \(stream) wrote \(chunks) chunk\(chunks == 1 ? "" : "s") but \(seen == 0 ? "none" : "only \(seen)") \(seen == 1 ? "is" : "are") here: its last \(chunks - seen) \(chunks - seen == 1 ? "is" : "are") missing"),
+                                           eventsLost: nil, bytesSkipped: 0))
+                }
+            }
+            nextSequence.removeAll()
+            endedClean = true
         }
 
         while true {
@@ -148,24 +267,54 @@ public final class TraceReader {
                 let job = DecodeJob()
                 switch step {
                 case .chunk(let header, let offset, let payload, let skipped):
+                    job.cost = Self.decodedCost(header)
+                    job.header = header
                     job.damageBefore = skipped
-                    job.work = { job.run(decoder: decoder, header: header, offset: offset, payload: payload, pool: decompressors) }
-                    if options.threads > 1 {
-                        DispatchQueue.global().async { _ = job.runIfUnclaimed() }
-                    }
+                    // Unowned: the closure lives in the job and runs only through it, and a job
+                    // abandoned by a throw must not keep itself alive.
+                    job.work = { [unowned job] in job.run(decoder: decoder, header: header, offset: offset, payload: payload, pool: decompressors) }
                 case .damage(let d):
                     job.damageBefore = d
                     job.done.signal()
                 case .end:
                     break
                 }
+                while !pending.isEmpty && (pending.count >= window || inFlight + job.cost > Self.maxInFlightBytes) {
+                    let first = pending.removeFirst()
+                    try deliver(first)
+                    inFlight -= first.cost
+                }
                 pending.append(job)
-                if pending.count >= window { try deliver(pending.removeFirst()) }
+                inFlight += job.cost
+                if options.threads > 1 && job.work != nil {
+                    DispatchQueue.global().async { _ = job.runIfUnclaimed() }
+                }
                 continue
             }
             break
         }
         while !pending.isEmpty { try deliver(pending.removeFirst()) }
+        guard selfChecking else { return }
+        if endedClean {
+            summary.ending = .clean
+        } else if header.closedCleanly {
+            summary.ending = .truncated
+            try report(ChunkDamage(error: .truncated(offset: fileSize, reason: "the file ends without the closing chunk, but its header says the recording closed cleanly: it was cut short"),
+                                   eventsLost: nil, bytesSkipped: 0))
+        }
+    }
+
+    /// The most bytes the chunks in flight (read, inflating, decoded or being delivered) may take
+    /// together, whatever the thread count. One chunk always goes through alone, whatever its
+    /// cost: ``decodedCost(_:)`` of the largest legal chunk is about 170 MiB.
+    public static let maxInFlightBytes = 128 << 20
+
+    /// An upper bound of the memory one chunk takes from reading to delivery, from its header
+    /// alone: the compressed and inflated payloads, the event array (the header's count), and
+    /// the strings and texts, which take at most about 12 bytes per payload byte.
+    static func decodedCost(_ header: ChunkHeader) -> Int {
+        Int(header.compressedLength) + Int(header.uncompressedLength) * 13
+            + Int(header.eventCount) * MemoryLayout<TraceEvent>.stride
     }
 
     /// Calls `body` with every event of every intact chunk, in file order.
@@ -176,7 +325,10 @@ public final class TraceReader {
     }
 
     private func report(_ d: ChunkDamage) throws {
-        damage.append(d)
+        damageCount += 1
+        eventsLostToDamage &+= d.eventsLost ?? 0
+        bytesSkippedByDamage &+= d.bytesSkipped
+        if damage.count < Self.maxDamageKept { damage.append(d) }
         if options.strict { throw d.error }
     }
 
@@ -201,6 +353,10 @@ public final class TraceReader {
 private final class DecodeJob: @unchecked Sendable {
     let done = DispatchSemaphore(value: 0)
     var damageBefore: [ChunkDamage] = []
+    /// ``TraceReader/decodedCost(_:)`` of the chunk; 0 for damage alone.
+    var cost = 0
+    /// The chunk's header, when it checked out.
+    var header: ChunkHeader?
     var result: Result<DecodedChunk, ChunkDamage>?
     /// The decoding, run once by whichever thread claims it first: a worker, or the consumer
     /// when it reaches the chunk before any worker has. Set before the job is shared; after
@@ -214,7 +370,7 @@ private final class DecodeJob: @unchecked Sendable {
             return false
         }
         let run = work
-        work = nil  // breaks the job → closure → job cycle
+        work = nil
         run?()
         return run != nil
     }
@@ -283,11 +439,13 @@ private struct ChunkScanner {
 
     let fd: Int32
     let fileSize: Int64
+    let minor: UInt16
     var offset: Int64
 
-    init(fd: Int32, fileSize: Int64, start: Int64) {
+    init(fd: Int32, fileSize: Int64, start: Int64, minor: UInt16) {
         self.fd = fd
         self.fileSize = fileSize
+        self.minor = minor
         offset = start
     }
 
@@ -303,7 +461,7 @@ private struct ChunkScanner {
             }
             let raw = TraceReader.pread(fd, offset: at, count: ChunkHeader.size)
             let decoded: Result<ChunkHeader, TraceFormatError> = raw.withUnsafeBytes { bytes in
-                do throws(TraceFormatError) { return .success(try ChunkHeader.decode(bytes.baseAddress!, offset: at)) } catch { return .failure(error) }
+                do throws(TraceFormatError) { return .success(try ChunkHeader.decode(bytes.baseAddress!, offset: at, minor: minor)) } catch { return .failure(error) }
             }
             switch decoded {
             case .failure(let error):
@@ -338,7 +496,7 @@ private struct ChunkScanner {
                 var i = 0
                 while i + ChunkHeader.size <= raw.count {
                     if raw[i] == 0x4C && raw[i + 1] == 0x54 && raw[i + 2] == 0x43 && raw[i + 3] == 0x4B,
-                       (try? ChunkHeader.decode(raw.baseAddress! + i, offset: position + Int64(i))) != nil {
+                       (try? ChunkHeader.decode(raw.baseAddress! + i, offset: position + Int64(i), minor: minor)) != nil {
                         return i
                     }
                     i += 1

@@ -127,6 +127,10 @@ public final class TraceRecorder: @unchecked Sendable {
     private let writerTickNanos: Int64
     /// CLOCK_MONOTONIC when the recorder opened, for "disk full after 300 ms".
     private let openedNanos: UInt64
+    /// The next chunk sequence number of each stream: writer thread until joined, then close().
+    private var chunkSequence: [UInt32: UInt32] = [:]
+    /// The latest last tick of the chunks written: same owners as `chunkSequence`.
+    private var chunkLastTick: UInt64 = 0
 
     /// Creates the file, writes the header and starts the writer thread.
     /// - Throws: ``TraceRecorderError`` when the file cannot be created or written.
@@ -155,7 +159,7 @@ public final class TraceRecorder: @unchecked Sendable {
             calibration = TraceClock.calibrate(kind: TraceClock.kind)
         }
         let header = TraceHeader(clock: calibration, pid: pid, hostname: hostname, program: configuration.programName,
-                                 arguments: configuration.arguments)
+                                 arguments: configuration.arguments, flushIntervalNanos: UInt64(configuration.flushIntervalNanos))
         headerBytes = header.encode()
         budget = BufferBudget(capBytes: configuration.memoryCapBytes, bufferBytes: configuration.bufferBytes)
         // The writer polls ten times per flush interval, and a stream hands its buffer over one
@@ -256,9 +260,10 @@ public final class TraceRecorder: @unchecked Sendable {
         if let writer { pthread_join(writer, nil) }
         writer = nil
         for channel in open { channel.releaseSpares() }
-        // The end of the file: the format's closing record goes here, before the header rewrite.
+        // The end of the file: the closing record, then the header rewrite.
         if !configuration.syntheticClock { TraceClock.refine(&calibration) }
-        let fixed = TraceHeader.encodeFixed(calibration)
+        let closedCleanly = writeClosingRecord()
+        let fixed = TraceHeader.encodeFixed(calibration, flags: closedCleanly ? TraceHeader.closedFlag : 0)
         headerBytes.replaceSubrange(20..<64, with: fixed)
         TraceHeader.patchLengthAndCRC(&headerBytes)
         _ = headerBytes.withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, 0) }
@@ -371,7 +376,8 @@ public final class TraceRecorder: @unchecked Sendable {
         let header = ChunkHeader(stream: meta.stream, threadID: meta.threadID, codec: codec,
                                  compressedLength: UInt32(length), uncompressedLength: UInt32(meta.length),
                                  eventCount: meta.eventCount, payloadCRC: CRC32.checksum(body),
-                                 firstTick: meta.firstTick, lastTick: meta.lastTick, runningTask: meta.runningTask)
+                                 firstTick: meta.firstTick, lastTick: meta.lastTick, runningTask: meta.runningTask,
+                                 sequence: chunkSequence[meta.stream, default: 0])
         header.encode(into: scratch.baseAddress!)
         let ok = writeAll(UnsafeRawBufferPointer(rebasing: scratch[..<(ChunkHeader.size + length)]))
         let writeErrno = errno
@@ -379,6 +385,8 @@ public final class TraceRecorder: @unchecked Sendable {
         let end = lock.withLock { () -> UInt64 in
             stats.writerCPUNanos += cpu
             if ok {
+                chunkSequence[meta.stream, default: 0] += 1
+                chunkLastTick = max(chunkLastTick, meta.lastTick)
                 stats.events += UInt64(meta.eventCount)
                 stats.chunks += 1
                 stats.rawBytes += UInt64(meta.length)
@@ -407,6 +415,23 @@ public final class TraceRecorder: @unchecked Sendable {
             : "cannot write \(configuration.path) after \(elapsed) ms: \(String(cString: strerror(code))); trace incomplete"
         lock.withLock { stats.lastError = message }
         TraceRecorder.warn(message)
+    }
+
+    /// Appends the closing chunk (stream 0): a `recordingEnd` record and one `streamEnd` record
+    /// per stream with its chunk count, so that a reader can tell a clean end from a truncation
+    /// or a crash, and see a stream's missing last chunks. Called by close() once the writer
+    /// thread is joined. Returns whether it is on disk.
+    private func writeClosingRecord() -> Bool {
+        guard !failed.load(ordering: .acquiring) else { return false }
+        let now = configuration.syntheticClock ? chunkLastTick : max(chunkLastTick, TraceClock.ticks(calibration.kind))
+        let streams = chunkSequence.keys.sorted().map { (stream: $0, chunks: chunkSequence[$0]!) }
+        let bytes = ChunkHeader.closingChunk(streams: streams, totalChunks: lock.withLock { stats.chunks }, tick: now)
+        guard writeAll(bytes) else {
+            fail(errno: errno)
+            return false
+        }
+        lock.withLock { stats.fileBytes += UInt64(bytes.count) }
+        return true
     }
 
     private func writeAll(_ bytes: [UInt8]) -> Bool {

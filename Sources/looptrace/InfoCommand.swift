@@ -44,6 +44,8 @@ struct InfoCommand: ParsableCommand {
         var streams: [Stream]
         var chunks: Int
         var damagedRegions: Int
+        /// How the recording ended (1.2): "clean", "abrupt" or "truncated"; absent before 1.2.
+        var ending: String?
         var events: UInt64
         var eventsByType: [String: UInt64]
         var droppedEvents: UInt64
@@ -83,7 +85,7 @@ struct InfoCommand: ParsableCommand {
             }
         }
         let events = byType.reduce(0, +)
-        let damagedLost = reader.damage.compactMap(\.eventsLost).reduce(0, +)
+        let damagedLost = reader.eventsLostToDamage
         let first = streams.values.map(\.first).min() ?? 0
         let last = streams.values.map(\.last).max() ?? 0
         let h = reader.header
@@ -98,7 +100,8 @@ struct InfoCommand: ParsableCommand {
                     let s = streams[id]!
                     return .init(id: id, threadID: s.threadID, chunks: s.chunks, events: s.events)
                 },
-                chunks: reader.chunksRead, damagedRegions: reader.damage.count, events: events,
+                chunks: reader.chunksRead, damagedRegions: reader.damageCount,
+                ending: reader.recording.ending == .unknown ? nil : "\(reader.recording.ending)", events: events,
                 eventsByType: Dictionary(uniqueKeysWithValues: TraceSpec.events.compactMap { spec in
                     byType[Int(spec.type.rawValue)] == 0 ? nil : (spec.name, byType[Int(spec.type.rawValue)])
                 }),
@@ -116,11 +119,12 @@ struct InfoCommand: ParsableCommand {
             rows.append(("host", h.hostname.isEmpty ? "pid \(h.pid)" : "\(h.hostname), pid \(h.pid)"))
             rows.append(("started", h.startWallNanos == 0 ? "unknown (synthetic clock)" : formatWallClock(h.startWallNanos)))
             let clock = h.clock.kind == .tsc
-                ? String(format: "tsc at %.4f GHz, calibrated over %@", h.clock.ticksPerSecond / 1e9, Durations.format(Int64(h.clock.windowNanos)))
+                ? String(format: "tsc at %.4f GHz, calibrated over %@", h.clock.ticksPerSecond / 1e9, Durations.format(Int64(clamping: h.clock.windowNanos)))
                 : "CLOCK_MONOTONIC, ns"
             rows.append(("clock", clock))
             rows.append(("span", streams.isEmpty ? "no events" : "\(Durations.format(last - first)) (first event at +\(Durations.format(first)))"))
-            rows.append(("chunks", "\(reader.chunksRead)" + (reader.damage.isEmpty ? "" : ", \(reader.damage.count) damaged regions")))
+            rows.append(("chunks", "\(reader.chunksRead)" + (reader.damage.isEmpty ? "" : ", \(reader.damageCount) damaged regions")))
+            if let ending = TraceInputOptions.ending(reader) { rows.append(("ending", ending)) }
             rows.append(("events", "\(events)"))
             rows.append(("lost", "\(dropped) dropped by the recorder, \(damagedLost) in damaged chunks"))
             rows.append(("size", "raw \(formatBytes(reader.uncompressedBytes)), compressed \(formatBytes(reader.compressedBytes)), file \(formatBytes(reader.fileSize))"))

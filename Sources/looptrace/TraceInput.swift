@@ -1,4 +1,5 @@
 import ArgumentParser
+import TraceAnalysis
 import TraceFormat
 
 #if canImport(Glibc)
@@ -96,11 +97,25 @@ struct TraceInputOptions: ParsableArguments {
         }
     }
 
+    /// How the recording ended, as `info` and `validate` say it: nil when the format cannot tell.
+    static func ending(_ reader: TraceReader) -> String? {
+        let r = reader.recording
+        switch r.ending {
+        case .unknown: return nil
+        case .clean: return "closed cleanly"
+        case .truncated: return "cut short: the file ends before the closing chunk its header promises"
+        case .abrupt:
+            let at = r.lastEventNanos.map { "at +" + Durations.format($0) + " " } ?? ""
+            let lost = (r.flushIntervalNanos ?? 0) > 0 ? "last \(Durations.format(Int64(clamping: r.flushIntervalNanos!))) may be missing" : "its last events may be missing"
+            return "recording ended abruptly \(at)(no closing chunk): \(lost)"
+        }
+    }
+
     /// After a lenient read: a one-line summary of the damage on stderr and exit 65, or nothing.
     func finish(_ reader: TraceReader, events: UInt64) throws {
         guard let first = reader.damage.first else { return }
-        let lost = reader.damage.compactMap(\.eventsLost).reduce(0, +)
-        let more = reader.damage.count > 1 ? " (and \(reader.damage.count - 1) more damaged regions)" : ""
+        let lost = reader.eventsLostToDamage
+        let more = reader.damageCount > 1 ? " (and \(reader.damageCount - 1) more damaged regions)" : ""
         printError("\(file): \(first.error)\(more); recovered \(events) events in \(reader.chunksRead) chunks, lost at least \(lost) events")
         throw ExitCodes.badData
     }

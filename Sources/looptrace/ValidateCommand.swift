@@ -57,10 +57,10 @@ struct ValidateCommand: ParsableCommand {
         try input.read(reader) { chunk in events += UInt64(chunk.events.count) }
         if json {
             let report = ValidateJSON(
-                file: input.file, ok: reader.damage.isEmpty,
+                file: input.file, ok: reader.damageCount == 0,
                 formatVersion: "\(reader.header.majorVersion).\(reader.header.minorVersion)",
                 chunks: reader.chunksRead, events: events,
-                eventsLost: reader.damage.compactMap(\.eventsLost).reduce(0, +),
+                eventsLost: reader.eventsLostToDamage,
                 damage: reader.damage.map {
                     .init(offset: $0.error.offset, message: $0.error.description, eventsLost: $0.eventsLost, bytesSkipped: $0.bytesSkipped)
                 })
@@ -73,6 +73,9 @@ struct ValidateCommand: ParsableCommand {
             for d in reader.damage { printError("\(input.file): \(d)") }
         }
         try input.finish(reader, events: events)
+        if reader.recording.ending == .abrupt, let note = TraceInputOptions.ending(reader) {
+            printError("\(input.file): \(note)")
+        }
         if json { return }
         print("\(input.file): ok, format \(reader.header.majorVersion).\(reader.header.minorVersion), \(reader.chunksRead) chunk\(reader.chunksRead == 1 ? "" : "s"), \(events) events")
     }

@@ -44,6 +44,8 @@ struct ExportTimeline<Sink: ExportSink> {
     }
 
     struct StreamInfo {
+        /// The stream id from the file.
+        var id: UInt32 = 0
         var tid: Int64 = 0
         var announced = false
         var stepOpen = false
@@ -79,7 +81,10 @@ struct ExportTimeline<Sink: ExportSink> {
         var announced = false
     }
 
+    /// Per-stream state in order of first appearance, indexed through `streamSlots`: stream ids
+    /// come from the file and may be as large as 2^32 − 1, so they never size an array.
     var streams: [StreamInfo] = []
+    var streamSlots: [UInt32: Int] = [:]
     var tasks: [UInt64: TaskInfo] = [:]
     /// Scheduled callbacks not yet run: key → (site, kind), in two generations: when the young
     /// one fills up it becomes the old one and the previous old one is dropped, so timers that
@@ -164,10 +169,17 @@ struct ExportTimeline<Sink: ExportSink> {
         let events = chunk.events
         guard !events.isEmpty, !summary.truncated else { return }
         summary.eventsRead += UInt64(events.count)
-        let s = Int(chunk.header.stream)
-        if s >= streams.count { streams.append(contentsOf: repeatElement(StreamInfo(), count: s - streams.count + 1)) }
+        let id = chunk.header.stream
+        let s: Int
+        if let slot = streamSlots[id] {
+            s = slot
+        } else {
+            s = streams.count
+            streamSlots[id] = s
+            streams.append(StreamInfo(id: id))
+        }
         if streams[s].tid == 0 {
-            streams[s].tid = chunk.header.threadID != 0 ? Int64(chunk.header.threadID) : Int64(s)
+            streams[s].tid = chunk.header.threadID != 0 ? Int64(chunk.header.threadID) : Int64(id)
         }
         for e in events {
             switch e.type {
@@ -400,7 +412,7 @@ struct ExportTimeline<Sink: ExportSink> {
     mutating func announce(_ s: Int) {
         guard !streams[s].announced else { return }
         streams[s].announced = true
-        sink.thread(tid: streams[s].tid, name: "event loop (stream \(s), tid \(streams[s].tid))", sortIndex: s,
+        sink.thread(tid: streams[s].tid, name: "event loop (stream \(streams[s].id), tid \(streams[s].tid))", sortIndex: Int(streams[s].id),
                     strings: &strings)
     }
 

@@ -66,7 +66,7 @@ public enum TraceExporter {
         }
         var summary = timeline.summary
         summary.damage = reader.damage.map(\.description)
-        summary.eventsLostToDamage = reader.damage.compactMap(\.eventsLost).reduce(0, +)
+        summary.eventsLostToDamage = reader.eventsLostToDamage
         var metadata: [(String, String)] = [
             ("exporter", "looptrace export"),
             ("source", reader.path),
@@ -80,7 +80,7 @@ public enum TraceExporter {
             ("timeOrigin", "trace start (ts 0 = the trace's first nanosecond)"),
         ]
         if summary.truncated { metadata.append(("truncatedAtNanos", String(summary.cutAt))) }
-        if !reader.damage.isEmpty { metadata.append(("damagedRegions", String(reader.damage.count))) }
+        if !reader.damage.isEmpty { metadata.append(("damagedRegions", String(reader.damageCount))) }
         timeline.sink.finish(metadata: metadata)
         return summary
     }
