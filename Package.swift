@@ -66,6 +66,7 @@ let package = Package(
         // An unmodified async-main program: it imports nothing of ours (`looptrace record`).
         .executableTarget(name: "plain-concurrency", path: "Sources/Examples/PlainConcurrency"),
         .executableTarget(name: "slow-service", dependencies: ["LoopRuntime"], path: "Sources/Examples/SlowService"),
+        .executableTarget(name: "watchdog-fixture", dependencies: ["LoopRuntime"], path: "Sources/Examples/WatchdogFixture"),
         .executableTarget(name: "echo-server", dependencies: ["LoopRuntime"], path: "Sources/Examples/EchoServer"),
         .executableTarget(name: "pipeline", dependencies: ["LoopRuntime"], path: "Sources/Examples/Pipeline"),
         // A traced program of known shape for the recorder's end-to-end tests in looptraceTests.

@@ -172,8 +172,10 @@ extension EventLoop {
             st.pointee.wakerID = task
             process.runningRuntimeJobTask = object
             tracer.stepBegin(task: task)
+            st.pointee.beacon?.began(task: task, ticks: tracer.lastEventTicks)
             tracer.runtimeJob(kind: record.kind)
             run(job, route: .runtimeJob)
+            st.pointee.beacon?.ended()
             process.runningRuntimeJobTask = nil
             let completed = st.pointee.runningStepOutcome
                 ?? (RuntimeInternals.taskIsComplete(UnsafeRawPointer(object.toOpaque())) ? .completed : nil)
@@ -188,8 +190,10 @@ extension EventLoop {
             st.pointee.wakerKind = .callback
             st.pointee.wakerID = record.handle
             tracer.callbackBegin(handle: record.handle)
+            st.pointee.beacon?.began(task: 0, ticks: tracer.lastEventTicks)
             tracer.runtimeJob(kind: record.kind)
             run(job, route: .runtimeJob)
+            st.pointee.beacon?.ended()
             tracer.callbackEnd(handle: record.handle)
         }
         finishStep()

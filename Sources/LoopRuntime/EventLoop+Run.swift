@@ -198,6 +198,7 @@ extension EventLoop {
         st.pointee.wakerKind = .task
         st.pointee.wakerID = task
         tracer.stepBegin(task: task)
+        st.pointee.beacon?.began(task: task, ticks: tracer.lastEventTicks)
         var outcome: StepOutcome?
         if st.pointee.tasks[task] != nil {
             // A loop task: its body's wrapper marks the outcome of its last step.
@@ -214,6 +215,7 @@ extension EventLoop {
             }
             retained.release()
         }
+        st.pointee.beacon?.ended()
         let final = outcome ?? (st.pointee.runningTaskRequeued ? .yielded : .suspended)
         if final == .suspended || final == .yielded {
             tracer.stepEnd(final, site: st.pointee.suspendSite)
@@ -281,11 +283,13 @@ extension EventLoop {
             st.pointee.wakerID = handle.id
         }
         st.pointee.tracer?.callbackBegin(handle: handle.id)
+        if let beacon = st.pointee.beacon { beacon.began(task: 0, ticks: st.pointee.tracer?.lastEventTicks ?? 0) }
         do {
             try handle.callback()
         } catch {
             reportError("callback scheduled at \(handle.site) threw", error)
         }
+        st.pointee.beacon?.ended()
         st.pointee.tracer?.callbackEnd(handle: handle.id)
         st.pointee.wakerKind = .callback
         st.pointee.wakerID = 0

@@ -40,6 +40,8 @@ public final class EventLoop: @unchecked Sendable {
     let recorder: TraceRecorder?
     /// Why the loop runs untraced although asked to trace.
     let traceOpenError: TraceRecorderError?
+    // owner thread only: samples the loop thread's stack during long steps (when tracing)
+    @exclusivity(unchecked) var watchdog: Watchdog?
     // owner thread only (an I/O registration per descriptor)
     @exclusivity(unchecked) var ioRegistrations: [Int32: IORegistration] = [:]
     // owner thread only: the thread's timer slack before the run, restored after it
@@ -127,7 +129,15 @@ public final class EventLoop: @unchecked Sendable {
         taskFace.loop = self
         try SyscallError.check(lt_epoll_ctl(epollFD, Int32(LT_EPOLL_CTL_ADD), inbox.eventFD, UInt32(LT_EPOLLIN), Self.inboxToken),
                                "epoll_ctl(ADD, eventfd)")
-        if let opened { state.pointee.tracer = opened.makeStream() }
+        if let opened {
+            let stream = opened.makeStream()
+            state.pointee.tracer = stream
+            if let threshold = Watchdog.threshold(from: environment("LOOPTRACE_WATCHDOG")) {
+                let watchdog = Watchdog(recorder: opened, loopStream: stream.id, thresholdNanos: threshold)
+                self.watchdog = watchdog
+                state.pointee.beacon = watchdog.beacon
+            }
+        }
     }
 
     /// The memory cap `LOOPTRACE_MAX_MEMORY` asks for, or the default; a value that is not a
@@ -252,6 +262,9 @@ public final class EventLoop: @unchecked Sendable {
         state.pointee.lifecycle = .closed
         state.pointee.ready.removeAll()
         state.pointee.timers = Heap()
+        watchdog?.stop()
+        watchdog = nil
+        state.pointee.beacon = nil
         // Before the loop's stream finishes: the pool's workers record into the same recorder.
         defaultThreadPool?.shutdown()
         defaultThreadPool = nil
@@ -282,6 +295,7 @@ public final class EventLoop: @unchecked Sendable {
         // default); the loop wants its timers on time.
         savedTimerSlack = lt_set_timer_slack(1)
         st.pointee.tracer?.loopStart(loop: id)
+        watchdog?.loopStarted()
     }
 
     func endRunning() {

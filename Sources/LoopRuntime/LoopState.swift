@@ -147,6 +147,8 @@ struct LoopState {
     /// The loop thread's trace stream; nil when tracing is off (one predictable branch per
     /// event site).
     var tracer: TraceStream? = nil
+    /// Where the loop publishes each step's start to its watchdog; nil when there is none.
+    var beacon: StepBeacon? = nil
 
     init(ownerThread: pthread_t) {
         self.ownerThread = ownerThread

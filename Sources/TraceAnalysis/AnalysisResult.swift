@@ -20,6 +20,9 @@ public struct AnalysisResult: Sendable, Codable, Equatable {
     public var longestCallbacks: [CallbackRef]
     public var tasks: TaskTable
     public var lints: LintReport
+    /// What the loop watchdog sampled during long steps, with stacks (traces of format 1.2 with
+    /// watchdog samples; nil otherwise).
+    public var stalls: StallReport? = nil
 
     /// The trace and how much of it was read.
     public struct TraceInfo: Sendable, Codable, Equatable {
@@ -180,6 +183,11 @@ public struct BlockingFinding: Sendable, Codable, Equatable {
     /// otherwise).
     public var windowDurationNanos: Int64?
     public var impact: BlockingImpact
+    /// Where it blocked, from the watchdog's samples: the innermost user frame and the call it
+    /// made, e.g. `in slowLookup() Lookup.swift:8 (usleep)`.
+    public var blockedIn: String? = nil
+    /// The stack of its most telling sample, innermost first.
+    public var stack: [StackFrameInfo]? = nil
 }
 
 /// Blocking findings with the same sites.

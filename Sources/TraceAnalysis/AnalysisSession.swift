@@ -23,7 +23,9 @@ public final class AnalysisSession<Extra: TraceObserver> {
     /// Ends the pass and returns the figures. `reader` supplies the damage and file details.
     public func finish(reader: TraceReader?) -> AnalysisResult {
         model.finish(into: &observers)
-        return observers.first.result(model: model, reader: reader)
+        var result = observers.first.result(model: model, reader: reader)
+        StallAnalysis.apply(model: model, to: &result)
+        return result
     }
 
     /// The extra observer as it ended.

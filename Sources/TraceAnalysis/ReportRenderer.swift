@@ -88,7 +88,9 @@ public struct ReportRenderer {
             if label == "blocking" {
                 for (i, f) in b.findings.prefix(3).enumerated() {
                     out += "     \(i + 1). \(duration(f))  \(stepName(f.name, f.task, f.step))  \(sites(f.resumeSite, f.suspendSite))  at \(t(f.beginNanos))\n"
+                    if let blockedIn = f.blockedIn { out += "        \(blockedIn)\n" }
                 }
+                out += unendedStallLines(indent: "     ")
             }
         }
         out += abruptEnd()
@@ -211,12 +213,13 @@ public struct ReportRenderer {
 
     // MARK: - blocking
 
-    /// `looptrace blocking`.
-    public func blocking() -> String {
+    /// `looptrace blocking`; with `stacks`, every watchdog stack, grouped.
+    public func blocking(stacks: Bool = false) -> String {
         let b = result.blocking
         var out = header("blocking")
         guard b.count > 0 else {
-            return out + style.green("  no step or callback ran \(d(b.thresholdNanos)) or longer") + "\n" + damage()
+            return out + style.green("  no step or callback ran \(d(b.thresholdNanos)) or longer") + "\n"
+                + unendedStallLines(indent: "  ") + (stacks ? stacksSection() : "") + damage()
         }
         out += "  " + style.red("\(count(b.count)) step(s)/callback(s) ran ≥ \(d(b.thresholdNanos))")
         if b.findings.count < b.count { out += " (the \(b.findings.count) longest listed)" }
@@ -236,6 +239,9 @@ public struct ReportRenderer {
             groups.add([count(g.count), d(g.totalNanos), d(g.maxNanos), g.kind, sites(g.resumeSite, g.suspendSite)])
         }
         out += groups.render(style: style)
+        out += blockedInSection()
+        out += unendedStallLines(indent: "  ")
+        if stacks { out += stacksSection() }
         out += damage()
         return out
     }

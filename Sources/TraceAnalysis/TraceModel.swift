@@ -61,9 +61,13 @@ public final class TraceModel {
         /// The stream seen last, and its index: consecutive chunks are mostly of one stream.
         var lastStreamID: UInt32 = 0
         var lastStreamSlot = -1
+        /// Images, stacks and watchdog samples (rare records, collected as they come).
+        let stackTable = StackTable()
     }
     let st: UnsafeMutablePointer<State>
 
+    /// The trace's images, stacks and watchdog stall samples.
+    public var stacks: StackTable { st.pointee.stackTable }
     /// The interned source sites.
     public var sites: SiteTable { st.pointee.sites }
     /// The text of a site.
@@ -304,6 +308,7 @@ public final class TraceModel {
         let callbackCancelled = EventType.callbackCancelled.rawValue
         let wakeupSent = EventType.wakeupSent.rawValue
         let taskUntracked = EventType.taskUntracked.rawValue
+        let firstStackType = EventType.imageDef.rawValue, lastStackType = EventType.watchdogStart.rawValue
         events.withUnsafeBufferPointer { buffer in
             for i in buffer.indices {
                 let e = buffer[i]
@@ -334,6 +339,8 @@ public final class TraceModel {
                 } else if type == wakeupSent {
                     s.pointee.sentTask = e.args[0]
                     s.pointee.sentAt = e.signed(1)
+                } else if type >= firstStackType && type <= lastStackType {
+                    st.pointee.stackTable.add(e, chunk: chunk)
                 }
             }
         }

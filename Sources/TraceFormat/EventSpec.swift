@@ -89,6 +89,13 @@ public struct EventType: RawRepresentable, Hashable, Sendable, Comparable, Custo
     public static let taskObserved = EventType(25)
     public static let recordingEnd = EventType(26)
     public static let streamEnd = EventType(27)
+    // 38–45: stacks and the loop watchdog (format 1.2). See `StackKind` and `TraceStream+Stacks`.
+    public static let imageDef = EventType(38)
+    public static let imageText = EventType(39)
+    public static let stackDef = EventType(40)
+    public static let stallSample = EventType(41)
+    public static let stallEnd = EventType(42)
+    public static let watchdogStart = EventType(43)
     public static let wakeupSent = EventType(34)
     public static let taskUntracked = EventType(35)
     public static let executorFactory = EventType(46)
@@ -145,6 +152,18 @@ public enum CallbackKind: UInt8, Sendable, CaseIterable, CustomStringConvertible
     public var description: String { TraceSpec.callbackKindNames[Int(rawValue)] }
 }
 
+/// How a stack was captured (`stackDef`'s `kind`).
+public enum StackKind: UInt8, Sendable, CaseIterable, CustomStringConvertible {
+    /// The resume addresses of a suspended task's async frames, innermost first.
+    case suspendChain = 0
+    /// Unwound in a signal handler (DWARF CFI): exact.
+    case signal = 1
+    /// Scanned from a thread blocked in a syscall: may hold stale frames.
+    case scan = 2
+
+    public var description: String { TraceSpec.stackKindNames[Int(rawValue)] }
+}
+
 /// How a task's outcome was first observed.
 public enum TaskObservation: UInt8, Sendable, CaseIterable, CustomStringConvertible {
     /// Another task awaited it.
@@ -174,6 +193,7 @@ public enum TraceSpec {
     static let wakerKindNames = ["task", "callback", "timer", "io", "thread", "executor"]
     static let callbackKindNames = ["soon", "later", "at", "threadsafe"]
     static let observationNames = ["awaited", "result", "doneCallback", "structured"]
+    static let stackKindNames = ["suspendChain", "signal", "scan"]
     static let globalHookNames = ["preinstalled", "foreign", "unavailable"]
 
     /// Every event type of format v1, in wire-id order.
@@ -259,6 +279,33 @@ public enum TraceSpec {
                   summary: "Another thread made `task` ready at `sent`; the loop takes the wakeup from its inbox now, and its `wakeup` (waker thread) follows."),
         EventSpec(type: .taskUntracked, name: "taskUntracked", args: [ArgSpec("task", .task)], timed: true, sinceMinor: 2,
                   summary: "The loop cannot see interest in `task`'s outcome (a Swift task it did not create and no structured child): no `taskObserved` will say whether it was awaited."),
+        // Stacks and the loop watchdog (wire ids 38–45). Images and stacks are defined per chunk
+        // like strings, just before the first record of the chunk that refers to them.
+        EventSpec(type: .imageDef, name: "imageDef",
+                  args: [ArgSpec("image", .uvarint), ArgSpec("path", .text), ArgSpec("buildID", .text),
+                         ArgSpec("loadBase", .uvarint)],
+                  timed: false, sinceMinor: 2,
+                  summary: "Defines image id `image` (a loaded ELF file; the same id in every stream of the trace) for the rest of this chunk: its path, its GNU build-id in lowercase hex (\"\" if none) and its load bias. A frame's offset is its address minus `loadBase`."),
+        EventSpec(type: .imageText, name: "imageText",
+                  args: [ArgSpec("image", .uvarint), ArgSpec("textStart", .uvarint), ArgSpec("textSize", .uvarint)],
+                  timed: false, sinceMinor: 2,
+                  summary: "The executable segment of image `image`: its start as an offset from the load bias, and its size in bytes. Follows the image's `imageDef`."),
+        EventSpec(type: .stackDef, name: "stackDef",
+                  args: [ArgSpec("stack", .uvarint), ArgSpec("kind", .uvarint, choices: stackKindNames),
+                         ArgSpec("frames", .text)],
+                  timed: false, sinceMinor: 2,
+                  summary: "Defines stack id `stack` of this stream for the rest of this chunk (the id means the same stack in every chunk of the stream). `frames` is ASCII, innermost first: see \"Stacks\"."),
+        EventSpec(type: .stallSample, name: "stallSample",
+                  args: [ArgSpec("task", .task), ArgSpec("stepStart", .time), ArgSpec("syscall", .svarint),
+                         ArgSpec("stack", .uvarint)],
+                  timed: true, sinceMinor: 2,
+                  summary: "The watchdog sampled a loop thread whose step or callback (task 0) began at `stepStart` and still runs: the Linux syscall number it is blocked in (-1 when running) and its stack (0 = none captured)."),
+        EventSpec(type: .stallEnd, name: "stallEnd", args: [ArgSpec("stepStart", .time)], timed: true, sinceMinor: 2,
+                  summary: "The watchdog saw the sampled step or callback that began at `stepStart` end (at most a quarter of its threshold before this record)."),
+        EventSpec(type: .watchdogStart, name: "watchdogStart",
+                  args: [ArgSpec("loopStream", .uvarint), ArgSpec("thresholdNanos", .uvarint)], timed: true,
+                  sinceMinor: 2,
+                  summary: "A watchdog starts watching the loop that records on stream `loopStream`; it samples steps that run longer than the threshold."),
         EventSpec(type: .executorFactory, name: "executorFactory",
                   args: [ArgSpec("globalHook", .uvarint, choices: globalHookNames)], timed: true, sinceMinor: 2,
                   summary: "The loop is the program's main and default executor (factory mode, unmodified programs). globalHook: preinstalled = a later takeover of the global executor (SwiftNIO's) is refused; foreign = another hook got there first and its jobs bypass the loop."),

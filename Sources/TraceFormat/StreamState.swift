@@ -85,6 +85,8 @@ struct StreamState {
     let free: BufferRing
     let failed: UnsafeAtomic<Bool>
     let pressure: Int
+    /// Interned stacks and the images defined per chunk (`StackInterner`), made on first use.
+    var stacks: UnsafeMutablePointer<StackInterner>? = nil
 
     /// The most bytes a record other than `taskCreate` and `stringDef` takes: type, timestamp and
     /// four 10-byte varints.
@@ -126,6 +128,7 @@ struct StreamState {
     func deallocate() {
         for i in 0...siteMask where sites[i].id != 0 { sites[i].text.deallocate() }
         sites.deallocate()
+        deallocateStacks()
     }
 
     /// The slow path of every event: the buffer lacks `need` more bytes, its flush deadline passed,

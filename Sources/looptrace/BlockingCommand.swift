@@ -23,12 +23,15 @@ struct BlockingCommand: ParsableCommand {
     @Option(help: ArgumentHelp("List at most this many findings (all are counted and grouped).", valueName: "n"))
     var limit: Int = 1_000
 
+    @Flag(help: "Also print every stack the loop watchdog sampled, grouped, with counts.")
+    var stacks = false
+
     func validate() throws {
         if limit < 1 { throw ValidationError("--limit must be at least 1") }
     }
 
     func run() throws {
         let (result, reader) = try options.analyze { $0.maxFindings = limit }
-        try options.emit(result, reader, json: .blocking) { ReportRenderer(result, style: options.style, file: options.input.file).blocking() }
+        try options.emit(result, reader, json: .blocking) { ReportRenderer(result, style: options.style, file: options.input.file).blocking(stacks: stacks) }
     }
 }

@@ -33,6 +33,10 @@ struct Looptrace: ParsableCommand {
     /// anywhere ends the run with exit 74 (``StandardOutput``), help and usage text included.
     static func main() {
         CrashBacktracer.disable()
+        // A closed pipe ends the CLI quietly, as it ends `cat` (see ``StandardOutput``), even when
+        // the parent left SIGPIPE ignored (test runners and some shells do): an ignored SIGPIPE
+        // is inherited across exec and would turn `dump | head` into an EPIPE error line.
+        signal(SIGPIPE, SIG_DFL)
         var status: Int32
         do {
             var command = try parseAsRoot()

@@ -65,4 +65,7 @@ int lt_deflate_zlib_decompress(void *decompressor, const void *in, size_t in_len
 #include "RuntimeInternalsShims.h"
 #endif
 
+// The watchdog's stack capture and the image list, kept in their own header.
+#include "StackCaptureShims.h"
+
 #endif

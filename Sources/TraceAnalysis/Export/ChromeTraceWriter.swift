@@ -107,7 +107,13 @@ struct ChromeTraceWriter: ExportSink {
             strings.appendQuoted(slice.site, to: &buffer)
             buffer.literal(",\"outcome\":\"")
             buffer.literal(Self.outcomeNames[Int(slice.outcome.rawValue)])
-            buffer.literal(slice.blocking ? "\",\"blocking\":true}}" : "\"}}")
+            if slice.stack >= 0 {
+                buffer.literal("\",\"stack\":")
+                strings.appendQuoted(slice.stack, to: &buffer)
+                buffer.literal(slice.blocking ? ",\"blocking\":true}}" : "}}")
+            } else {
+                buffer.literal(slice.blocking ? "\",\"blocking\":true}}" : "\"}}")
+            }
         case .callback:
             buffer.literal(slice.blocking ? ",\"cat\":\"callback,blocking\",\"name\":" : ",\"cat\":\"callback\",\"name\":")
             strings.appendQuoted(slice.name, to: &buffer)
@@ -120,6 +126,10 @@ struct ChromeTraceWriter: ExportSink {
             }
             buffer.literal(",\"site\":")
             strings.appendQuoted(slice.site, to: &buffer)
+            if slice.stack >= 0 {
+                buffer.literal(",\"stack\":")
+                strings.appendQuoted(slice.stack, to: &buffer)
+            }
             buffer.literal(slice.blocking ? ",\"blocking\":true}}" : "}}")
         case .span:
             buffer.literal(",\"cat\":\"user\",\"name\":")

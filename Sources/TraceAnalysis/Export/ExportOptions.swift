@@ -47,6 +47,8 @@ public struct ExportSummary: Sendable, Equatable {
     public var flows = 0
     /// Blocking steps and callbacks written.
     public var blocking = 0
+    /// Watchdog stall samples written as instants.
+    public var stallSamples = 0
     /// Counter samples written.
     public var counters = 0
     /// Events written, as `--max-events` counts them (slices, flow ends, counters, instants).

@@ -46,6 +46,9 @@ public struct ExportSlice {
     public var flowIn: UInt64 = 0
     public var flowInTid: Int64 = 0
     public var flowInTime: Int64 = 0
+    /// A blocking step's or callback's stack from the loop watchdog (an ``ExportStrings`` index:
+    /// where it blocked, then its frames); -1 when none.
+    public var stack: Int32 = -1
 
     public var duration: Int64 { end - begin }
 }

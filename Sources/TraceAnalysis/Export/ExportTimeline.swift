@@ -110,6 +110,9 @@ struct ExportTimeline<Sink: ExportSink> {
     var blockingFindings: [BlockingWindowFinding] = []
     /// The last timer fired (handle, due time): a wakeup by it right after belongs to it.
     var lastTimerFired: (handle: UInt64, due: Int64) = (0, .min)
+    /// The watchdog's images, stacks and samples (see `ExportTimeline+Stalls`).
+    var stallTable = StackTable()
+    var stallSymbolizer = Symbolizer()
     let stateNames: [Int32]
     let callbackName: Int32
     let allTime: Bool
@@ -216,6 +219,7 @@ struct ExportTimeline<Sink: ExportSink> {
                 if shown(e.timestamp, e.timestamp), admit(1, at: e.timestamp) {
                     sink.marker(name: "recorder lost \(e.args[0]) events", at: e.timestamp, strings: &strings)
                 }
+            case .imageDef, .imageText, .stackDef, .stallSample, .stallEnd, .watchdogStart: stallRecord(e, chunk)
             default: break
             }
             if summary.truncated { break }
@@ -470,6 +474,7 @@ struct ExportTimeline<Sink: ExportSink> {
         announce(s)
         var slice = ExportSlice(kind: .step, tid: st.tid, begin: begin, end: time)
         slice.blocking = time - begin >= options.blockingThreshold
+        if slice.blocking { slice.stack = stallStack(task: id, begin: begin) }
         slice.task = id
         slice.taskName = t.name
         slice.stepIndex = st.stepIndex
@@ -555,6 +560,7 @@ struct ExportTimeline<Sink: ExportSink> {
         slice.callbackKind = info.flatMap { CallbackKind(rawValue: $0.kind) }
         slice.name = slice.site == 0 ? callbackName : callbackName(slice.site)
         slice.blocking = time - begin >= options.blockingThreshold
+        if slice.blocking { slice.stack = stallStack(task: 0, begin: begin) }
         sink.slice(slice, nested: nested[...], flowsOut: flowScratch[...], strings: &strings)
         summary.callbacks += 1
         summary.spans += nested.count
@@ -618,6 +624,7 @@ struct ExportTimeline<Sink: ExportSink> {
 
     /// Closes every live task's last slice at the trace end and names reused lanes.
     mutating func finish() {
+        writeStallSamples()
         if !summary.truncated {
             for s in streams.indices { iterationEnds(s, at: traceEnd) }
             for id in tasks.keys.sorted() {

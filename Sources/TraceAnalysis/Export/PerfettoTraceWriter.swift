@@ -84,8 +84,8 @@ struct PerfettoTraceWriter: ExportSink {
     mutating func endMessage(_ at: Int) { buffer.endLength(at) }
 
     /// Debug annotation names, interned once in the first packet.
-    enum Key: UInt64, CaseIterable { case task = 1, step, resume, suspend, outcome, handle, kind, site, value }
-    static let keyNames = ["task", "step", "resume", "suspend", "outcome", "handle", "kind", "site", "value"]
+    enum Key: UInt64, CaseIterable { case task = 1, step, resume, suspend, outcome, handle, kind, site, value, stack }
+    static let keyNames = ["task", "step", "resume", "suspend", "outcome", "handle", "kind", "site", "value", "stack"]
 
     mutating func annotation(_ key: Key, uint value: UInt64) {
         let at = beginMessage(4)
@@ -203,9 +203,11 @@ struct PerfettoTraceWriter: ExportSink {
             internValue(slice.resumeSite, strings)
             internValue(slice.site, strings)
             internValue(outcomeNames[Int(slice.outcome.rawValue)], strings)
+            if slice.stack >= 0 { internValue(slice.stack, strings) }
         case .callback:
             internName(slice.name, strings)
             internValue(slice.site, strings)
+            if slice.stack >= 0 { internValue(slice.stack, strings) }
             if let kind = slice.callbackKind { internValue(kindNames[Int(kind.rawValue)], strings) }
         case .span, .state:
             internName(slice.name, strings)
@@ -226,6 +228,7 @@ struct PerfettoTraceWriter: ExportSink {
             annotation(.resume, string: slice.resumeSite)
             annotation(.suspend, string: slice.site)
             annotation(.outcome, string: outcomeNames[Int(slice.outcome.rawValue)])
+            if slice.stack >= 0 { annotation(.stack, string: slice.stack) }
         case .callback:
             uintField(3, Category.callback.rawValue)
             if slice.blocking { uintField(3, Category.blocking.rawValue) }
@@ -233,6 +236,7 @@ struct PerfettoTraceWriter: ExportSink {
             annotation(.handle, uint: slice.handle)
             if let kind = slice.callbackKind { annotation(.kind, string: kindNames[Int(kind.rawValue)]) }
             annotation(.site, string: slice.site)
+            if slice.stack >= 0 { annotation(.stack, string: slice.stack) }
         case .span:
             uintField(3, Category.user.rawValue)
             uintField(10, UInt64(slice.name) + 1)

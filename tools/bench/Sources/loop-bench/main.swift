@@ -340,9 +340,17 @@ func peerRate(_ loop: String, _ workload: String, _ sizes: String) -> Summary? {
     return Summary(samples: samples)
 }
 
+/// Runs `body` with the loop watchdog on (the default, 50 ms) or off (`LOOPTRACE_WATCHDOG=off`,
+/// which the loop reads when it is made).
+func watchdog<T>(_ on: Bool, _ body: () throws -> T) rethrows -> T {
+    setenv("LOOPTRACE_WATCHDOG", on ? "50ms" : "off", 1)
+    defer { unsetenv("LOOPTRACE_WATCHDOG") }
+    return try body()
+}
+
 // MARK: - One workload alone (for profilers)
 
-// `--only W [--repeat N]`, W one of pingpong, pingpong-traced, callsoon, sleep0, sleep0-traced,
+// `--only W [--repeat N]`, W one of pingpong, pingpong-traced, pingpong-traced-nowatchdog, callsoon, sleep0, sleep0-traced,
 // default-pingpong, timers, timers-traced, idle-memory-loop, idle-memory-swift: runs one workload
 // N times and prints each figure, with nothing else in the process (for `perf record`,
 // `valgrind --tool=callgrind`; the memory figures are measured this way, in fresh processes).
@@ -353,6 +361,7 @@ if let i = arguments.firstIndex(of: "--only"), i + 1 < arguments.count {
         switch arguments[i + 1] {
         case "pingpong": value = try pingPong(.off)
         case "pingpong-traced": value = try pingPong(.on)
+        case "pingpong-traced-nowatchdog": value = try watchdog(false) { try pingPong(.on) }
         case "callsoon": value = try callSoonChurn(.off)
         case "sleep0": value = try sleepZeroFanOut(.off)
         case "sleep0-traced": value = try sleepZeroFanOut(.on)
@@ -428,6 +437,21 @@ print("  callSoon, tracing off ÷ uvloop             \(ratio(csOff, uvCS))")
 print("  callSoon, traced ÷ untraced                \(ratio(csOn, csOff))")
 print("  sleep(0), tracing off ÷ uvloop             \(ratio(s0Off, uvS0))")
 print("  sleep(0), traced ÷ untraced                \(ratio(s0On, s0Off))")
+
+// The watchdog's cost: what the loop thread pays per step to publish each step's start (the
+// watchdog thread itself sleeps between checks). Traced ping-pong with the watchdog on and off,
+// runs interleaved so that drift hits both alike; the per-pair differences of ns per step.
+var watchdogOn: [Double] = [], watchdogOff: [Double] = []
+for _ in 0..<runs {
+    watchdogOff.append(try watchdog(false) { try pingPong(.on) })
+    watchdogOn.append(try watchdog(true) { try pingPong(.on) })
+}
+let perStep = zip(watchdogOn, watchdogOff).map { 1e9 / $0 - 1e9 / $1 }.sorted()
+print("\nloop watchdog (traced ping-pong, runs interleaved)")
+print("  watchdog off                               \(Summary(samples: watchdogOff))")
+print("  watchdog on (50 ms)                        \(Summary(samples: watchdogOn))")
+print(String(format: "  cost per step, on − off                    %+.2f ns [%+.2f – %+.2f]   goal ≤ 1 ns (timing noise is larger: see --only pingpong-traced-nowatchdog under callgrind)",
+             perStep[perStep.count / 2], perStep.first!, perStep.last!))
 
 print("\ntrace size of the traced runs (file bytes per event, all overhead included)")
 print("  ping-pong                                  \(ppSize)")

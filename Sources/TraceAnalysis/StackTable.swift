@@ -1,0 +1,118 @@
+import TraceFormat
+
+/// The trace's image table, interned stacks and watchdog records, collected during the model's
+/// pass (`imageDef`, `imageText`, `stackDef`, `stallSample`, `stallEnd`, `watchdogStart`).
+///
+/// Images are trace-wide (one id, one image, in every stream); stacks are per stream, keyed by
+/// (stream, id), like strings. Memory follows the distinct stacks and the samples, which the
+/// watchdog takes only during long steps. Not thread-safe: filled by the pass, read after it.
+public final class StackTable {
+    /// One loaded image of the traced process.
+    public struct Image: Sendable, Equatable {
+        public var id: UInt32
+        public var path: String
+        /// Lowercase hex; "" when the image had no build-id.
+        public var buildID: String
+        public var loadBase: UInt64
+        public var textStart: UInt64 = 0
+        public var textSize: UInt64 = 0
+    }
+
+    /// One frame: an offset in an image (image 0: an absolute address in no known image).
+    public struct Frame: Sendable, Hashable {
+        public var image: UInt32
+        public var offset: UInt64
+    }
+
+    /// One interned stack.
+    public struct Stack: Sendable, Equatable {
+        public var kind: StackKind?
+        /// Innermost first: frame 0 is a PC, the others return addresses.
+        public var frames: [Frame]
+    }
+
+    /// One `stallSample`.
+    public struct Sample: Sendable, Equatable {
+        /// The watchdog's stream.
+        public var stream: UInt32
+        public var time: Int64
+        /// The running task; 0 for a callback.
+        public var task: UInt64
+        public var stepStart: Int64
+        /// The syscall number, nil when the thread was running.
+        public var syscall: Int64?
+        /// The stack, nil when none was captured or its definition was lost.
+        public var stack: Stack?
+        public var elapsed: Int64 { time - stepStart }
+    }
+
+    /// Images by id.
+    public private(set) var images: [UInt32: Image] = [:]
+    /// Stacks by (stream, id).
+    public private(set) var stacks: [StackKey: Stack] = [:]
+    /// Every stall sample, in the order read.
+    public private(set) var samples: [Sample] = []
+    /// `stallEnd` records: (watchdog stream, step start).
+    public private(set) var ends: [(stream: UInt32, stepStart: Int64)] = []
+    /// The loop stream each watchdog stream watches, and its threshold.
+    public private(set) var watchdogs: [UInt32: (loopStream: UInt32, thresholdNanos: Int64)] = [:]
+
+    /// A stack's key: its stream and its id there.
+    public struct StackKey: Hashable, Sendable {
+        public var stream: UInt32
+        public var id: UInt64
+    }
+
+    public init() {}
+
+    /// Whether the trace had anything for this table.
+    public var isEmpty: Bool { samples.isEmpty && stacks.isEmpty }
+
+    /// Takes one event of the table's types; other types are ignored.
+    public func add(_ e: TraceEvent, chunk: DecodedChunk) {
+        switch e.type {
+        case .imageDef:
+            let id = UInt32(truncatingIfNeeded: e.args[0])
+            var image = images[id] ?? Image(id: id, path: "", buildID: "", loadBase: 0)
+            image.path = chunk.text(e.args[1])
+            image.buildID = chunk.text(e.args[2])
+            image.loadBase = e.args[3]
+            images[id] = image
+        case .imageText:
+            let id = UInt32(truncatingIfNeeded: e.args[0])
+            var image = images[id] ?? Image(id: id, path: "", buildID: "", loadBase: 0)
+            image.textStart = e.args[1]
+            image.textSize = e.args[2]
+            images[id] = image
+        case .stackDef:
+            let key = StackKey(stream: e.stream, id: e.args[0])
+            if stacks[key] == nil {
+                stacks[key] = Stack(kind: StackKind(rawValue: UInt8(truncatingIfNeeded: e.args[1])),
+                                    frames: Self.parseFrames(chunk.text(e.args[2])))
+            }
+        case .stallSample:
+            let syscall = e.signed(2)
+            samples.append(Sample(stream: e.stream, time: e.timestamp, task: e.args[0], stepStart: e.signed(1),
+                                  syscall: syscall >= 0 ? syscall : nil,
+                                  stack: e.args[3] == 0 ? nil : stacks[StackKey(stream: e.stream, id: e.args[3])]))
+        case .stallEnd:
+            ends.append((e.stream, e.signed(0)))
+        case .watchdogStart:
+            watchdogs[e.stream] = (UInt32(truncatingIfNeeded: e.args[0]), Int64(bitPattern: e.args[1]))
+        default:
+            break
+        }
+    }
+
+    /// Parses a `stackDef`'s frames: `image:offset` pairs in lowercase hex, separated by one
+    /// space. Malformed pairs are skipped.
+    public static func parseFrames(_ text: String) -> [Frame] {
+        text.split(separator: " ").compactMap { pair in
+            let parts = pair.split(separator: ":")
+            guard parts.count == 2, let image = UInt32(parts[0], radix: 16), let offset = UInt64(parts[1], radix: 16) else {
+                return nil
+            }
+            return Frame(image: image, offset: offset)
+        }
+    }
+}
