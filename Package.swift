@@ -69,6 +69,8 @@ let package = Package(
         .executableTarget(name: "watchdog-fixture", dependencies: ["LoopRuntime"], path: "Sources/Examples/WatchdogFixture"),
         .executableTarget(name: "echo-server", dependencies: ["LoopRuntime"], path: "Sources/Examples/EchoServer"),
         .executableTarget(name: "pipeline", dependencies: ["LoopRuntime"], path: "Sources/Examples/Pipeline"),
+        // A traced program of known shape for the recorder's end-to-end tests in looptraceTests.
+        .executableTarget(name: "trace-probe", dependencies: ["LoopRuntime", "TraceFormat"], path: "Tests/Programs/TraceProbe"),
     ],
     swiftLanguageModes: [.v6]
 )

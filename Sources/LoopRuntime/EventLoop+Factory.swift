@@ -76,8 +76,8 @@ extension EventLoop {
             tracer.flush()
         }
         st.pointee.tracer = nil
+        // The process ends: the shared recorder closes now rather than in its atexit handler.
         _ = recorder?.close()
-        recorder = nil
     }
 
     /// `stop()` from any thread.

@@ -8,12 +8,16 @@ extension EventLoop {
     /// reported through the exception handler. The loop is closed on return. With
     /// `LOOPTRACE=path` in the environment (the default destination) the run is recorded.
     /// - Parameters:
-    ///   - trace: where to record a trace.
+    ///   - trace: where to record a trace. A second `run` in the same process appends to the
+    ///     `LOOPTRACE` trace of the first; a file that cannot be created means an untraced run
+    ///     and one warning line, never an error.
+    ///   - traceMemoryCapBytes: the recorder's memory cap; by default `LOOPTRACE_MAX_MEMORY`,
+    ///     else 64 MiB.
     ///   - main: the program's main task, named "main".
     /// - Throws: what `main` throws, or the loop's setup error.
-    public static func run<Value>(trace: TraceDestination = .environment,
+    public static func run<Value>(trace: TraceDestination = .environment, traceMemoryCapBytes: Int? = nil,
                                   _ main: sending @escaping () async throws -> Value) throws -> Value {
-        let loop = try EventLoop(trace: trace)
+        let loop = try EventLoop(trace: trace, traceMemoryCapBytes: traceMemoryCapBytes)
         defer { loop.close() }
         let task = loop.createTask(name: "main", main)
         do {

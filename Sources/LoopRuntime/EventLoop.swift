@@ -8,7 +8,7 @@ import TraceFormat
 /// A single-threaded event loop with asyncio's semantics that runs Swift native async functions
 /// as its tasks and records what it does into a looptrace trace.
 ///
-/// One thread runs the loop (``runForever()``, ``runUntilComplete(_:)`` or ``run(trace:_:)``).
+/// One thread runs the loop (``runForever()``, ``runUntilComplete(_:)`` or ``run(trace:traceMemoryCapBytes:_:)``).
 /// That thread, or the thread that created the loop while it is not running, is the loop's
 /// *owner*: every API not marked thread-safe must be called there, and fails a precondition that
 /// names the API otherwise. Other threads use ``callSoonThreadsafe(file:line:function:_:)`` or
@@ -35,8 +35,11 @@ public final class EventLoop: @unchecked Sendable {
     // The thread discipline (owner thread only) is what makes access to the stored properties
     // below exclusive, so they skip the runtime's dynamic exclusivity checks (~75 instructions
     // per loop iteration for `ioRegistrations` alone).
-    // owner thread only
-    @exclusivity(unchecked) var recorder: TraceRecorder?
+    /// The process-wide recorder this loop records into (shared with the other loops recording
+    /// into the same path), kept after close for its statistics.
+    let recorder: TraceRecorder?
+    /// Why the loop runs untraced although asked to trace.
+    let traceOpenError: TraceRecorderError?
     // owner thread only: samples the loop thread's stack during long steps (when tracing)
     @exclusivity(unchecked) var watchdog: Watchdog?
     // owner thread only (an I/O registration per descriptor)
@@ -55,26 +58,45 @@ public final class EventLoop: @unchecked Sendable {
     public var exceptionHandler: (@Sendable (ErrorContext) -> Void)?
 
     /// Where a loop records its trace.
+    ///
+    /// Tracing never takes the program down: when the file cannot be created or written, the
+    /// loop prints one line on standard error (`looptrace: cannot create …; running untraced`,
+    /// `looptrace: disk full after 300 ms …: trace incomplete`) and runs on untraced;
+    /// ``EventLoop/traceStatistics`` keeps the error.
+    ///
+    /// Loops in one process that record into the same path share one recorder, each loop on its
+    /// own stream (one per thread), so one trace holds them all. In a path, `%p` stands for the
+    /// process id.
     public enum TraceDestination: Sendable {
         /// No tracing.
         case off
-        /// Record into this file (created or truncated).
+        /// Record into this file, created or truncated by the first loop that records into it;
+        /// the last of those loops to close finishes it.
         case file(String)
-        /// Record into the file named by the `LOOPTRACE` environment variable, if it is set.
+        /// Record into the file named by the `LOOPTRACE` environment variable, if it is set. The
+        /// trace stays open until the process exits, so every loop of the process, one after the
+        /// other (two `EventLoop.run` calls) or at once (a loop per thread), appends to it.
+        /// `LOOPTRACE_MAX_MEMORY` (e.g. `64MiB`) sets the recorder's memory cap.
         case environment
     }
 
     /// Creates a loop owned by the calling thread.
     ///
-    /// - Parameter trace: where to record a trace; by default the file named by `LOOPTRACE`.
-    /// - Throws: ``SyscallError`` when epoll or eventfd cannot be created; the recorder's error
-    ///   when the trace file cannot be created.
-    public convenience init(trace: TraceDestination = .environment) throws {
-        try self.init(trace: trace, environment: { name in getenv(name).map { String(cString: $0) } })
+    /// - Parameters:
+    ///   - trace: where to record a trace; by default the file named by `LOOPTRACE`.
+    ///   - traceMemoryCapBytes: the most memory the recorder's buffers may use (events beyond it
+    ///     are dropped and counted, never waited for). By default `LOOPTRACE_MAX_MEMORY`, else
+    ///     64 MiB. A recorder shared with a loop that opened it first keeps that loop's cap.
+    /// - Throws: ``SyscallError`` when epoll or eventfd cannot be created. A trace file that
+    ///   cannot be created is not an error: the loop runs untraced (see ``TraceDestination``).
+    public convenience init(trace: TraceDestination = .environment, traceMemoryCapBytes: Int? = nil) throws {
+        try self.init(trace: trace, traceMemoryCapBytes: traceMemoryCapBytes,
+                      environment: { name in getenv(name).map { String(cString: $0) } })
     }
 
-    /// Creates a loop, reading `LOOPTRACE` through `environment` (tests pass their own).
-    init(trace: TraceDestination, environment: (String) -> String?) throws {
+    /// Creates a loop, reading `LOOPTRACE` and `LOOPTRACE_MAX_MEMORY` through `environment`
+    /// (tests pass their own).
+    init(trace: TraceDestination, traceMemoryCapBytes: Int? = nil, environment: (String) -> String?) throws {
         state = .allocate(capacity: 1)
         state.initialize(to: LoopState(ownerThread: pthread_self()))
         readyEvents = .allocate(capacity: Self.readyEventCapacity)
@@ -90,22 +112,56 @@ public final class EventLoop: @unchecked Sendable {
         case .environment:
             if let p = environment("LOOPTRACE"), !p.isEmpty { path = p }
         }
-        tracesForeignThreads = path != nil
+        var opened: TraceRecorder?
+        var openError: TraceRecorderError?
+        if let path {
+            var configuration = TraceRecorder.Configuration(path: TraceRecorder.expandPath(path))
+            configuration.memoryCapBytes = traceMemoryCapBytes ?? Self.memoryCap(from: environment)
+            switch TraceRecorder.shared(configuration, untilExit: trace.isEnvironment) {
+            case .success(let recorder): opened = recorder
+            case .failure(let error): openError = error
+            }
+        }
+        recorder = opened
+        traceOpenError = openError
+        tracesForeignThreads = opened != nil
         serialFace.loop = self
         taskFace.loop = self
         try SyscallError.check(lt_epoll_ctl(epollFD, Int32(LT_EPOLL_CTL_ADD), inbox.eventFD, UInt32(LT_EPOLLIN), Self.inboxToken),
                                "epoll_ctl(ADD, eventfd)")
-        if let path {
-            let recorder = try TraceRecorder(TraceRecorder.Configuration(path: path))
-            self.recorder = recorder
-            let stream = recorder.makeStream()
+        if let opened {
+            let stream = opened.makeStream()
             state.pointee.tracer = stream
             if let threshold = Watchdog.threshold(from: environment("LOOPTRACE_WATCHDOG")) {
-                let watchdog = Watchdog(recorder: recorder, loopStream: stream.id, thresholdNanos: threshold)
+                let watchdog = Watchdog(recorder: opened, loopStream: stream.id, thresholdNanos: threshold)
                 self.watchdog = watchdog
                 state.pointee.beacon = watchdog.beacon
             }
         }
+    }
+
+    /// The memory cap `LOOPTRACE_MAX_MEMORY` asks for, or the default; a value that is not a
+    /// size gets one warning line.
+    static func memoryCap(from environment: (String) -> String?) -> Int {
+        let fallback = TraceRecorder.Configuration.defaultMemoryCapBytes
+        guard let text = environment("LOOPTRACE_MAX_MEMORY"), !text.isEmpty else { return fallback }
+        if let bytes = TraceRecorder.parseMemorySize(text) { return bytes }
+        var line = "looptrace: LOOPTRACE_MAX_MEMORY=\(text) is not a size (e.g. 64MiB); using \(fallback >> 20) MiB\n"
+        line.withUTF8 { _ = write(2, $0.baseAddress, $0.count) }
+        return fallback
+    }
+
+    /// What the recording of this loop's trace did so far: events and bytes written, events
+    /// dropped (at the memory cap or after a write error) and the error that stopped it, if any.
+    /// Counts cover the whole recorder, which loops recording into the same file share. Nil when
+    /// the loop is not traced; when the trace file could not be created, only
+    /// ``TraceFormat/TraceRecorder/Statistics/lastError`` is set. Any thread.
+    public var traceStatistics: TraceRecorder.Statistics? {
+        if let recorder { return recorder.statistics }
+        guard let traceOpenError else { return nil }
+        var statistics = TraceRecorder.Statistics()
+        statistics.lastError = "\(traceOpenError); running untraced"
+        return statistics
     }
 
     deinit {
@@ -209,13 +265,15 @@ public final class EventLoop: @unchecked Sendable {
         watchdog?.stop()
         watchdog = nil
         state.pointee.beacon = nil
-        // Before the recorder closes: the pool's workers record into it.
+        // Before the loop's stream finishes: the pool's workers record into the same recorder.
         defaultThreadPool?.shutdown()
         defaultThreadPool = nil
-        state.pointee.tracer?.flush()
-        state.pointee.tracer = nil
-        recorder?.close()
-        recorder = nil
+        // The loop's events reach the file now; the recorder itself may stay open for other loops.
+        if let stream = state.pointee.tracer, let recorder {
+            state.pointee.tracer = nil
+            recorder.finishStream(stream)
+            recorder.releaseShared()
+        }
         inbox.close()
         _ = Glibc.close(epollFD)
     }
@@ -272,6 +330,13 @@ extension EventLoop {
             var line = "looptrace: \(context)\n"
             line.withUTF8 { _ = write(2, $0.baseAddress, $0.count) }
         }
+    }
+}
+
+extension EventLoop.TraceDestination {
+    var isEnvironment: Bool {
+        if case .environment = self { return true }
+        return false
     }
 }
 

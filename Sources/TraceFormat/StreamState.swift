@@ -1,3 +1,4 @@
+import Atomics
 import CLoopTraceShims
 #if canImport(Glibc)
 import Glibc
@@ -78,6 +79,12 @@ struct StreamState {
     /// Wait for the writer instead of dropping events (offline generators only).
     let waitWhenFull: Bool
     unowned(unsafe) let channel: StreamChannel
+    // The channel's rings and flags, copied here so that the hand-off reaches them without a hop
+    // through the channel object (one cache line fewer when it is cold).
+    let full: BufferRing
+    let free: BufferRing
+    let failed: UnsafeAtomic<Bool>
+    let pressure: Int
     /// Interned stacks and the images defined per chunk (`StackInterner`), made on first use.
     var stacks: UnsafeMutablePointer<StackInterner>? = nil
 
@@ -111,6 +118,10 @@ struct StreamState {
         self.nanosPerTick = nanosPerTick
         self.waitWhenFull = waitWhenFull
         self.channel = channel
+        full = channel.full
+        free = channel.free
+        failed = channel.failed
+        pressure = channel.wakeAlways ? 0 : channel.pressure
     }
 
     /// Frees the intern table. The buffers belong to the recorder.
@@ -123,25 +134,61 @@ struct StreamState {
     /// The slow path of every event: the buffer lacks `need` more bytes, its flush deadline passed,
     /// or there is no buffer. Hands the buffer over, gets another, and writes a lost-events
     /// record if events were dropped meanwhile. Returns false when the event must be dropped.
+    ///
+    /// At the flush deadline this is the whole cost of tracing's periodic hand-off on the
+    /// emitting thread, so it stays O(1): a ring push, a ring pop of a pre-faulted spare, no
+    /// syscall, no lock (see ``StreamChannel``).
     @usableFromInline @inline(never)
     mutating func refill(now: UInt64, need: Int) -> Bool {
         if closed { return false }
+        if failed.load(ordering: .relaxed) {
+            // The file cannot be written: run untraced. What is emitted from here on is counted
+            // as dropped, and nothing more reaches the buffers.
+            if let buffer {
+                droppedTotal += UInt64(eventCount)
+                channel.returnUnused(buffer)
+            }
+            buffer = nil
+            deadline = 0
+            countDrop(now)
+            return false
+        }
         if buffer != nil {
             if now < deadline && cursor + need <= limit { return true }
             handOver()
         }
-        var next = channel.takeBuffer()
+        // A spare the writer keeps ready (pre-faulted), or a recycled buffer; a new mapping on
+        // this thread only when the writer fell behind.
+        var next = free.pop() ?? channel.budget.allocate(prefault: false)
         while next == nil && waitWhenFull && !closed {
+            channel.wake()
             usleep(20)
             next = channel.takeBuffer()
         }
         guard let fresh = next else {
-            if dropped == 0 { dropFirstTick = now }
-            dropped += 1
-            droppedTotal += 1
-            dropLastTick = now
+            // Out of buffers: the writer may be asleep with work waiting. A syscall now is
+            // cheaper than dropping events for a whole tick.
+            if dropped == 0 { channel.wake() }
+            countDrop(now)
             return false
         }
+        install(fresh, now: now)
+        guard need <= limit - cursor - Self.maxFixedEvent else { return false }
+        writeLostEvents(now: now)
+        return true
+    }
+
+    /// Counts one dropped event.
+    mutating func countDrop(_ now: UInt64) {
+        if dropped == 0 { dropFirstTick = now }
+        dropped += 1
+        droppedTotal += 1
+        dropLastTick = now
+        channel.dropped.store(droppedTotal, ordering: .relaxed)
+    }
+
+    /// Makes `fresh` the current buffer, starting a chunk at `now`.
+    mutating func install(_ fresh: UnsafeMutableRawPointer, now: UInt64) {
         let meta = fresh.assumingMemoryBound(to: BufferMeta.self)
         let payload = (fresh + BufferMeta.size).assumingMemoryBound(to: UInt8.self)
         buffer = fresh
@@ -155,19 +202,53 @@ struct StreamState {
         generation &+= 1
         chunkFirstTick = now
         chunkRunningTask = runningTask
-        guard need <= meta.pointee.capacity - Self.maxFixedEvent * 2 else { return false }
-        if dropped > 0 {
-            var p = cursor
-            p.putByte(EventType.lostEvents.rawValue)
-            p.putVarint(0)
-            p.putVarint(dropped)
-            p.putVarint(zigzagEncode(-Int64(Double(now &- dropFirstTick) * nanosPerTick)))
-            p.putVarint(zigzagEncode(-Int64(Double(now &- dropLastTick) * nanosPerTick)))
-            cursor = p
-            eventCount += 1
-            dropped = 0
+    }
+
+    /// Writes a `lostEvents` record for the events dropped since the last one, if any. The
+    /// current buffer has room for a fixed-size event.
+    mutating func writeLostEvents(now: UInt64) {
+        guard dropped > 0 else { return }
+        var p = cursor
+        p.putByte(EventType.lostEvents.rawValue)
+        p.putVarint(now &- lastTick)
+        p.putVarint(dropped)
+        p.putVarint(zigzagEncode(-Int64(Double(now &- dropFirstTick) * nanosPerTick)))
+        p.putVarint(zigzagEncode(-Int64(Double(now &- dropLastTick) * nanosPerTick)))
+        lastTick = now
+        cursor = p
+        eventCount += 1
+        dropped = 0
+    }
+
+    /// The stream's clock now, never earlier than its last event (any thread may call it once
+    /// the emitting thread is done).
+    func currentTick() -> UInt64 {
+        let raw = clockMode == 0 ? lt_ticks() : (clockMode == 1 ? lt_monotonic_ns() : syntheticTicks)
+        return Swift.max(raw, lastTick)
+    }
+
+    /// Ends the stream: hands over what it holds, then writes a `lostEvents` record for drops
+    /// still pending (events dropped since the last record), waiting up to `maxWaitNanos` for the
+    /// writer to return a buffer for it. Later emits are ignored. Called once the emitting
+    /// thread is done with the stream (by it, or by the recorder's close).
+    mutating func finish(maxWaitNanos: UInt64) {
+        guard !closed else { return }
+        handOver()
+        if dropped > 0 && !failed.load(ordering: .relaxed) {
+            var next = channel.takeBuffer()
+            let start = lt_monotonic_ns()
+            while next == nil && lt_monotonic_ns() &- start < maxWaitNanos && !failed.load(ordering: .relaxed) {
+                channel.wake()
+                usleep(200)
+                next = channel.takeBuffer()
+            }
+            if let next {
+                install(next, now: currentTick())
+                writeLostEvents(now: lastTick)
+                handOver()
+            }
         }
-        return true
+        closed = true
     }
 
     /// Gives the current buffer, if it holds anything, to the writer thread.
@@ -185,7 +266,9 @@ struct StreamState {
         if meta.pointee.length == 0 {
             channel.returnUnused(buffer)
         } else {
-            channel.submit(buffer)
+            full.push(buffer)
+            // The writer polls; wake it only when it falls behind (a syscall then beats dropping).
+            if full.producerCount(atLeast: pressure) { channel.wake() }
         }
         self.buffer = nil
         deadline = 0

@@ -10,11 +10,20 @@ import Glibc
 ///
 /// - Memory is bounded by ``Configuration/memoryCapBytes``: at the cap, emitting threads drop
 ///   events (counted, then reported by a `lostEvents` record) and never block.
-/// - Each stream hands its buffer over at least every ``Configuration/flushIntervalNanos`` while
-///   it records, so a SIGKILL loses at most about one interval. ``close()`` and process exit
-///   flush the rest.
+/// - Each stream hands its buffer over at least every ``Configuration/flushIntervalNanos``
+///   (minus one writer tick) while it records, and the writer thread, which polls every tick
+///   (a tenth of the interval), writes it: a SIGKILL loses at most about one interval.
+///   ``finishStream(_:)``, ``close()`` and process exit flush the rest.
+/// - The hand-off costs the emitting thread O(1): no syscall, no lock, no page fault (the writer
+///   keeps pre-faulted spare buffers ready; see ``StreamChannel``).
+/// - The recorder never takes the program down: when the file cannot be written (disk full, an
+///   I/O error) it prints one line on standard error, stops recording, and keeps the error in
+///   ``Statistics/lastError``.
 /// - The header is written at once, with the tick rate measured over a 2 ms window; `close()`
 ///   rewrites it in place with the rate measured over the whole run.
+///
+/// Several threads (several event loops) share one recorder, each with its own stream:
+/// ``shared(_:untilExit:)`` hands out one recorder per path in a process.
 public final class TraceRecorder: @unchecked Sendable {
     /// How to record.
     public struct Configuration: Sendable {
@@ -41,8 +50,11 @@ public final class TraceRecorder: @unchecked Sendable {
         /// offline generators: an instrumented program must never block on its tracer.
         public var waitWhenFull: Bool = false
 
+        /// The default of ``memoryCapBytes``: 64 MiB.
+        public static let defaultMemoryCapBytes = 64 << 20
+
         /// A configuration with the defaults.
-        public init(path: String, memoryCapBytes: Int = 64 << 20, bufferBytes: Int = 256 << 10,
+        public init(path: String, memoryCapBytes: Int = defaultMemoryCapBytes, bufferBytes: Int = 256 << 10,
                     flushIntervalNanos: Int64 = 100_000_000, compressionLevel: Int = 1, preferLibdeflate: Bool = true,
                     programName: String = CommandLine.arguments.first ?? "", arguments: [String] = Array(CommandLine.arguments.dropFirst()),
                     syntheticClock: Bool = false) {
@@ -58,7 +70,7 @@ public final class TraceRecorder: @unchecked Sendable {
         }
     }
 
-    /// What the recorder did, for `close()`'s caller and the benchmarks.
+    /// What the recorder did, for `close()`'s caller, the traced program and the benchmarks.
     public struct Statistics: Sendable {
         /// Events written to the file.
         public var events: UInt64 = 0
@@ -68,7 +80,8 @@ public final class TraceRecorder: @unchecked Sendable {
         public var rawBytes: UInt64 = 0
         /// Bytes in the file.
         public var fileBytes: UInt64 = 0
-        /// Events dropped at the memory cap.
+        /// Events recorded but not in the file: dropped at the memory cap, or lost to a write
+        /// error (with everything emitted after it).
         public var droppedEvents: UInt64 = 0
         /// CPU time the writer thread spent compressing and writing, in ns.
         public var writerCPUNanos: UInt64 = 0
@@ -76,8 +89,12 @@ public final class TraceRecorder: @unchecked Sendable {
         public var buffersAllocated: Int = 0
         /// The compressor used: "libdeflate" or "zlib".
         public var compressor: String = ""
-        /// The first write error, if the disk failed us.
-        public var writeError: String?
+        /// The error that stopped the recording, if the file could not be written, e.g.
+        /// "disk full after 300 ms writing /tmp/x.trace: trace incomplete".
+        public var lastError: String?
+
+        /// Empty statistics.
+        public init() {}
     }
 
     /// The configuration in use.
@@ -90,31 +107,43 @@ public final class TraceRecorder: @unchecked Sendable {
     private let budget: BufferBudget
     private let wakeSemaphore = DispatchSemaphore(value: 0)
     private let stopping = ManagedAtomic<Bool>(false)
+    /// Set once the file cannot be written; every stream then stops recording. Freed in deinit,
+    /// after the streams.
+    private let failed = UnsafeAtomic<Bool>.create(false)
     /// Tests only: while set, the writer thread writes nothing, so the budget runs out.
     let testsOnly_writerPaused = ManagedAtomic<Bool>(false)
+    /// Tests only: the next chunk write fails with this errno (0: none), as a full disk would.
+    let testsOnly_failNextWrite = ManagedAtomic<Int32>(0)
     private let lock = PthreadMutex()
-    private var streams: [UnsafeMutablePointer<StreamState>] = []  // guarded by lock
     private var channels: [StreamChannel] = []  // guarded by lock
+    private var nextStreamID: UInt32 = 1  // guarded by lock
     private var writer: pthread_t?
     private var closed = false  // guarded by lock
-    private var stats = Statistics()  // writer thread until joined, then close()'s caller
+    private var stats = Statistics()  // guarded by lock
+    /// Drops of streams already retired (their channels are gone). Guarded by lock.
+    private var retiredDrops: UInt64 = 0
     private let flushTicks: UInt64
+    /// How often the writer thread looks for buffers to write.
+    private let writerTickNanos: Int64
+    /// CLOCK_MONOTONIC when the recorder opened, for "disk full after 300 ms".
+    private let openedNanos: UInt64
     /// The next chunk sequence number of each stream: writer thread until joined, then close().
     private var chunkSequence: [UInt32: UInt32] = [:]
     /// The latest last tick of the chunks written: same owners as `chunkSequence`.
     private var chunkLastTick: UInt64 = 0
 
     /// Creates the file, writes the header and starts the writer thread.
-    /// - Throws: ``TraceFormatError/cannotRead(path:reason:)`` when the file cannot be created.
+    /// - Throws: ``TraceRecorderError`` when the file cannot be created or written.
     public init(_ configuration: Configuration) throws {
         var configuration = configuration
         configuration.bufferBytes = min(max(configuration.bufferBytes, 16 << 10), 4 << 20)
         configuration.memoryCapBytes = max(configuration.memoryCapBytes, 2 * configuration.bufferBytes)
         configuration.flushIntervalNanos = max(configuration.flushIntervalNanos, 1_000_000)
         self.configuration = configuration
+        openedNanos = lt_monotonic_ns()
         let fd = open(configuration.path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         guard fd >= 0 else {
-            throw TraceFormatError.cannotRead(path: configuration.path, reason: String(cString: strerror(errno)))
+            throw TraceRecorderError.cannotCreate(path: configuration.path, reason: String(cString: strerror(errno)))
         }
         self.fd = fd
         var hostBytes = [CChar](repeating: 0, count: 256)
@@ -133,13 +162,17 @@ public final class TraceRecorder: @unchecked Sendable {
                                  arguments: configuration.arguments, flushIntervalNanos: UInt64(configuration.flushIntervalNanos))
         headerBytes = header.encode()
         budget = BufferBudget(capBytes: configuration.memoryCapBytes, bufferBytes: configuration.bufferBytes)
-        flushTicks = UInt64(Double(configuration.flushIntervalNanos) / calibration.nanosPerTick)
+        // The writer polls ten times per flush interval, and a stream hands its buffer over one
+        // tick before the interval ends: events reach the file within the interval, while the
+        // emitting thread never has to wake the writer.
+        writerTickNanos = max(configuration.flushIntervalNanos / 10, 200_000)
+        flushTicks = UInt64(Double(configuration.flushIntervalNanos - writerTickNanos) / calibration.nanosPerTick)
         stats.compressor = ChunkCompressor(level: configuration.compressionLevel,
                                            preferLibdeflate: configuration.preferLibdeflate).implementation
         guard writeAll(headerBytes) else {
             let reason = String(cString: strerror(errno))
             Glibc.close(fd)
-            throw TraceFormatError.cannotRead(path: configuration.path, reason: reason)
+            throw TraceRecorderError.cannotWrite(path: configuration.path, reason: reason)
         }
         stats.fileBytes = UInt64(headerBytes.count)
         startWriter()
@@ -148,51 +181,86 @@ public final class TraceRecorder: @unchecked Sendable {
 
     deinit {
         close()
-        for s in streams {
-            s.pointee.deallocate()
-            s.deinitialize(count: 1)
-            s.deallocate()
-        }
+        for channel in channels { Self.free(channel.state) }
+        channels.removeAll()
+        failed.destroy()
     }
 
-    /// A new stream for the calling thread. Only that thread may emit into it.
+    private static func free(_ state: UnsafeMutablePointer<StreamState>) {
+        state.pointee.deallocate()
+        state.deinitialize(count: 1)
+        state.deallocate()
+    }
+
+    /// A new stream for the calling thread, with the next stream id. Only that thread may emit
+    /// into it. When it is done, ``finishStream(_:)`` gets its last events to the file.
     public func makeStream() -> TraceStream {
-        lock.withLock {
-            let channel = StreamChannel(budget: budget) { [wakeSemaphore] in wakeSemaphore.signal() }
-            let state = UnsafeMutablePointer<StreamState>.allocate(capacity: 1)
+        let state = UnsafeMutablePointer<StreamState>.allocate(capacity: 1)
+        let channel = StreamChannel(budget: budget, failed: failed, state: state, wakeAlways: configuration.waitWhenFull) {
+            [wakeSemaphore] in wakeSemaphore.signal()
+        }
+        // Spares before the channel is published: the writer, the ring's other producer, can't
+        // see it yet.
+        for _ in 0..<StreamChannel.spares {
+            guard let spare = budget.allocate() else { break }
+            channel.free.push(spare)
+        }
+        return lock.withLock {
             let mode: UInt8 = configuration.syntheticClock ? 2 : (calibration.kind == .tsc ? 0 : 1)
-            state.initialize(to: StreamState(streamID: UInt32(streams.count + 1), clockMode: mode,
+            state.initialize(to: StreamState(streamID: nextStreamID, clockMode: mode,
                                              flushTicks: flushTicks, nanosPerTick: calibration.nanosPerTick,
                                              waitWhenFull: configuration.waitWhenFull, channel: channel))
+            nextStreamID += 1
             if closed { state.pointee.closed = true }
-            streams.append(state)
             channels.append(channel)
             return TraceStream(state: state)
         }
     }
 
-    /// Flushes every stream, waits for the writer thread to write everything, and rewrites the
-    /// header with the clock rate measured over the whole run. Idempotent.
+    /// Ends a stream whose thread is done with it (an event loop closing): its events, and a
+    /// `lostEvents` record for drops still pending, are in the file when this returns (unless
+    /// the disk takes longer than `maxWaitNanos`). The stream must not be used again.
+    /// Call it on the stream's own thread.
+    public func finishStream(_ stream: TraceStream, maxWaitNanos: UInt64 = 2_000_000_000) {
+        let state = stream.state
+        let channel = state.pointee.channel
+        let isOpen = lock.withLock { !closed && channels.contains { $0 === channel } }
+        guard isOpen else { return }
+        state.pointee.finish(maxWaitNanos: maxWaitNanos)
+        channel.retiring.store(true, ordering: .releasing)
+        wakeSemaphore.signal()
+        let start = lt_monotonic_ns()
+        while !channel.retired.load(ordering: .acquiring) && lt_monotonic_ns() &- start < maxWaitNanos {
+            if lock.withLock({ closed }) { return }
+            usleep(100)
+        }
+    }
+
+    /// Flushes every stream, waits for the writer thread to write everything, writes pending
+    /// drops, and rewrites the header with the clock rate measured over the whole run.
+    /// Idempotent; process exit calls it for recorders still open.
     ///
     /// Call it after the emitting threads are done with their streams (their partial buffers are
     /// taken over); later emits are dropped.
     @discardableResult
     public func close() -> Statistics {
-        let (alreadyClosed, states) = lock.withLock { () -> (Bool, [UnsafeMutablePointer<StreamState>]) in
+        let (alreadyClosed, open) = lock.withLock { () -> (Bool, [StreamChannel]) in
             defer { closed = true }
-            return (closed, streams)
+            return (closed, channels)
         }
         if alreadyClosed { return statistics }
-        for state in states {
-            state.pointee.handOver()
-            state.pointee.closed = true
+        // The streams' last buffers and their pending drops, while the writer still runs (a
+        // lostEvents record may need it to return a buffer first).
+        // (A retiring stream was finished by its own thread, and the writer may be freeing it.)
+        for channel in open where !channel.retiring.load(ordering: .acquiring) {
+            channel.state.pointee.finish(maxWaitNanos: 1_000_000_000)
         }
         stopping.store(true, ordering: .releasing)
         wakeSemaphore.signal()
         if let writer { pthread_join(writer, nil) }
         writer = nil
-        for state in states { stats.droppedEvents += state.pointee.droppedTotal }
-        stats.buffersAllocated = budget.allocations
+        for channel in open { channel.releaseSpares() }
+        // The end of the file: the closing record, then the header rewrite.
         if !configuration.syntheticClock { TraceClock.refine(&calibration) }
         let closedCleanly = writeClosingRecord()
         let fixed = TraceHeader.encodeFixed(calibration, flags: closedCleanly ? TraceHeader.closedFlag : 0)
@@ -200,14 +268,27 @@ public final class TraceRecorder: @unchecked Sendable {
         TraceHeader.patchLengthAndCRC(&headerBytes)
         _ = headerBytes.withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, 0) }
         fsyncIfRegular()
-        Glibc.close(fd)
-        for channel in channels { while let b = channel.free.pop() { budget.release(b) } }
+        if Glibc.close(fd) != 0 && !failed.load(ordering: .relaxed) { fail(errno: errno) }
+        lock.withLock { stats.buffersAllocated = budget.allocations }
         OpenRecorders.shared.remove(self)
-        return stats
+        return statistics
     }
 
-    /// The statistics so far (complete after ``close()``).
-    public var statistics: Statistics { lock.withLock { stats } }
+    /// The statistics so far (complete after ``close()``). Any thread.
+    public var statistics: Statistics {
+        lock.withLock {
+            var s = stats
+            s.droppedEvents += retiredDrops
+            for channel in channels { s.droppedEvents += channel.dropped.load(ordering: .relaxed) }
+            return s
+        }
+    }
+
+    /// Whether the file could not be written and recording stopped.
+    public var isFailed: Bool { failed.load(ordering: .acquiring) }
+
+    /// Whether ``close()`` has run (the statistics no longer change).
+    public var statisticsAreFinal: Bool { lock.withLock { closed } }
 
     // MARK: - Writer thread
 
@@ -224,9 +305,9 @@ public final class TraceRecorder: @unchecked Sendable {
     }
 
     private func writerLoop() {
-        // The writer yields to the threads that emit: SCHED_BATCH keeps its wakeups (each flush
-        // interval) from preempting a loop thread on the same CPU, and nice 10 gives it a small
-        // share of a contended CPU without starving it (a starved writer means dropped events).
+        // The writer yields to the threads that emit: SCHED_BATCH keeps its wakeups (each tick)
+        // from preempting a loop thread on the same CPU, and nice 10 gives it a small share of a
+        // contended CPU without starving it (a starved writer means dropped events).
         // loop-bench's traced timer lateness beside a CPU-bound process improved from a p99 of
         // about 1.4 ms to about 1.0 ms with this (median of 16 runs, measured at nice 19).
         var parameters = sched_param(sched_priority: 0)
@@ -236,7 +317,6 @@ public final class TraceRecorder: @unchecked Sendable {
         let capacity = ChunkHeader.size + ChunkCompressor.bound(configuration.bufferBytes)
         let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: capacity, alignment: 64)
         defer { scratch.deallocate() }
-        let interval = UInt64(configuration.flushIntervalNanos)
         while true {
             let stop = stopping.load(ordering: .acquiring)
             if !stop && testsOnly_writerPaused.load(ordering: .relaxed) {
@@ -245,20 +325,44 @@ public final class TraceRecorder: @unchecked Sendable {
             }
             let channels = lock.withLock { self.channels }
             for channel in channels {
+                // Read before draining: once set, the stream's thread pushes nothing more.
+                let retiring = channel.retiring.load(ordering: .acquiring)
                 while let buffer = channel.full.pop() {
                     writeChunk(buffer, compressor: compressor, scratch: scratch)
-                    if stop { budget.release(buffer) } else { channel.free.push(buffer) }
+                    if stop || retiring { budget.release(buffer) } else { channel.free.push(buffer) }
+                }
+                if retiring && !stop {
+                    retire(channel)
+                } else if !stop {
+                    // Keep spares ready, so that the stream's next hand-off needs no allocation.
+                    while channel.free.count < StreamChannel.spares, let spare = budget.allocate() {
+                        channel.free.push(spare)
+                    }
                 }
             }
             if stop { break }
-            _ = wakeSemaphore.wait(timeout: .now() + .nanoseconds(Int(interval)))
+            _ = wakeSemaphore.wait(timeout: .now() + .nanoseconds(Int(writerTickNanos)))
         }
     }
 
+    /// Frees a drained retiring channel and its stream. Writer thread.
+    private func retire(_ channel: StreamChannel) {
+        channel.releaseSpares()
+        lock.withLock {
+            channels.removeAll { $0 === channel }
+            retiredDrops += channel.dropped.load(ordering: .relaxed)
+        }
+        Self.free(channel.state)
+        channel.retired.store(true, ordering: .releasing)
+    }
+
     private func writeChunk(_ buffer: UnsafeMutableRawPointer, compressor: ChunkCompressor, scratch: UnsafeMutableRawBufferPointer) {
-        let cpuStart = threadCPUNanos()
-        defer { stats.writerCPUNanos += threadCPUNanos() - cpuStart }
         let meta = buffer.assumingMemoryBound(to: BufferMeta.self).pointee
+        guard !failed.load(ordering: .relaxed) else {
+            lock.withLock { stats.droppedEvents += UInt64(meta.eventCount) }
+            return
+        }
+        let cpuStart = threadCPUNanos()
         let payload = UnsafeRawBufferPointer(start: buffer + BufferMeta.size, count: meta.length)
         let out = UnsafeMutableRawBufferPointer(rebasing: scratch[ChunkHeader.size...])
         var codec = ChunkHeader.Codec.zlib
@@ -275,21 +379,42 @@ public final class TraceRecorder: @unchecked Sendable {
                                  firstTick: meta.firstTick, lastTick: meta.lastTick, runningTask: meta.runningTask,
                                  sequence: chunkSequence[meta.stream, default: 0])
         header.encode(into: scratch.baseAddress!)
-        guard stats.writeError == nil else {
-            stats.droppedEvents += UInt64(meta.eventCount)
-            return
+        let ok = writeAll(UnsafeRawBufferPointer(rebasing: scratch[..<(ChunkHeader.size + length)]))
+        let writeErrno = errno
+        let cpu = threadCPUNanos() - cpuStart
+        let end = lock.withLock { () -> UInt64 in
+            stats.writerCPUNanos += cpu
+            if ok {
+                chunkSequence[meta.stream, default: 0] += 1
+                chunkLastTick = max(chunkLastTick, meta.lastTick)
+                stats.events += UInt64(meta.eventCount)
+                stats.chunks += 1
+                stats.rawBytes += UInt64(meta.length)
+                stats.fileBytes += UInt64(ChunkHeader.size + length)
+            } else {
+                stats.droppedEvents += UInt64(meta.eventCount)
+            }
+            return stats.fileBytes
         }
-        if writeAll(UnsafeRawBufferPointer(rebasing: scratch[..<(ChunkHeader.size + length)])) {
-            chunkSequence[meta.stream, default: 0] += 1
-            chunkLastTick = max(chunkLastTick, meta.lastTick)
-            stats.events += UInt64(meta.eventCount)
-            stats.chunks += 1
-            stats.rawBytes += UInt64(meta.length)
-            stats.fileBytes += UInt64(ChunkHeader.size + length)
-        } else {
-            stats.writeError = "write to \(configuration.path) failed: \(String(cString: strerror(errno)))"
-            stats.droppedEvents += UInt64(meta.eventCount)
+        if !ok {
+            // Cut the partial chunk off: the file then ends at a chunk boundary, and what was
+            // recorded before the failure reads without damage (and a full disk gets the room back).
+            if isRegularFile { _ = ftruncate(fd, off_t(end)) }
+            fail(errno: writeErrno)
         }
+    }
+
+    /// Stops the recording after a write error: keeps the error, tells the streams, and prints
+    /// one line on standard error (once per recorder). The program goes on untraced.
+    private func fail(errno code: Int32) {
+        let (exchanged, _) = failed.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing)
+        guard exchanged else { return }
+        let elapsed = (lt_monotonic_ns() &- openedNanos) / 1_000_000
+        let message = code == ENOSPC || code == EDQUOT
+            ? "disk full after \(elapsed) ms writing \(configuration.path): trace incomplete"
+            : "cannot write \(configuration.path) after \(elapsed) ms: \(String(cString: strerror(code))); trace incomplete"
+        lock.withLock { stats.lastError = message }
+        TraceRecorder.warn(message)
     }
 
     /// Appends the closing chunk (stream 0): a `recordingEnd` record and one `streamEnd` record
@@ -297,15 +422,15 @@ public final class TraceRecorder: @unchecked Sendable {
     /// or a crash, and see a stream's missing last chunks. Called by close() once the writer
     /// thread is joined. Returns whether it is on disk.
     private func writeClosingRecord() -> Bool {
-        guard stats.writeError == nil else { return false }
+        guard !failed.load(ordering: .acquiring) else { return false }
         let now = configuration.syntheticClock ? chunkLastTick : max(chunkLastTick, TraceClock.ticks(calibration.kind))
         let streams = chunkSequence.keys.sorted().map { (stream: $0, chunks: chunkSequence[$0]!) }
-        let bytes = ChunkHeader.closingChunk(streams: streams, totalChunks: stats.chunks, tick: now)
+        let bytes = ChunkHeader.closingChunk(streams: streams, totalChunks: lock.withLock { stats.chunks }, tick: now)
         guard writeAll(bytes) else {
-            stats.writeError = "write to \(configuration.path) failed: \(String(cString: strerror(errno)))"
+            fail(errno: errno)
             return false
         }
-        stats.fileBytes += UInt64(bytes.count)
+        lock.withLock { stats.fileBytes += UInt64(bytes.count) }
         return true
     }
 
@@ -315,6 +440,11 @@ public final class TraceRecorder: @unchecked Sendable {
 
     /// Writes every byte, retrying EINTR and short writes.
     private func writeAll(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        let injected = testsOnly_failNextWrite.exchange(0, ordering: .relaxed)
+        if injected != 0 {
+            errno = injected
+            return false
+        }
         var offset = 0
         while offset < bytes.count {
             let n = write(fd, bytes.baseAddress! + offset, bytes.count - offset)
@@ -327,15 +457,25 @@ public final class TraceRecorder: @unchecked Sendable {
         return true
     }
 
-    private func fsyncIfRegular() {
+    private var isRegularFile: Bool {
         var st = stat()
-        if fstat(fd, &st) == 0 && (st.st_mode & S_IFMT) == S_IFREG { fsync(fd) }
+        return fstat(fd, &st) == 0 && (st.st_mode & S_IFMT) == S_IFREG
+    }
+
+    private func fsyncIfRegular() {
+        if isRegularFile { fsync(fd) }
     }
 
     private func threadCPUNanos() -> UInt64 {
         var ts = timespec()
         clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts)
         return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
+    }
+
+    /// Prints `looptrace: <message>` as one line on standard error, in one `write`.
+    static func warn(_ message: String) {
+        var line = "looptrace: \(message)\n"
+        line.withUTF8 { _ = write(2, $0.baseAddress, $0.count) }
     }
 }
 

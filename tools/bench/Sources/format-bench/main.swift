@@ -1,10 +1,11 @@
 // format-bench: the trace format's costs, measured in one invocation on this machine.
 //
-//   swift run -c release --package-path tools/bench format-bench [--quick]
+//   swift run -c release --package-path tools/bench format-bench [--quick] [--handoff-only]
 //
 // Prints, for the recorder and reader: ns added per event on the emitting thread (against a
 // plain 16-byte store, the physical floor), writer-thread CPU per event, compressed bytes per
-// event (loop-shaped and high-entropy streams), decode throughput on all cores, peak RSS while
+// event (loop-shaped and high-entropy streams), the p99 and max cost of the emit that hands a
+// buffer over at the flush deadline (the first event after a long step), decode throughput on all cores, peak RSS while
 // reading a ≥ 100 M-event trace, and zlib against libdeflate. Medians with min/max.
 import Foundation
 import TraceFormat
@@ -125,6 +126,92 @@ func fileSize(_ path: String) -> Int64 {
 
 print("format-bench — \(CommandLine.arguments.joined(separator: " "))")
 print("machine: \(ProcessInfo.processInfo.activeProcessorCount) CPUs, clock \(TraceClock.kind), \(runs) runs per figure; median [min – max]\n")
+
+// MARK: - Hand-off
+
+// The emit that hands a buffer over at the flush deadline: the first event after a long step.
+// Each round is a 5 ms step (a spin that holds the thread) and then one timed emit. With a 20 ms
+// flush interval every fourth or so of those emits hands the buffer over; the others are the
+// reference: the same emit after the same long step, without a hand-off. (After a step of a few
+// ms, on a shared machine, the caches and TLB are cold whatever the emit does: that is the cost
+// an untraced program pays too, and the difference of the two is the hand-off's own.) A round in
+// which the thread was switched out (involuntary context switches, read with getrusage outside
+// the timed window) or took a page fault is counted.
+@inline(never) func spin(nanos: UInt64) {
+    let end = nowNanos() + nanos
+    while nowNanos() < end {}
+}
+
+func percentile(_ sorted: [Double], _ p: Double) -> Double {
+    sorted.isEmpty ? .nan : sorted[min(sorted.count - 1, Int(Double(sorted.count) * p))]
+}
+
+/// This thread's involuntary context switches and minor page faults so far.
+func threadCounters() -> (switches: Int, faults: Int) {
+    var usage = rusage()
+    getrusage(__rusage_who_t(1) /* RUSAGE_THREAD */, &usage)
+    return (usage.ru_nivcsw, usage.ru_minflt)
+}
+
+struct HandOffCosts {
+    var handOff: [Double] = []
+    var reference: [Double] = []
+    var switchedOut = 0
+    /// Hand-offs that faulted pages in: the writer had not restocked the stream's spare
+    /// buffers, so the stream mapped one itself.
+    var faulted = 0
+}
+
+@MainActor func handOffCosts(handOffs: Int) throws -> HandOffCosts {
+    let path = scratch + "/handoff.trace"
+    let interval: Int64 = 20_000_000
+    let recorder = try TraceRecorder(.init(path: path, flushIntervalNanos: interval))
+    defer {
+        recorder.close()
+        try? FileManager.default.removeItem(atPath: path)
+    }
+    let stream = recorder.makeStream()
+    _ = tracedSteps(stream, 1_000)  // warm up: sites, code paths
+    // Right after a hand-off the stream's next deadline is one interval less one writer tick
+    // (a tenth) away; a step later, without a hand-off, it is at least 5 ms nearer.
+    let freshDeadline = Int64(Double(interval) * 0.9) - 2_000_000
+    var costs = HandOffCosts()
+    var round = 0
+    while costs.handOff.count < handOffs {
+        stream.stepBegin(task: UInt64(round & 255) + 1)
+        spin(nanos: 5_000_000)
+        let before = threadCounters()
+        let t0 = nowNanos()
+        stream.stepEnd(.suspended, site: sites[0])
+        let cost = Double(nowNanos() - t0)
+        let after = threadCounters()
+        let handedOver = stream.nanosUntilFlush > freshDeadline
+        if after.switches != before.switches { costs.switchedOut += 1 }
+        if handedOver {
+            costs.handOff.append(cost)
+            if after.faults != before.faults { costs.faulted += 1 }
+        } else {
+            costs.reference.append(cost)
+        }
+        round += 1
+    }
+    costs.handOff.sort()
+    costs.reference.sort()
+    return costs
+}
+let handOff = try handOffCosts(handOffs: quick ? 150 : 500)
+func spread(_ sorted: [Double]) -> String {
+    String(format: "%.2f µs (p50 %.2f, max %.1f)", percentile(sorted, 0.99) / 1000, percentile(sorted, 0.5) / 1000,
+           (sorted.last ?? 0) / 1000)
+}
+print("Hand-off (the first emit after a 5 ms step, flush interval 20 ms; \(handOff.handOff.count + handOff.reference.count) rounds)")
+row("  emit that hands a buffer over, p99", spread(handOff.handOff), "goal ≤ 2 µs")
+row("  the same emit without a hand-off, p99", spread(handOff.reference))
+row("  hand-off's own cost (difference of the p50s)",
+    String(format: "%.2f µs", (percentile(handOff.handOff, 0.5) - percentile(handOff.reference, 0.5)) / 1000),
+    "\(handOff.switchedOut) rounds switched out, \(handOff.faulted) hand-offs faulted")
+print("")
+if CommandLine.arguments.contains("--handoff-only") { exit(0) }
 
 // MARK: - Emit cost
 

@@ -1,0 +1,157 @@
+import Foundation
+import Testing
+import TraceFormat
+@testable import LoopRuntime
+
+/// Runs `tasks` tasks of `yields` `sleep(.zero)` each on `loop` (named `<prefix>-w<i>`) and closes it.
+func runYieldingWorkers(on loop: EventLoop, prefix: String, tasks: Int, yields: Int) throws {
+    let main = loop.createTask(name: "\(prefix)-main") {
+        var workers: [LoopTask<Void>] = []
+        for i in 0..<tasks {
+            workers.append(loop.createTask(name: "\(prefix)-w\(i)") {
+                for _ in 0..<yields { try await loop.sleep(for: .zero) }
+            })
+        }
+        for worker in workers { try await worker.value() }
+    }
+    try loop.runUntilComplete(main)
+    loop.close()
+}
+
+/// Per stream, each task name's step outcomes in order; and the streams' loop starts.
+func stepsByStream(_ path: String) throws -> (steps: [UInt32: [String: [StepOutcome]]], loopStarts: [UInt32: Int], damage: Int) {
+    let reader = try TraceReader(path: path)
+    var names: [UInt64: String] = [:]
+    var steps: [UInt32: [String: [StepOutcome]]] = [:]
+    var starts: [UInt32: Int] = [:]
+    try reader.forEachEvent { e, chunk in
+        switch e.type {
+        case .taskCreate: names[e.args[0]] = chunk.text(e.args[2])
+        case .stepEnd: steps[e.stream, default: [:]][names[e.task] ?? "?", default: []].append(e.outcome!)
+        case .loopStart: starts[e.stream, default: 0] += 1
+        default: break
+        }
+    }
+    return (steps, starts, reader.damage.count)
+}
+
+@Suite("Trace recording: the recorder in a program")
+struct TraceRecordingTests {
+    /// Two loops on two threads recording into one path each opened the file themselves and
+    /// overwrote each other: 675 of 1,349 events lost, and the trace did not validate.
+    @Test("Two loops on two threads recording into one file share its recorder, each on its own stream, and lose nothing")
+    func twoLoopsOnTwoThreadsShareOneTrace() throws {
+        let path = temporaryTracePath()
+        defer { unlink(path) }
+        let group = DispatchGroup()
+        let failures = ManagedCounter()
+        for prefix in ["A", "B"] {
+            group.enter()
+            Thread.detachNewThread {
+                defer { group.leave() }
+                do {
+                    let loop = try EventLoop(trace: .file(path))
+                    try runYieldingWorkers(on: loop, prefix: prefix, tasks: 40, yields: 25)
+                } catch {
+                    failures.add()
+                }
+            }
+        }
+        group.wait()
+        #expect(failures.value == 0)
+        let (steps, starts, damage) = try stepsByStream(path)
+        #expect(damage == 0)
+        #expect(steps.count == 2, "two streams")
+        #expect(starts.values.sorted() == [1, 1])
+        for (stream, tasks) in steps {
+            let prefix = tasks.keys.first { $0.hasSuffix("-main") }.map { String($0.prefix(1)) } ?? "?"
+            for i in 0..<40 {
+                let outcomes = tasks["\(prefix)-w\(i)"] ?? []
+                #expect(outcomes == Array(repeating: .yielded, count: 25) + [.completed], "stream \(stream) \(prefix)-w\(i)")
+            }
+            #expect(tasks.keys.allSatisfy { $0.hasPrefix(prefix) }, "stream \(stream) holds only its own loop's tasks")
+        }
+    }
+
+    /// A second `EventLoop.run` with `LOOPTRACE` truncated the trace of the first.
+    @Test("A second loop recording into LOOPTRACE appends to the same trace")
+    func secondRunAppends() throws {
+        let path = temporaryTracePath()
+        defer { unlink(path) }
+        let environment: (String) -> String? = { $0 == "LOOPTRACE" ? path : nil }
+        for prefix in ["first", "second"] {
+            let loop = try EventLoop(trace: .environment, environment: environment)
+            try runYieldingWorkers(on: loop, prefix: prefix, tasks: 3, yields: 2)
+        }
+        // Both loops are closed: their events are in the file, although the recorder stays open
+        // for the rest of the process.
+        let (steps, starts, damage) = try stepsByStream(path)
+        #expect(damage == 0)
+        #expect(starts.count == 2)
+        let names = Set(steps.values.flatMap(\.keys))
+        #expect(names.isSuperset(of: ["first-w0", "first-w2", "second-w0", "second-w2"]), "\(names)")
+    }
+
+    @Test("A trace file that cannot be created leaves the loop running untraced, with the error in its statistics")
+    func unusablePathRunsUntraced() throws {
+        let loop = try EventLoop(trace: .file("/nonexistent/dir/x.trace"))
+        try runYieldingWorkers(on: loop, prefix: "u", tasks: 2, yields: 2)
+        #expect(loop.recorder == nil)
+        let error = loop.traceStatistics?.lastError ?? ""
+        #expect(error == "cannot create /nonexistent/dir/x.trace: No such file or directory; running untraced")
+    }
+
+    @Test("The loop exposes the recording's statistics: events, drops, bytes and the last error")
+    func statisticsAreExposed() throws {
+        let path = temporaryTracePath()
+        defer { unlink(path) }
+        let loop = try EventLoop(trace: .file(path))
+        try runYieldingWorkers(on: loop, prefix: "s", tasks: 5, yields: 4)
+        let stats = try #require(loop.traceStatistics)
+        let (steps, _, _) = try stepsByStream(path)
+        #expect(steps.values.flatMap(\.values).map(\.count).reduce(0, +) >= 25)
+        #expect(stats.events > 25)
+        #expect(stats.droppedEvents == 0)
+        #expect(stats.lastError == nil)
+        let size = try FileManager.default.attributesOfItem(atPath: path)[.size] as? Int
+        #expect(stats.fileBytes == UInt64(size ?? -1))
+        #expect(try EventLoop(trace: .off).traceStatistics == nil)
+    }
+
+    @Test("The memory cap comes from EventLoop(trace:traceMemoryCapBytes:), else LOOPTRACE_MAX_MEMORY, else 64 MiB")
+    func memoryCapIsSettable() throws {
+        let dir = temporaryTracePath()
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        func cap(_ argument: Int?, _ variable: String?, _ name: String) throws -> Int? {
+            let environment: (String) -> String? = { key in
+                key == "LOOPTRACE" ? "\(dir)/\(name).trace" : (key == "LOOPTRACE_MAX_MEMORY" ? variable : nil)
+            }
+            let loop = try EventLoop(trace: .environment, traceMemoryCapBytes: argument, environment: environment)
+            defer { loop.close() }
+            return loop.recorder?.configuration.memoryCapBytes
+        }
+        #expect(try cap(8 << 20, "32MiB", "argument") == 8 << 20)
+        #expect(try cap(nil, "32MiB", "variable") == 32 << 20)
+        #expect(try cap(nil, nil, "default") == 64 << 20)
+        #expect(try cap(nil, "lots", "invalid") == 64 << 20)
+    }
+
+    @Test("%p in LOOPTRACE names a file per process")
+    func percentPNamesAFilePerProcess() throws {
+        let dir = temporaryTracePath()
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let loop = try EventLoop(trace: .environment, environment: { $0 == "LOOPTRACE" ? "\(dir)/run-%p.trace" : nil })
+        try runYieldingWorkers(on: loop, prefix: "p", tasks: 1, yields: 1)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir) == ["run-\(getpid()).trace"])
+    }
+}
+
+/// A counter any thread may bump.
+final class ManagedCounter: @unchecked Sendable {
+    private let lock = NSLock()
+    private var count = 0
+    func add() { lock.withLock { count += 1 } }
+    var value: Int { lock.withLock { count } }
+}
