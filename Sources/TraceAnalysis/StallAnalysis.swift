@@ -207,8 +207,11 @@ public enum StallAnalysis {
         guard let linkage = symbol.linkageName else { return symbol.note == nil && symbol.function.first != "?" }
         if let module = swiftModule(linkage) { return !systemModules.contains(module) }
         // C or runtime symbols linked into the program: our shims and the runtime's entry points.
+        // `_init`/`_fini` also stand for a PLT stub: `.plt` has no symbols of its own, so the
+        // symbolizer names an address there after `.init`, the section before it (a CPU-bound
+        // step sampled inside `clock_gettime@plt` read "in _init").
         return !(linkage.hasPrefix("lt_") || linkage.hasPrefix("swift_") || linkage.hasPrefix("_swift")
-                 || linkage.hasPrefix("__") || linkage == "_start")
+                 || linkage.hasPrefix("__") || linkage == "_start" || linkage == "_init" || linkage == "_fini")
     }
 
     /// The module of a Swift mangled name (`$s11LoopRuntime…` → LoopRuntime; `$ss…`/`$sS…`: the

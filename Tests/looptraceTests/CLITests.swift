@@ -15,8 +15,15 @@ func builtProduct(_ name: String) -> URL {
 ///   - environment: variables to add to this process's environment.
 func looptrace(_ arguments: [String], in directory: String? = nil,
                environment: [String: String] = [:]) throws -> (status: Int32, stdout: String, stderr: String) {
+    try runProcess(builtProduct("looptrace"), arguments, in: directory, environment: environment)
+}
+
+/// Runs `executable` to its end with `environment` added to this process's, and returns its
+/// status and output.
+func runProcess(_ executable: URL, _ arguments: [String], in directory: String? = nil,
+                environment: [String: String] = [:]) throws -> (status: Int32, stdout: String, stderr: String) {
     let process = Process()
-    process.executableURL = builtProduct("looptrace")
+    process.executableURL = executable
     process.arguments = arguments
     if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
     process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }

@@ -5,26 +5,12 @@ import Testing
 /// (`ulimit …;`), and returns its status and output.
 func runBuiltProgram(_ name: String, _ arguments: [String], environment: [String: String], in directory: String? = nil,
                 shellPrefix: String? = nil) throws -> (status: Int32, stdout: String, stderr: String) {
-    let process = Process()
-    let binary = builtProduct(name).path
+    let binary = builtProduct(name)
     if let shellPrefix {
-        process.executableURL = URL(fileURLWithPath: "/bin/sh")
-        process.arguments = ["-c", shellPrefix + " exec \"$0\" \"$@\"", binary] + arguments
-    } else {
-        process.executableURL = URL(fileURLWithPath: binary)
-        process.arguments = arguments
+        return try runProcess(URL(fileURLWithPath: "/bin/sh"), ["-c", shellPrefix + " exec \"$0\" \"$@\"", binary.path] + arguments,
+                              in: directory, environment: environment)
     }
-    if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
-    process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-    let out = Pipe()
-    let err = Pipe()
-    process.standardOutput = out
-    process.standardError = err
-    try process.run()
-    let stdout = out.fileHandleForReading.readDataToEndOfFile()
-    let stderr = err.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return (process.terminationStatus, String(decoding: stdout, as: UTF8.self), String(decoding: stderr, as: UTF8.self))
+    return try runProcess(binary, arguments, in: directory, environment: environment)
 }
 
 /// The lines of `text`, without the empty last one.
