@@ -11,15 +11,16 @@ let package = Package(
         .package(name: "looptrace", path: "../.."),
     ],
     targets: [
+        .target(name: "BenchSupport"),
         .executableTarget(name: "trace-gen", dependencies: [.product(name: "TraceFormat", package: "looptrace")]),
         .executableTarget(name: "format-bench", dependencies: [.product(name: "TraceFormat", package: "looptrace")]),
         .executableTarget(name: "analysis-bench", dependencies: [
             .product(name: "TraceFormat", package: "looptrace"), .product(name: "TraceAnalysis", package: "looptrace"),
         ]),
         .executableTarget(name: "loop-bench", dependencies: [
-            .product(name: "LoopRuntime", package: "looptrace"), .product(name: "TraceFormat", package: "looptrace"),
+            "BenchSupport", .product(name: "LoopRuntime", package: "looptrace"), .product(name: "TraceFormat", package: "looptrace"),
         ]),
-        .executableTarget(name: "io-bench", dependencies: [.product(name: "LoopRuntime", package: "looptrace")]),
+        .executableTarget(name: "io-bench", dependencies: ["BenchSupport", .product(name: "LoopRuntime", package: "looptrace")]),
         .executableTarget(name: "export-bench", dependencies: [
             .product(name: "TraceFormat", package: "looptrace"), .product(name: "TraceAnalysis", package: "looptrace"),
         ]),

@@ -10,6 +10,7 @@
 // tools/peers/setup.sh's venv; without it, the uvloop column is empty.
 import Foundation
 import LoopRuntime
+import BenchSupport
 
 let arguments = CommandLine.arguments
 let quick = arguments.contains("--quick")
@@ -109,21 +110,7 @@ func measure(_ body: () throws -> Double) rethrows -> Summary {
 
 // MARK: Python peers
 
-let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-    .deletingLastPathComponent().deletingLastPathComponent().path
-
-func shell(_ command: String) -> (Int32, String) {
-    let p = Process()
-    p.executableURL = URL(fileURLWithPath: "/bin/bash")
-    p.arguments = ["-c", command]
-    let out = Pipe()
-    p.standardOutput = out
-    p.standardError = FileHandle.nullDevice
-    do { try p.run() } catch { return (-1, "") }
-    let data = out.fileHandleForReading.readDataToEndOfFile()
-    p.waitUntilExit()
-    return (p.terminationStatus, String(decoding: data, as: UTF8.self))
-}
+let root = repositoryRoot
 
 /// The venv's python when tools/peers/setup.sh has made it, else the system's python3 (asyncio
 /// only).

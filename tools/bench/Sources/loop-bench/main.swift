@@ -8,6 +8,7 @@
 import Foundation
 import LoopRuntime
 import TraceFormat
+import BenchSupport
 
 // Every run in this process, traced or not, happens in a multi-threaded process: an idle thread
 // is started before anything else. glibc skips the atomic instructions of its locks (and of
@@ -301,21 +302,7 @@ func defaultExecutorPingPong() -> Double {
 
 // MARK: - Python peers
 
-let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-    .deletingLastPathComponent().deletingLastPathComponent().path
-
-func shell(_ command: String) -> (Int32, String) {
-    let p = Process()
-    p.executableURL = URL(fileURLWithPath: "/bin/bash")
-    p.arguments = ["-c", command]
-    let out = Pipe()
-    p.standardOutput = out
-    p.standardError = FileHandle.nullDevice
-    do { try p.run() } catch { return (-1, "") }
-    let data = out.fileHandleForReading.readDataToEndOfFile()
-    p.waitUntilExit()
-    return (p.terminationStatus, String(decoding: data, as: UTF8.self))
-}
+let root = repositoryRoot
 
 let python: String? = {
     guard withPython else { return nil }
