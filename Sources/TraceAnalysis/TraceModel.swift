@@ -22,6 +22,9 @@ public final class TraceModel {
     public let window: Range<Int64>
     /// Which tasks ``StepRecord`` consumers should count; see ``isSelected(_:)``.
     public let taskFilter: TaskFilter?
+    /// Names the suspend chains and task entry points of unmodified code (factory mode); nil:
+    /// they read `image+0xOFFSET`.
+    public let suspendSiteResolver: SuspendSiteResolver?
 
     /// The model's mutable state, behind a pointer: mutating a class's stored properties costs
     /// a dynamic exclusivity check per access (~25 % of the pass when they were stored here),
@@ -63,6 +66,8 @@ public final class TraceModel {
         var lastStreamSlot = -1
         /// Images, stacks and watchdog samples (rare records, collected as they come).
         let stackTable = StackTable()
+        /// The site of each `suspendStack` stack met so far.
+        var suspendSiteIDs: [StackTable.StackKey: SiteID] = [:]
     }
     let st: UnsafeMutablePointer<State>
 
@@ -140,6 +145,8 @@ public final class TraceModel {
         var selected: Bool
         /// Cleared by `taskUntracked`: nobody can see who awaits it.
         var tracked = true
+        /// Set by `taskHandleDropped`.
+        var handleDropped = false
         /// False once the slot is released (finished task).
         var live = true
     }
@@ -174,6 +181,8 @@ public final class TraceModel {
         var queued: [(readyAt: Int64, key: UInt64)] = []
         var queuedHead = 0
         var sawIOWait = false
+        /// The site of the `suspendStack` just read: the next `stepEnd`'s (0 when none).
+        var pendingSuspendSite: SiteID = 0
     }
 
     /// Creates a model.
@@ -181,11 +190,13 @@ public final class TraceModel {
     ///   - blockingThreshold: steps and callbacks at least this long (ns) get an impact.
     ///   - window: the time window that per-task totals count.
     ///   - taskFilter: which tasks are selected.
+    ///   - suspendSiteResolver: names unmodified code's suspend sites and tasks (nil: none).
     public init(blockingThreshold: Int64 = 100_000_000, window: Range<Int64> = Int64.min..<Int64.max,
-                taskFilter: TaskFilter? = nil) {
+                taskFilter: TaskFilter? = nil, suspendSiteResolver: SuspendSiteResolver? = nil) {
         self.blockingThreshold = blockingThreshold
         self.window = window
         self.taskFilter = taskFilter
+        self.suspendSiteResolver = suspendSiteResolver
         st = .allocate(capacity: 1)
         st.initialize(to: State())
     }
@@ -309,7 +320,21 @@ public final class TraceModel {
         let wakeupSent = EventType.wakeupSent.rawValue
         let taskUntracked = EventType.taskUntracked.rawValue
         let firstStackType = EventType.imageDef.rawValue, lastStackType = EventType.watchdogStart.rawValue
+        let stackDef = EventType.stackDef.rawValue
+        let suspendStack = EventType.suspendStack.rawValue, taskEntry = EventType.taskEntry.rawValue
+        let taskHandleDropped = EventType.taskHandleDropped.rawValue
         events.withUnsafeBufferPointer { buffer in
+            // Definitions first, so that the chunk's new suspend chains are symbolized in one
+            // batch before the records that use them.
+            var newChains: [StackTable.StackKey] = []
+            for e in buffer where e.type.rawValue >= firstStackType && e.type.rawValue <= stackDef {
+                st.pointee.stackTable.add(e, chunk: chunk)
+                if e.type.rawValue == stackDef && e.args[1] == UInt64(StackKind.suspendChain.rawValue) {
+                    let key = StackTable.StackKey(stream: e.stream, id: e.args[0])
+                    if st.pointee.suspendSiteIDs[key] == nil { newChains.append(key) }
+                }
+            }
+            if !newChains.isEmpty { suspendSiteResolver?.resolve(newChains, table: st.pointee.stackTable) }
             for i in buffer.indices {
                 let e = buffer[i]
                 let type = e.type.rawValue
@@ -339,7 +364,13 @@ public final class TraceModel {
                 } else if type == wakeupSent {
                     s.pointee.sentTask = e.args[0]
                     s.pointee.sentAt = e.signed(1)
-                } else if type >= firstStackType && type <= lastStackType {
+                } else if type == suspendStack {
+                    s.pointee.pendingSuspendSite = suspendSite(StackTable.StackKey(stream: e.stream, id: e.args[0]))
+                } else if type == taskEntry {
+                    self.taskEntry(e)
+                } else if type == taskHandleDropped {
+                    if let slot = st.pointee.taskIndex.find(e.args[0]) { tasks.pointer(slot).pointee.handleDropped = true }
+                } else if type > stackDef && type <= lastStackType {
                     st.pointee.stackTable.add(e, chunk: chunk)
                 }
             }
@@ -407,6 +438,7 @@ public final class TraceModel {
         s.stream = t.stream
         s.selected = t.selected
         s.observationTracked = t.tracked
+        s.handleDropped = t.handleDropped
         return s
     }
 
@@ -457,6 +489,36 @@ public final class TraceModel {
         }
         newTask(id, parent: e.args[1], name: chunk.text(e.args[2]), site: site, createdAt: e.timestamp,
                 stream: e.stream, at: e.timestamp, &observer)
+    }
+
+    /// The site of a `suspendStack` stack: its symbolized innermost frame of the program's own
+    /// code, or its innermost frame as `image+0xOFFSET`.
+    func suspendSite(_ key: StackTable.StackKey) -> SiteID {
+        if let id = st.pointee.suspendSiteIDs[key] { return id }
+        let text: String
+        if let resolved = suspendSiteResolver?.site(key) {
+            text = resolved
+        } else if let stack = st.pointee.stackTable.stacks[key] {
+            text = SuspendSiteResolver.fallback(stack, table: st.pointee.stackTable)
+        } else {
+            // Its definition was lost with a damaged chunk.
+            return 0
+        }
+        let id = st.pointee.sites.intern(text: text)
+        st.pointee.suspendSiteIDs[key] = id
+        return id
+    }
+
+    /// `taskEntry`: names a task the recorder could not name after the function its body starts
+    /// in, when the symbolizer can.
+    func taskEntry(_ e: TraceEvent) {
+        let key = StackTable.StackKey(stream: e.stream, id: e.args[1])
+        guard let name = suspendSiteResolver?.entryName(key), let slot = st.pointee.taskIndex.find(e.args[0]) else { return }
+        st.pointee.names[Int(slot)] = name
+        let t = tasks.pointer(slot)
+        let selected = matches(e.args[0], name)
+        if selected != t.pointee.selected { st.pointee.selectedTasks += selected ? 1 : -1 }
+        t.pointee.selected = selected
     }
 
     func wakeup<O: TraceObserver>(_ e: TraceEvent, _ s: UnsafeMutablePointer<Stream>, _ observer: inout O) {
@@ -526,6 +588,7 @@ public final class TraceModel {
 
     func stepBegin<O: TraceObserver>(_ e: TraceEvent, _ s: UnsafeMutablePointer<Stream>, _ observer: inout O) {
         let t = e.timestamp
+        s.pointee.pendingSuspendSite = 0
         if s.pointee.runningSlot >= 0 {
             // The previous step's end was lost: drop that step.
             st.pointee.anomalies += 1
@@ -583,7 +646,10 @@ public final class TraceModel {
         s.pointee.runningTask = 0
         let task = tasks.pointer(slot)
         let outcome = StepOutcome(rawValue: UInt8(truncatingIfNeeded: e.args[0])) ?? .suspended
-        let suspendSite = st.pointee.sites.intern(stream: e.stream, stringID: e.args[1], chunk: chunk)
+        var suspendSite = st.pointee.sites.intern(stream: e.stream, stringID: e.args[1], chunk: chunk)
+        // Unmodified code: the resume chain read before the step ended (`suspendStack`).
+        if suspendSite == 0 { suspendSite = s.pointee.pendingSuspendSite }
+        s.pointee.pendingSuspendSite = 0
         let duration = t - begin
         task.pointee.busy += overlap(begin, t)
         if begin >= window.lowerBound && begin < window.upperBound {

@@ -100,6 +100,10 @@ public struct EventType: RawRepresentable, Hashable, Sendable, Comparable, Custo
     public static let taskUntracked = EventType(35)
     public static let executorFactory = EventType(46)
     public static let runtimeJob = EventType(47)
+    // 62–65: unmodified programs (format 1.3).
+    public static let suspendStack = EventType(62)
+    public static let taskEntry = EventType(63)
+    public static let taskHandleDropped = EventType(64)
 
     /// The spec row of this type, if this reader knows it.
     @inlinable public var spec: EventSpec? { TraceSpec.byType[Int(rawValue)] }
@@ -187,7 +191,7 @@ public enum TraceSpec {
     public static let majorVersion: UInt16 = 1
     /// The minor version this code writes. A reader accepts any minor version and skips event
     /// types it does not know, using the schema stored in the file header.
-    public static let minorVersion: UInt16 = 2
+    public static let minorVersion: UInt16 = 3
 
     static let stepOutcomeNames = ["suspended", "yielded", "completed", "failed", "cancelled"]
     static let wakerKindNames = ["task", "callback", "timer", "io", "thread", "executor"]
@@ -312,6 +316,15 @@ public enum TraceSpec {
         EventSpec(type: .runtimeJob, name: "runtimeJob", args: [ArgSpec("kind", .uvarint)], timed: true,
                   sinceMinor: 2,
                   summary: "The running step or callback is a Swift runtime job, not a task: kind 192–194 a default-actor drain, run for the step's task (the one that scheduled it); 196 an isolated deinit."),
+        EventSpec(type: .suspendStack, name: "suspendStack", args: [ArgSpec("stack", .uvarint)], timed: true,
+                  sinceMinor: 3,
+                  summary: "The running step is about to end (its `stepEnd` follows) with its task suspended where stack `stack` says: the resume addresses of the task's async frames, innermost first (kind suspendChain). Written for tasks the loop knows no source site for (unmodified code); it stands for the `stepEnd`'s site."),
+        EventSpec(type: .taskEntry, name: "taskEntry", args: [ArgSpec("task", .task), ArgSpec("stack", .uvarint)], timed: true,
+                  sinceMinor: 3,
+                  summary: "Where `task`'s body starts: stack `stack` holds the code its first step will run, innermost first (the runtime's entry adapter, then the closure given to `Task {}` or the group child's body). Written after the `taskCreate` of a task the loop did not create and could not name; a reader may name the task after it."),
+        EventSpec(type: .taskHandleDropped, name: "taskHandleDropped", args: [ArgSpec("task", .task)], timed: true,
+                  sinceMinor: 3,
+                  summary: "An unstructured Swift task (`taskUntracked`) just completed and nothing but the loop still referenced it: its `Task` handle was dropped, so nothing can read its result or error. Its `stepEnd` follows. From 1.3 on, an untracked task without this record was still referenced when it completed."),
     ]
 
     /// The spec rows indexed by wire id (nil where unassigned).

@@ -53,6 +53,34 @@ extension TraceStream {
         return stack(frames, kind: kind, t)
     }
 
+    /// The running step is about to end with its task suspended at `frames`, a resume chain
+    /// (`suspendStack`; call ``stepEnd(_:site:)`` with no site right after). For tasks whose
+    /// awaits the loop cannot see (unmodified code): the chain stands for the step's suspend
+    /// site. A chain seen before costs a hash of its frames and one dictionary probe.
+    /// - Parameter frames: resume addresses, innermost first.
+    public func suspendStack(frames: UnsafeBufferPointer<UInt>) {
+        let t = now()
+        guard begin(t), let id = stack(frames, kind: .suspendChain, t) else { return }
+        var p = state.pointee.cursor
+        head(&p, .suspendStack, t)
+        p.putVarint(id)
+        commit(p)
+    }
+
+    /// Where a task's body starts (`taskEntry`): `frames` are the code its first step will run,
+    /// innermost first (the runtime's adapter, then the closure it calls), recorded as a
+    /// suspend-chain stack so that a reader can name the task after its first frame of the
+    /// program's own code.
+    public func taskEntry(task: UInt64, frames: UnsafeBufferPointer<UInt>) {
+        let t = now()
+        guard begin(t), let id = stack(frames, kind: .suspendChain, t) else { return }
+        var p = state.pointee.cursor
+        head(&p, .taskEntry, t)
+        putTask(&p, task)
+        p.putVarint(id)
+        commit(p)
+    }
+
     /// A watchdog starts watching the loop recording on stream `loopStream`.
     public func watchdogStart(loopStream: UInt32, thresholdNanos: UInt64) {
         let t = now()
