@@ -8,6 +8,7 @@
 import Foundation
 import LoopRuntime
 import TraceFormat
+import TraceTestSupport
 import BenchSupport
 
 // Every run in this process, traced or not, happens in a multi-threaded process: an idle thread
