@@ -13,16 +13,16 @@ let package = Package(
     targets: [
         .target(name: "BenchSupport"),
         .executableTarget(name: "trace-gen", dependencies: [.product(name: "TraceFormat", package: "looptrace")]),
-        .executableTarget(name: "format-bench", dependencies: [.product(name: "TraceFormat", package: "looptrace")]),
+        .executableTarget(name: "format-bench", dependencies: ["BenchSupport", .product(name: "TraceFormat", package: "looptrace")]),
         .executableTarget(name: "analysis-bench", dependencies: [
-            .product(name: "TraceFormat", package: "looptrace"), .product(name: "TraceAnalysis", package: "looptrace"),
+            "BenchSupport", .product(name: "TraceFormat", package: "looptrace"), .product(name: "TraceAnalysis", package: "looptrace"),
         ]),
         .executableTarget(name: "loop-bench", dependencies: [
             "BenchSupport", .product(name: "LoopRuntime", package: "looptrace"), .product(name: "TraceFormat", package: "looptrace"),
         ]),
         .executableTarget(name: "io-bench", dependencies: ["BenchSupport", .product(name: "LoopRuntime", package: "looptrace")]),
         .executableTarget(name: "export-bench", dependencies: [
-            .product(name: "TraceFormat", package: "looptrace"), .product(name: "TraceAnalysis", package: "looptrace"),
+            "BenchSupport", .product(name: "TraceFormat", package: "looptrace"), .product(name: "TraceAnalysis", package: "looptrace"),
         ]),
     ],
     swiftLanguageModes: [.v6]
