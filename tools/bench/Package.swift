@@ -16,9 +16,10 @@ let package = Package(
     targets: [
         .target(name: "BenchSupport"),
         .executableTarget(name: "trace-gen", dependencies: [.product(name: "TraceFormat", package: "looptrace"), testSupport]),
-        .executableTarget(name: "format-bench", dependencies: [.product(name: "TraceFormat", package: "looptrace"), testSupport]),
+        .executableTarget(name: "format-bench", dependencies: ["BenchSupport", .product(name: "TraceFormat", package: "looptrace"), testSupport]),
         .executableTarget(name: "analysis-bench", dependencies: [
-            .product(name: "TraceFormat", package: "looptrace"), .product(name: "TraceAnalysis", package: "looptrace"), testSupport,
+            "BenchSupport", .product(name: "TraceFormat", package: "looptrace"), .product(name: "TraceAnalysis", package: "looptrace"),
+            testSupport,
         ]),
         .executableTarget(name: "loop-bench", dependencies: [
             "BenchSupport", .product(name: "LoopRuntime", package: "looptrace"), .product(name: "TraceFormat", package: "looptrace"),
@@ -26,7 +27,8 @@ let package = Package(
         ]),
         .executableTarget(name: "io-bench", dependencies: ["BenchSupport", .product(name: "LoopRuntime", package: "looptrace")]),
         .executableTarget(name: "export-bench", dependencies: [
-            .product(name: "TraceFormat", package: "looptrace"), .product(name: "TraceAnalysis", package: "looptrace"), testSupport,
+            "BenchSupport", .product(name: "TraceFormat", package: "looptrace"), .product(name: "TraceAnalysis", package: "looptrace"),
+            testSupport,
         ]),
     ],
     swiftLanguageModes: [.v6]
