@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import TraceAnalysis
 import TraceFormat
+import TraceTestSupport
 
 @Suite("Unmodified code: suspend sites, task names and wakeups from other threads")
 struct UnmodifiedCodeTests {

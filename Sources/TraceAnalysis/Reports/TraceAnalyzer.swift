@@ -51,17 +51,8 @@ public struct TraceAnalyzer: TraceObserver {
 
     var rows: [TaskRow] = []
     var omittedRows = 0
-    var lints: [Lint] = []
-    var lintCounts: [Lint.Kind: Int] = [:]
-    var unfinished: [TaskSummary] = []
-    /// Live tasks something already awaited (or read, or gave a done callback): `taskObserved`.
-    var observedLive: Set<UInt64> = []
-    /// Finished tasks nobody had observed when they finished: the never-awaited candidates. A
-    /// later `taskObserved` clears one; what is left at the end is linted (see `result`). What a
-    /// task's last step woke plays no part here (it did, and hid every task whose last step
-    /// completed a future or scheduled a callback), except for format 1.0 traces, which carry no
-    /// observations.
-    var neverAwaitedCandidates: [UInt64: (summary: TaskSummary, site: String)] = [:]
+    /// The task lints, one checker each (see `Lints/`).
+    var lints: TaskLints
 
     struct GroupKey: Hashable {
         var callback: Bool
@@ -76,6 +67,7 @@ public struct TraceAnalyzer: TraceObserver {
         findings = TopList(capacity: options.maxFindings)
         longestSteps = TopList(capacity: options.topSteps)
         longestCallbacks = TopList(capacity: options.topSteps)
+        lints = TaskLints(options: options)
     }
 
     @inline(__always) func inWindow(_ t: Int64) -> Bool { t >= window.lowerBound && t < window.upperBound }
@@ -281,18 +273,7 @@ public struct TraceAnalyzer: TraceObserver {
         } else {
             omittedRows += 1
         }
-        // Lints.
-        let wakes = t.wakeups
-        if wakes >= options.spinMinWakeups && t.selfWakes * 10 >= wakes * 9 {
-            lint(.spin, t, "\(t.selfWakes) of \(wakes) wakeups were self-wakes", model.sites[t.lastSuspendSite])
-        }
-        let observed = observedLive.remove(t.id) != nil
-        if t.outcome != nil {
-            if !observed { neverAwaitedCandidates[t.id] = (t, model.sites[t.createSite]) }
-        } else {
-            lint(.unfinished, t, "\(t.endState) at the trace end", model.sites[t.lastSuspendSite])
-            if t.endState == .suspended && !t.pendingTimer { unfinished.append(t) }
-        }
+        lints.taskFinished(t, model: model)
     }
 
     public mutating func loop(started: Bool, stream: UInt32, at time: Int64, model: TraceModel) {
@@ -300,58 +281,14 @@ public struct TraceAnalyzer: TraceObserver {
     }
 
     public mutating func taskObserved(_ task: UInt64, at time: Int64, model: TraceModel) {
-        if neverAwaitedCandidates.removeValue(forKey: task) == nil { observedLive.insert(task) }
-    }
-
-    /// Lints the never-awaited candidates left at the end. Format 1.1 traces carry `taskObserved`,
-    /// so what is left was never awaited, read or given a done callback: exact. Format 1.0 traces
-    /// do not: a finished task whose final step woke nobody counts, which misses nothing but also
-    /// flags tasks awaited only after they finished.
-    /// - Parameters:
-    ///   - exact: the trace records observations (format 1.1 on).
-    ///   - handles: the trace says which untracked tasks completed with their handle dropped
-    ///     (format 1.3 on).
-    mutating func lintNeverAwaited(exact: Bool, handles: Bool) {
-        for id in neverAwaitedCandidates.keys.sorted() {
-            let (t, site) = neverAwaitedCandidates[id]!
-            let how: String
-            if exact && !t.observationTracked && handles {
-                // An unstructured Swift task whose handle was kept may still have its value
-                // read after it finished, out of the loop's sight: only a dropped handle tells.
-                guard t.handleDropped else { continue }
-                how = "its Task handle was dropped before it finished: nothing can read its result"
-            } else {
-                // Without observations, a task whose last step woke a waiter was probably awaited.
-                let guessed = !exact || !t.observationTracked
-                if guessed && t.waitersAtFinish > 0 { continue }
-                how = !exact ? "no task was waiting and no done callback ran when it finished (format 1.0 trace: approximate)"
-                    : !t.observationTracked ? "no task was waiting and no done callback ran when it finished (an unstructured Swift task: approximate)"
-                    : "nothing awaited it, read its result or added a done callback"
-            }
-            lint(t.outcome == .failed ? .failedUnobserved : .neverAwaited, t, "\(t.outcome!); \(how)", site)
-        }
-        neverAwaitedCandidates = [:]
-    }
-
-    mutating func lint(_ kind: Lint.Kind, _ t: TaskSummary, _ detail: String, _ site: String) {
-        lintCounts[kind, default: 0] += 1
-        if lints.count < options.maxLints {
-            lints.append(Lint(kind: kind, task: t.id, name: t.name, detail: detail, site: site))
-        }
+        lints.taskObserved(task, model: model)
     }
 
     // MARK: - Result
 
     /// The figures, once the model has finished.
     public mutating func result(model: TraceModel, reader: TraceReader?) -> AnalysisResult {
-        let minor = reader?.header.minorVersion ?? TraceSpec.minorVersion
-        lintNeverAwaited(exact: minor >= 1, handles: minor >= 3)
-        // Lost wakeups need the whole end state: decided after every task is in.
-        for t in unfinished where model.streamIsQuiescent(t.stream) {
-            lint(.lostWakeup, t, "suspended at the trace end with no timer, I/O or ready work left on its loop",
-                 model.sites[t.lastSuspendSite])
-        }
-        unfinished = []
+        let lintReport = lints.finish(model: model, formatMinor: reader?.header.minorVersion ?? TraceSpec.minorVersion)
         let first = model.firstTimestamp ?? 0
         let last = model.lastTimestamp
         let since = max(first, options.since ?? first)
@@ -374,7 +311,6 @@ public struct TraceAnalyzer: TraceObserver {
         var bySite = zip(siteOfStats, siteStats).map { AnalysisResult.SiteLatency(site: model.sites[$0.0], latency: $0.1.summary) }
         if otherSitesLateness.count > 0 { bySite.append(.init(site: "(other sites)", latency: otherSitesLateness.summary)) }
         bySite.sort { ($0.latency.maxNanos, $1.site) > ($1.latency.maxNanos, $0.site) }
-        let sortedLints = lints.sorted { ($0.kind.order, $0.task) < ($1.kind.order, $1.task) }
         return AnalysisResult(
             trace: .init(path: reader?.path ?? "", program: reader?.header.program ?? "", events: model.events,
                          chunks: reader?.chunksRead ?? 0, firstNanos: first, lastNanos: last, sinceNanos: since,
@@ -398,9 +334,7 @@ public struct TraceAnalyzer: TraceObserver {
             longestSteps: longestSteps.elements,
             longestCallbacks: longestCallbacks.elements,
             tasks: .init(count: tasksSeen, rows: rows.sorted { $0.id < $1.id }, omitted: omittedRows),
-            lints: .init(count: lintCounts.values.reduce(0, +),
-                         byKind: Dictionary(uniqueKeysWithValues: lintCounts.map { ($0.key.rawValue, $0.value) }),
-                         items: sortedLints))
+            lints: lintReport)
     }
 }
 
@@ -410,8 +344,4 @@ extension BlockingGroup {
         totalNanos += d
         maxNanos = max(maxNanos, d)
     }
-}
-
-extension Lint.Kind {
-    var order: Int { Self.allCases.firstIndex(of: self)! }
 }
