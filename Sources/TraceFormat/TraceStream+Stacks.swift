@@ -41,7 +41,7 @@ extension TraceStream {
     /// The id is only valid for a record that lands in the same chunk: emit that record at once,
     /// and prefer writing the emitter in this module with ``stack(_:kind:_:extra:)``, which
     /// guarantees it. Not for the hot path of every event: a known stack costs a hash of its
-    /// frames and a dictionary probe; a new one resolves its images under a lock.
+    /// frames and a table probe; a new one resolves its images under a lock.
     /// - Parameters:
     ///   - frames: code addresses, innermost first: frame 0 is a PC, the others return addresses
     ///     (for a suspend chain, resume addresses: all treated as return addresses but frame 0).
@@ -56,7 +56,7 @@ extension TraceStream {
     /// The running step is about to end with its task suspended at `frames`, a resume chain
     /// (`suspendStack`; call ``stepEnd(_:site:)`` with no site right after). For tasks whose
     /// awaits the loop cannot see (unmodified code): the chain stands for the step's suspend
-    /// site. A chain seen before costs a hash of its frames and one dictionary probe.
+    /// site. A chain seen before costs a hash of its frames and a table probe.
     /// - Parameter frames: resume addresses, innermost first.
     public func suspendStack(frames: UnsafeBufferPointer<UInt>) {
         let t = now()
