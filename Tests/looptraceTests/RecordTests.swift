@@ -175,7 +175,7 @@ struct RecordTests {
         #expect(blocking.stdout.contains("1 step(s)/callback(s) ran ≥ 100.00 ms"), "\(blocking.stdout)")
     }
 
-    @Test("Suspend sites of unmodified code come from its resume chains, as function and file:line")
+    @Test("Suspend sites of unmodified code come from its resume chains, as function and file:line, in reports and the export")
     func suspendSitesFromResumeChains() throws {
         let scratch = TemporaryDirectory(prefix: "cli")
         let trace = scratch.path + "/plain.trace"
@@ -188,6 +188,12 @@ struct RecordTests {
         #expect(steps.stdout.contains("→ round(_:blockingMillis:) PlainConcurrency.swift:"), "\(steps.stdout)")
         let blocking = try looptrace(["blocking", "--threshold", "100ms", trace])
         #expect(blocking.stdout.contains("round(_:blockingMillis:) PlainConcurrency.swift:"), "\(blocking.stdout)")
+        // The export names the same sites and tasks.
+        let json = scratch.path + "/plain.json"
+        #expect(try looptrace(["export", "-o", json, trace]).status == 0)
+        let exported = try String(contentsOfFile: json, encoding: .utf8)
+        #expect(exported.contains("weigh(_:) PlainConcurrency.swift:45"))
+        #expect(exported.contains("closure #1 in closure #3 in round(_:blockingMillis:)"))
     }
 
     @Test("Tasks of unmodified code are named after the closure they run")
