@@ -82,7 +82,7 @@ extension TraceModel {
             observer.taskState(TaskStateSlice(task: t.id, state: t.state, begin: t.since, end: max(end, t.since), site: t.site), model: self)
             switch t.state {
             case .ready: t.readyWait += overlap(t.since, end)
-            case .suspended: t.suspended += overlap(t.since, end)
+            case .suspended: withUnsafeMutablePointer(to: &t) { endWait($0, at: end, waker: nil, wakerID: 0) }
             case .running: t.busy += overlap(t.since, end)
             default: break
             }
@@ -118,6 +118,8 @@ extension TraceModel {
         s.maxStepNanos = t.maxStep
         s.readyWaitNanos = t.readyWait
         s.suspendedNanos = t.suspended
+        s.suspendedByReason = [t.suspendedBy.0, t.suspendedBy.1, t.suspendedBy.2, t.suspendedBy.3, t.suspendedBy.4, t.suspendedBy.5]
+        s.longestWait = t.longestWait.nanos > 0 ? t.longestWait : nil
         s.wakersByKind = [t.wakers.0, t.wakers.1, t.wakers.2, t.wakers.3, t.wakers.4, t.wakers.5]
         s.selfWakes = t.selfWakes
         s.lastWakerTask = t.lastWakerTask

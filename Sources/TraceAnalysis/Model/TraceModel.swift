@@ -61,6 +61,9 @@ public final class TraceModel {
         /// The stream seen last, and its index: consecutive chunks are mostly of one stream.
         var lastStreamID: UInt32 = 0
         var lastStreamSlot = -1
+        /// ``SuspendReason`` named by each site's operation, by ``SiteID``: `noOperation` when it
+        /// names none, `unclassified` until first needed (see `TraceModel+Waits`).
+        var siteReasons: [UInt8] = []
         /// Images, stacks and watchdog samples (rare records, collected as they come).
         let stackTable = StackTable()
     }

@@ -168,6 +168,10 @@ public struct TaskSummary: Sendable, Equatable {
     public var readyWaitNanos: Int64 = 0
     /// Sum of suspended time (stepEnd → the next wakeup, or the trace end).
     public var suspendedNanos: Int64 = 0
+    /// Suspended time by ``SuspendReason`` raw value: the parts of `suspendedNanos`.
+    public var suspendedByReason: [Int64] = [0, 0, 0, 0, 0, 0]
+    /// Its longest single wait inside the window (nil when it never waited).
+    public var longestWait: TaskWait?
     /// Wakeups received, by ``WakerKind`` raw value.
     public var wakersByKind: [Int] = [0, 0, 0, 0, 0, 0]
     /// Wakeups received from itself.

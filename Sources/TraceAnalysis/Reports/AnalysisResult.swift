@@ -153,6 +153,9 @@ public struct AnalysisResult: Sendable, Codable, Equatable {
         public var rows: [TaskRow]
         /// Tasks beyond the row limit, folded into counts only.
         public var omitted: Int
+        /// The suspended time of every task alive in the window (rows and omitted ones), split
+        /// by reason as `TaskRow.suspendedByReason`.
+        public var suspendedByReason: [String: Int64]? = nil
     }
 
     public struct LintReport: Sendable, Codable, Equatable {
@@ -218,6 +221,27 @@ public struct TaskRow: Sendable, Codable, Equatable {
     /// Wakeups received by waker kind (task, callback, timer, io, thread), self-wakes included.
     public var wakers: [String: Int]
     public var selfWakes: Int
+    /// `suspendedNanos` split by what the task waited for (``SuspendReason`` keys: `io`,
+    /// `lockOrQueue`, `sleep`, `executor`, `otherTask`, `other`); reasons with no time are left
+    /// out.
+    public var suspendedByReason: [String: Int64]? = nil
+    /// Its longest single wait (absent when it never waited).
+    public var longestWait: WaitRef? = nil
+}
+
+/// One wait of a task: what it waited on, for how long, and what woke it.
+public struct WaitRef: Sendable, Codable, Equatable {
+    /// A ``SuspendReason`` key.
+    public var reason: String
+    /// What it waited on, for people: `Lock.acquire at Cache.swift:40`.
+    public var on: String
+    /// The suspend site's full text ("" when unknown).
+    public var site: String
+    public var beginNanos: Int64
+    public var durationNanos: Int64
+    /// What ended the wait, as the step lists name wakers (`task holder #3 step 2`, `io fd 7`);
+    /// absent when it was still waiting at the trace end.
+    public var waker: String?
 }
 
 /// A problem found in a task's timeline.

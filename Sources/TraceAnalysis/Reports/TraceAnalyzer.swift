@@ -45,6 +45,8 @@ public struct TraceAnalyzer: TraceObserver {
     var longestCallbacks: TopList<AnalysisResult.CallbackRef>
 
     var rows: [TaskRow] = []
+    /// Suspended time of every task counted, by ``SuspendReason`` raw value.
+    var suspendedByReason: [Int64] = [0, 0, 0, 0, 0, 0]
     var omittedRows = 0
     /// The task lints, one checker each (see `Lints/`).
     var lints: TaskLints
@@ -109,6 +111,21 @@ public struct TraceAnalyzer: TraceObserver {
         case .thread: return "thread \(edge.wakerID)"
         case .executor: return "executor job \(edge.wakerID)"
         }
+    }
+
+    /// Nanoseconds by ``SuspendReason`` raw value as JSON: the reasons with time, by key.
+    func reasonTable(_ nanos: [Int64]) -> [String: Int64] {
+        var table: [String: Int64] = [:]
+        for reason in SuspendReason.allCases where nanos[Int(reason.rawValue)] > 0 { table[reason.key] = nanos[Int(reason.rawValue)] }
+        return table
+    }
+
+    func waitRef(_ w: TaskWait, _ model: TraceModel) -> WaitRef {
+        let site = model.sites[w.site]
+        let edge = w.wakerKind.map { WakeEdge(time: 0, stream: 0, task: 0, wakerKind: $0, wakerID: w.wakerID,
+                                              wakerTask: 0, wakerStep: 0, wakerCallback: 0) }
+        return WaitRef(reason: w.reason.key, on: SuspendReason.waitText(site: site, reason: w.reason), site: site,
+                       beginNanos: w.begin, durationNanos: w.nanos, waker: wakerText(edge, model))
     }
 
     func stepRef(_ s: StepRecord, _ model: TraceModel) -> AnalysisResult.StepRef {
@@ -226,6 +243,7 @@ public struct TraceAnalyzer: TraceObserver {
         if let f = t.finishedAt, f < window.lowerBound { return }
         tasksSeen += 1
         if t.outcome != nil { tasksFinished += 1 }
+        for (i, nanos) in t.suspendedByReason.enumerated() { suspendedByReason[i] += nanos }
         if rows.count < options.maxTaskRows {
             rows.append(TaskRow(id: t.id, parent: t.parent, name: t.name, createSite: model.sites[t.createSite],
                                 createdNanos: t.createdAt, finishedNanos: t.finishedAt,
@@ -235,7 +253,8 @@ public struct TraceAnalyzer: TraceObserver {
                                 wakers: Dictionary(uniqueKeysWithValues: WakerKind.allCases.compactMap { k in
                                     t.wakersByKind[Int(k.rawValue)] > 0 ? (k.description, t.wakersByKind[Int(k.rawValue)]) : nil
                                 }),
-                                selfWakes: t.selfWakes))
+                                selfWakes: t.selfWakes, suspendedByReason: reasonTable(t.suspendedByReason),
+                                longestWait: t.longestWait.map { waitRef($0, model) }))
         } else {
             omittedRows += 1
         }
@@ -299,7 +318,8 @@ public struct TraceAnalyzer: TraceObserver {
                             groups: groups.values.sorted { ($0.totalNanos, $1.resumeSite, $1.suspendSite) > ($1.totalNanos, $0.resumeSite, $0.suspendSite) }),
             longestSteps: longestSteps.elements,
             longestCallbacks: longestCallbacks.elements,
-            tasks: .init(count: tasksSeen, rows: rows.sorted { $0.id < $1.id }, omitted: omittedRows),
+            tasks: .init(count: tasksSeen, rows: rows.sorted { $0.id < $1.id }, omitted: omittedRows,
+                         suspendedByReason: reasonTable(suspendedByReason)),
             lints: lintReport)
     }
 }
