@@ -29,6 +29,8 @@ extension TraceModel {
         let callbackCancelled = EventType.callbackCancelled.rawValue
         let wakeupSent = EventType.wakeupSent.rawValue
         let taskUntracked = EventType.taskUntracked.rawValue
+        let executorSubmit = EventType.executorSubmit.rawValue, executorBegin = EventType.executorBegin.rawValue
+        let executorEnd = EventType.executorEnd.rawValue
         let firstStackType = EventType.imageDef.rawValue, lastStackType = EventType.watchdogStart.rawValue
         events.withUnsafeBufferPointer { buffer in
             for i in buffer.indices {
@@ -60,6 +62,12 @@ extension TraceModel {
                 } else if type == wakeupSent {
                     s.pointee.sentTask = e.args[0]
                     s.pointee.sentAt = e.signed(1)
+                } else if type == executorSubmit {
+                    self.executorSubmit(e, chunk, &observer)
+                } else if type == executorBegin {
+                    self.executorBegin(e)
+                } else if type == executorEnd {
+                    self.executorEnd(e, &observer)
                 } else if type >= firstStackType && type <= lastStackType {
                     st.pointee.stackTable.add(e, chunk: chunk)
                 }
@@ -74,6 +82,7 @@ extension TraceModel {
     /// unfinished tasks to the observer as summaries with no outcome.
     public func finish<O: TraceObserver>(into observer: inout O) {
         let end = lastTimestamp
+        st.pointee.unfinishedJobs = finishJobs(&observer)
         var live: [(UInt64, Int32)] = []
         forEachLiveTask { slot, t in live.append((t.pointee.id, slot)) }
         live.sort { $0.0 < $1.0 }

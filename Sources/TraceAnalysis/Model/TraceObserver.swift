@@ -228,6 +228,9 @@ public protocol TraceObserver {
     /// Something first took an interest in a task's outcome (awaited it, read its result or
     /// added a done callback); before or after the task finished.
     mutating func taskObserved(_ task: UInt64, at time: Int64, model: TraceModel)
+    /// A thread-pool job finished (reported once its submit, begin and end are all seen; at the
+    /// trace end, jobs whose submit was never seen).
+    mutating func executorJob(_ job: ExecutorJobRecord, model: TraceModel)
 }
 
 extension TraceObserver {
@@ -243,6 +246,7 @@ extension TraceObserver {
     public mutating func lost(count: UInt64, from: Int64, to: Int64, model: TraceModel) {}
     public mutating func loop(started: Bool, stream: UInt32, at time: Int64, model: TraceModel) {}
     public mutating func taskObserved(_ task: UInt64, at time: Int64, model: TraceModel) {}
+    public mutating func executorJob(_ job: ExecutorJobRecord, model: TraceModel) {}
 }
 
 /// Feeds two observers from the same pass (analysis and export together).
@@ -289,5 +293,8 @@ public struct ObserverPair<A: TraceObserver, B: TraceObserver>: TraceObserver {
     }
     public mutating func taskObserved(_ task: UInt64, at time: Int64, model: TraceModel) {
         first.taskObserved(task, at: time, model: model); second.taskObserved(task, at: time, model: model)
+    }
+    public mutating func executorJob(_ job: ExecutorJobRecord, model: TraceModel) {
+        first.executorJob(job, model: model); second.executorJob(job, model: model)
     }
 }

@@ -20,6 +20,9 @@ public struct AnalysisResult: Sendable, Codable, Equatable {
     public var longestCallbacks: [CallbackRef]
     public var tasks: TaskTable
     public var lints: LintReport
+    /// The thread pools' jobs (`runInExecutor`): executor queue delay and pool utilization
+    /// (nil when the trace has no job).
+    public var executor: ExecutorReport? = nil
     /// What the loop watchdog sampled during long steps, with stacks (traces of format 1.2 with
     /// watchdog samples; nil otherwise).
     public var stalls: StallReport? = nil
@@ -164,6 +167,27 @@ public struct AnalysisResult: Sendable, Codable, Equatable {
         /// The first lints (at most `maxLints`), by kind then task id.
         public var items: [Lint]
     }
+}
+
+/// Thread-pool jobs in the window (by their begin), from `executorSubmit` → `executorBegin` →
+/// `executorEnd`.
+public struct ExecutorReport: Sendable, Codable, Equatable {
+    /// Jobs that ran and began in the window.
+    public var jobs: UInt64
+    /// Jobs submitted and never finished by the trace end: withdrawn by their task's
+    /// cancellation, or still queued or running.
+    public var unfinishedJobs: Int
+    /// Worker threads that ran a job (each records on a stream of its own).
+    public var workers: Int
+    /// Executor queue delay: submit → a worker begins the job (the wait for a free worker).
+    public var queueDelay: LatencySummary
+    /// How long jobs ran on their workers.
+    public var runTime: LatencySummary
+    /// Time the workers spent running jobs, inside the window.
+    public var busyNanos: Int64
+    /// Pool utilization: busy ÷ (workers × span). Near 1 with a growing queue delay: the pool is
+    /// saturated.
+    public var utilization: Double
 }
 
 /// A step or callback that ran at least the blocking threshold.

@@ -192,8 +192,11 @@ public struct ReportRenderer {
         let r = result
         var out = header("latency")
         out += "\n" + style.bold("scheduling delay") + " (wakeup → step begin)\n"
-        out += latencyTable([("scheduling delay", r.schedulingDelay), ("callback queue delay", r.callbackQueueDelay),
-                             ("timer lateness", r.timerLateness), ("step duration", r.stepDuration)])
+        var rows = [("scheduling delay", r.schedulingDelay), ("callback queue delay", r.callbackQueueDelay),
+                    ("timer lateness", r.timerLateness), ("step duration", r.stepDuration)]
+        if let e = r.executor { rows += [("executor queue delay", e.queueDelay), ("executor job run time", e.runTime)] }
+        out += latencyTable(rows)
+        if let e = r.executor { out += "\n" + threadPool(e) }
         if r.schedulingDelay.count > 0 { out += "\n" + histogram(r.schedulingDelay) }
         if !r.timerLatenessBySite.isEmpty {
             out += "\n" + style.bold("timer lateness by arming site") + " (due → fired)\n"
@@ -214,6 +217,15 @@ public struct ReportRenderer {
         }
         out += damage()
         return out
+    }
+
+    /// The thread pools' line: jobs, workers, utilization.
+    func threadPool(_ e: ExecutorReport) -> String {
+        var line = style.bold("thread pool") + " (runInExecutor): \(count(e.jobs)) jobs on \(e.workers) worker thread(s), "
+            + "utilization \(pct(e.utilization)) (busy \(d(e.busyNanos)) of \(e.workers) × \(d(result.trace.spanNanos)))"
+        if e.queueDelay.count > 0 { line += "; queue delay p99 \(d(e.queueDelay.p99Nanos)), max \(d(e.queueDelay.maxNanos))" }
+        if e.unfinishedJobs > 0 { line += "; \(count(e.unfinishedJobs)) job(s) never finished" }
+        return line + "\n"
     }
 
     func normalised(_ xs: [Double]) -> [Double] {

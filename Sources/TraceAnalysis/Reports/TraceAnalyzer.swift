@@ -44,6 +44,11 @@ public struct TraceAnalyzer: TraceObserver {
     var longestSteps: TopList<AnalysisResult.StepRef>
     var longestCallbacks: TopList<AnalysisResult.CallbackRef>
 
+    var executorQueueDelay = LatencyStats()
+    var executorRunTime = LatencyStats()
+    var executorJobs: UInt64 = 0
+    var executorBusy: Int64 = 0
+    var executorWorkers: Set<UInt32> = []
     var rows: [TaskRow] = []
     /// Suspended time of every task counted, by ``SuspendReason`` raw value.
     var suspendedByReason: [Int64] = [0, 0, 0, 0, 0, 0]
@@ -261,6 +266,18 @@ public struct TraceAnalyzer: TraceObserver {
         lints.taskFinished(t, model: model)
     }
 
+    public mutating func executorJob(_ job: ExecutorJobRecord, model: TraceModel) {
+        guard options.taskFilter == nil else { return }
+        let lo = max(job.begin, window.lowerBound), hi = min(job.end, window.upperBound)
+        if hi > lo { executorBusy += hi - lo }
+        guard overlapsWindow(job.begin, job.end) else { return }
+        executorWorkers.insert(job.workerStream)
+        guard inWindow(job.begin) else { return }
+        executorJobs += 1
+        executorRunTime.record(job.duration)
+        if let delay = job.queueDelay { executorQueueDelay.record(delay) }
+    }
+
     public mutating func loop(started: Bool, stream: UInt32, at time: Int64, model: TraceModel) {
         loopRunning[stream] = started
     }
@@ -296,7 +313,11 @@ public struct TraceAnalyzer: TraceObserver {
         var bySite = zip(siteOfStats, siteStats).map { AnalysisResult.SiteLatency(site: model.sites[$0.0], latency: $0.1.summary) }
         if otherSitesLateness.count > 0 { bySite.append(.init(site: "(other sites)", latency: otherSitesLateness.summary)) }
         bySite.sort { ($0.latency.maxNanos, $1.site) > ($1.latency.maxNanos, $0.site) }
-        return AnalysisResult(
+        let executor = executorJobs == 0 && executorWorkers.isEmpty && model.unfinishedJobs == 0 ? nil : ExecutorReport(
+            jobs: executorJobs, unfinishedJobs: model.unfinishedJobs, workers: executorWorkers.count,
+            queueDelay: executorQueueDelay.summary, runTime: executorRunTime.summary, busyNanos: executorBusy,
+            utilization: span > 0 && !executorWorkers.isEmpty ? Double(executorBusy) / (Double(span) * Double(executorWorkers.count)) : 0)
+        var result = AnalysisResult(
             trace: .init(path: reader?.path ?? "", program: reader?.header.program ?? "", events: model.events,
                          chunks: reader?.chunksRead ?? 0, firstNanos: first, lastNanos: last, sinceNanos: since,
                          untilNanos: until, taskFilter: options.taskFilter?.text, damage: damage, abruptEnd: abruptEnd),
@@ -321,6 +342,8 @@ public struct TraceAnalyzer: TraceObserver {
             tasks: .init(count: tasksSeen, rows: rows.sorted { $0.id < $1.id }, omitted: omittedRows,
                          suspendedByReason: reasonTable(suspendedByReason)),
             lints: lintReport)
+        result.executor = executor
+        return result
     }
 }
 
