@@ -31,6 +31,8 @@ extension TraceModel {
         let taskUntracked = EventType.taskUntracked.rawValue
         let executorSubmit = EventType.executorSubmit.rawValue, executorBegin = EventType.executorBegin.rawValue
         let executorEnd = EventType.executorEnd.rawValue
+        let lockAcquired = EventType.lockAcquired.rawValue, lockReleased = EventType.lockReleased.rawValue
+        let queueDepth = EventType.queueDepth.rawValue
         let firstStackType = EventType.imageDef.rawValue, lastStackType = EventType.watchdogStart.rawValue
         events.withUnsafeBufferPointer { buffer in
             for i in buffer.indices {
@@ -68,6 +70,12 @@ extension TraceModel {
                     self.executorBegin(e)
                 } else if type == executorEnd {
                     self.executorEnd(e, &observer)
+                } else if type == queueDepth {
+                    self.queueDepth(e, s, chunk, &observer)
+                } else if type == lockAcquired {
+                    self.lockAcquired(e, s, chunk)
+                } else if type == lockReleased {
+                    self.lockReleased(e, &observer)
                 } else if type >= firstStackType && type <= lastStackType {
                     st.pointee.stackTable.add(e, chunk: chunk)
                 }
@@ -83,6 +91,7 @@ extension TraceModel {
     public func finish<O: TraceObserver>(into observer: inout O) {
         let end = lastTimestamp
         st.pointee.unfinishedJobs = finishJobs(&observer)
+        finishLocks(&observer)
         var live: [(UInt64, Int32)] = []
         forEachLiveTask { slot, t in live.append((t.pointee.id, slot)) }
         live.sort { $0.0 < $1.0 }

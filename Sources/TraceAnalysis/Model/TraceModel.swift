@@ -68,6 +68,8 @@ public final class TraceModel {
         var jobs: [UInt64: PendingJob] = [:]
         /// Jobs submitted and never finished, counted at the trace end.
         var unfinishedJobs = 0
+        /// Locks held now, by lock id (see `TraceModel+Sync`).
+        var heldLocks: [UInt64: HeldLock] = [:]
         /// Images, stacks and watchdog samples (rare records, collected as they come).
         let stackTable = StackTable()
     }

@@ -231,6 +231,10 @@ public protocol TraceObserver {
     /// A thread-pool job finished (reported once its submit, begin and end are all seen; at the
     /// trace end, jobs whose submit was never seen).
     mutating func executorJob(_ job: ExecutorJobRecord, model: TraceModel)
+    /// A lock was released, or the trace ended with it held (format 1.3).
+    mutating func lockHeld(_ hold: LockHoldRecord, model: TraceModel)
+    /// A put or get left a queue at a new depth (format 1.3).
+    mutating func queueDepth(_ sample: QueueDepthRecord, model: TraceModel)
 }
 
 extension TraceObserver {
@@ -247,6 +251,8 @@ extension TraceObserver {
     public mutating func loop(started: Bool, stream: UInt32, at time: Int64, model: TraceModel) {}
     public mutating func taskObserved(_ task: UInt64, at time: Int64, model: TraceModel) {}
     public mutating func executorJob(_ job: ExecutorJobRecord, model: TraceModel) {}
+    public mutating func lockHeld(_ hold: LockHoldRecord, model: TraceModel) {}
+    public mutating func queueDepth(_ sample: QueueDepthRecord, model: TraceModel) {}
 }
 
 /// Feeds two observers from the same pass (analysis and export together).
@@ -296,5 +302,11 @@ public struct ObserverPair<A: TraceObserver, B: TraceObserver>: TraceObserver {
     }
     public mutating func executorJob(_ job: ExecutorJobRecord, model: TraceModel) {
         first.executorJob(job, model: model); second.executorJob(job, model: model)
+    }
+    public mutating func lockHeld(_ hold: LockHoldRecord, model: TraceModel) {
+        first.lockHeld(hold, model: model); second.lockHeld(hold, model: model)
+    }
+    public mutating func queueDepth(_ sample: QueueDepthRecord, model: TraceModel) {
+        first.queueDepth(sample, model: model); second.queueDepth(sample, model: model)
     }
 }

@@ -282,6 +282,13 @@ public struct Lint: Sendable, Codable, Equatable {
         /// Failed while no task waited for it and no done callback was registered: its error
         /// was not retrieved when it was raised.
         case failedUnobserved
+        /// A lock held across at least one await for at least the blocking threshold: every task
+        /// that wants it waits behind an unrelated wait (format 1.3). One per acquiring site; the
+        /// task is the holder of the longest such hold.
+        case lockHeldAcrossAwait
+        /// A queue whose depth only grew: puts outpace gets and it never drained (format 1.3).
+        /// One per queue; the task is the one whose put last raised it.
+        case growingQueue
     }
     public var kind: Kind
     public var task: UInt64

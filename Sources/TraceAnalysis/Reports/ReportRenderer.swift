@@ -364,7 +364,7 @@ public struct ReportRenderer {
         guard l.count > 0 else { return out + style.green("  no lints") + "\n" + damage() }
         var table = TextTable([("lint", .left), ("task", .left), ("detail", .left), ("site", .left)])
         for item in l.items {
-            table.add([item.kind.rawValue, "\(item.name) #\(item.task)", item.detail, item.site])
+            table.add([item.kind.rawValue, item.task == 0 ? item.name : "\(item.name) #\(item.task)", item.detail, item.site])
         }
         out += table.render(style: style)
         if l.items.count < l.count { out += "  … \(count(l.count - l.items.count)) more\n" }

@@ -278,6 +278,14 @@ public struct TraceAnalyzer: TraceObserver {
         if let delay = job.queueDelay { executorQueueDelay.record(delay) }
     }
 
+    public mutating func lockHeld(_ hold: LockHoldRecord, model: TraceModel) {
+        if hold.holder == 0 || model.isSelected(hold.holder) { lints.lockHeld(hold, model: model) }
+    }
+
+    public mutating func queueDepth(_ sample: QueueDepthRecord, model: TraceModel) {
+        lints.queueDepth(sample, model: model)
+    }
+
     public mutating func loop(started: Bool, stream: UInt32, at time: Int64, model: TraceModel) {
         loopRunning[stream] = started
     }
