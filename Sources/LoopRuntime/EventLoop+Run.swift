@@ -47,6 +47,7 @@ extension EventLoop {
     /// Waits for I/O, the inbox or the timeout, and queues what became ready.
     func poll(timeoutNanos: Int64) {
         let st = state
+        st.pointee.polls &+= 1
         st.pointee.tracer?.pollBegin(timeoutNanos: timeoutNanos)
         var n = lt_epoll_wait(epollFD, readyEvents, Int32(Self.readyEventCapacity), timeoutNanos)
         if n < 0 {
