@@ -102,6 +102,8 @@ struct LoopState {
     /// a descriptor drained since then (same count) was drained after the report (see
     /// `StreamConnection.readable`).
     var polls: UInt64 = 0
+    /// Whether the previous iteration polled: a busy loop polls every other iteration.
+    var polledLastIteration = false
 
     // MARK: The step in progress
 

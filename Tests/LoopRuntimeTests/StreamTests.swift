@@ -284,6 +284,10 @@ struct StreamTests {
         // arrives in two segments on a loaded machine).
         #expect(steps >= roundTrips && steps <= roundTrips + 10, "client steps: \(steps)")
         #expect(ioWakes <= roundTrips + 8, "client I/O wakeups: \(ioWakes)")
+        // One poll per half trip: a poll does not follow the one whose readiness woke the task
+        // that reads it (two per half trip before).
+        let polls = trace.types.filter { $0 == .pollBegin }.count
+        #expect(polls <= 2 * roundTrips + 20, "polls: \(polls) for \(roundTrips) round trips")
     }
 
     @Test func theEchoTraceShowsIOWaitsAndWakeupsByTheDescriptor() throws {
