@@ -4,6 +4,7 @@ import LoopRuntime
 import Testing
 import TraceAnalysis
 import TraceFormat
+import TraceTestSupport
 
 /// A LoopRuntime program whose tasks each wait for one kind of thing, measuring each wait with
 /// the loop's clock: the analysis must put each task's suspended time under that reason, and the
