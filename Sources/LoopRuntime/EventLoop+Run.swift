@@ -35,10 +35,18 @@ extension EventLoop {
         // A zero-timeout poll is a syscall per iteration for nothing when no descriptor is
         // registered: the inbox has its own flag. Skipping it is what lets a busy loop of task
         // steps run at memory speed.
-        if timeout != 0 || !ioRegistrations.isEmpty {
+        //
+        // A busy loop (ready work: a zero-timeout poll) with descriptors polls every other
+        // iteration only: the iteration after a poll runs what that poll's callbacks made ready
+        // (a task woken by readiness reads the data just reported) without asking the kernel
+        // again. I/O arriving meanwhile is seen one iteration later, as tokio's event interval
+        // allows; a request/response round trip saves a syscall per side.
+        if timeout != 0 || (!ioRegistrations.isEmpty && (!st.pointee.polledLastIteration || st.pointee.stopRequested)) {
             poll(timeoutNanos: timeout)
-        } else if inbox.hasItems {
-            drainInbox()
+            st.pointee.polledLastIteration = true
+        } else {
+            st.pointee.polledLastIteration = false
+            if inbox.hasItems { drainInbox() }
         }
         fireDueTimers()
         runReady()
@@ -47,6 +55,7 @@ extension EventLoop {
     /// Waits for I/O, the inbox or the timeout, and queues what became ready.
     func poll(timeoutNanos: Int64) {
         let st = state
+        st.pointee.polls &+= 1
         st.pointee.tracer?.pollBegin(timeoutNanos: timeoutNanos)
         var n = lt_epoll_wait(epollFD, readyEvents, Int32(Self.readyEventCapacity), timeoutNanos)
         if n < 0 {
