@@ -12,13 +12,16 @@ let package = Package(
     ],
     targets: [
         .target(name: "BenchSupport"),
+        // The leanest ping-pong executor on the same runtime: loop-bench's floor for LoopRuntime.
+        .target(name: "PingPongFloor"),
         .executableTarget(name: "trace-gen", dependencies: [.product(name: "TraceFormat", package: "looptrace")]),
         .executableTarget(name: "format-bench", dependencies: ["BenchSupport", .product(name: "TraceFormat", package: "looptrace")]),
         .executableTarget(name: "analysis-bench", dependencies: [
             "BenchSupport", .product(name: "TraceFormat", package: "looptrace"), .product(name: "TraceAnalysis", package: "looptrace"),
         ]),
         .executableTarget(name: "loop-bench", dependencies: [
-            "BenchSupport", .product(name: "LoopRuntime", package: "looptrace"), .product(name: "TraceFormat", package: "looptrace"),
+            "BenchSupport", "PingPongFloor", .product(name: "LoopRuntime", package: "looptrace"),
+            .product(name: "TraceFormat", package: "looptrace"),
         ]),
         .executableTarget(name: "io-bench", dependencies: ["BenchSupport", .product(name: "LoopRuntime", package: "looptrace")]),
         .executableTarget(name: "export-bench", dependencies: [

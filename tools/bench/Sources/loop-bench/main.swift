@@ -9,6 +9,7 @@ import Foundation
 import LoopRuntime
 import TraceFormat
 import BenchSupport
+import PingPongFloor
 
 // Every run in this process, traced or not, happens in a multi-threaded process: an idle thread
 // is started before anything else. glibc skips the atomic instructions of its locks (and of
@@ -26,7 +27,7 @@ let idleThreadStarted: Bool = {
 
 let report = BenchReport(name: "loop-bench", usage: """
     usage: swift run -c release --package-path tools/bench loop-bench [--quick] [--no-python] [--json]
-                                                                      [--keep-traces]
+                                                                      [--keep-traces] [--floor-only]
            loop-bench --only WORKLOAD [--repeat N]
 
     LoopRuntime on the peer workloads of shared/notes/baselines.md (ping-pong, callSoon churn,
@@ -36,8 +37,9 @@ let report = BenchReport(name: "loop-bench", usage: """
       --quick        a tenth of the sizes and 3 runs per figure instead of 5
       --no-python    skip the asyncio and uvloop peers
       --keep-traces  keep the traced runs' trace files (their paths are printed)
+      --floor-only   only untraced ping-pong against the floor executor (time and instructions)
       --only W       run one workload alone and print its figure (for perf and callgrind):
-                     pingpong, pingpong-traced, pingpong-traced-nowatchdog, callsoon, sleep0,
+                     pingpong, pingpong-traced, pingpong-traced-nowatchdog, floor-pingpong, callsoon, sleep0,
                      sleep0-traced, default-pingpong, timers, timers-traced, idle-memory-loop,
                      idle-memory-swift
       --repeat N     with --only: run it N times
@@ -103,12 +105,11 @@ func makeLoop(_ tracing: Tracing) throws -> EventLoop {
 // MARK: - Workloads on LoopRuntime
 
 /// Two tasks, each awaiting a future the other resolves; steps/s (2 steps per round trip).
-func pingPong(_ tracing: Tracing) throws -> Double {
+func pingPong(_ tracing: Tracing, roundTrips n: Int = roundTrips) throws -> Double {
     let loop = try makeLoop(tracing)
     defer { loop.close() }
     let futures = Box([loop.createFuture(of: Void.self), loop.createFuture(of: Void.self)])
     let start = Box<UInt64>(0)
-    let n = roundTrips
     func player(_ me: Int) -> LoopTask<Void> {
         loop.createTask(name: me == 0 ? "ping" : "pong") {
             if me == 0 { start.value = DispatchTime.now().uptimeNanoseconds }
@@ -329,6 +330,34 @@ func watchdog<T>(_ on: Bool, _ body: () throws -> T) rethrows -> T {
     return try body()
 }
 
+// MARK: - Instructions per step (callgrind)
+
+// The functions callgrind counts in (`--toggle-collect`): plain symbol names, so that the pattern does not
+// depend on Swift's mangling. Each runs the untraced ping-pong of `roundTrips` round trips.
+@inline(never) @_silgen_name("loopbench_measured_pingpong")
+func measuredPingPong(_ roundTrips: Int) { _ = try! pingPong(.off, roundTrips: roundTrips) }
+
+@inline(never) @_silgen_name("loopbench_measured_floor_pingpong")
+func measuredFloorPingPong(_ roundTrips: Int) { _ = FloorExecutor().pingPong(roundTrips: roundTrips) }
+
+// `--callgrind-child WORKLOAD ROUND-TRIPS`: what the bench runs under valgrind.
+if let i = arguments.firstIndex(of: "--callgrind-child"), i + 2 < arguments.count, let n = Int(arguments[i + 2]) {
+    switch arguments[i + 1] {
+    case "pingpong": measuredPingPong(n)
+    case "floor-pingpong": measuredFloorPingPong(n)
+    default: fatalError("unknown callgrind workload \(arguments[i + 1])")
+    }
+    exit(0)
+}
+
+/// Instructions per ping-pong step of `workload` under callgrind, start-up and set-up excluded:
+/// the counts inside the measured function for 1,000 and 5,000 round trips, their difference ÷
+/// the 8,000 steps between them.
+func instructionsPerStep(_ workload: String) -> Double? {
+    Callgrind.instructionsPerUnit(arguments: { ["--callgrind-child", workload, "\($0)"] }, units: { 2 * $0 },
+                                  sizes: (1_000, 5_000), toggle: "loopbench_measured_" + workload.replacingOccurrences(of: "-", with: "_"))
+}
+
 // MARK: - One workload alone (for profilers)
 
 // `--only W [--repeat N]`, W one of pingpong, pingpong-traced, pingpong-traced-nowatchdog, callsoon, sleep0, sleep0-traced,
@@ -343,6 +372,7 @@ if let i = arguments.firstIndex(of: "--only"), i + 1 < arguments.count {
         case "pingpong": value = try pingPong(.off)
         case "pingpong-traced": value = try pingPong(.on)
         case "pingpong-traced-nowatchdog": value = try watchdog(false) { try pingPong(.on) }
+        case "floor-pingpong": value = FloorExecutor().pingPong(roundTrips: roundTrips)
         case "callsoon": value = try callSoonChurn(.off)
         case "sleep0": value = try sleepZeroFanOut(.off)
         case "sleep0-traced": value = try sleepZeroFanOut(.on)
@@ -375,7 +405,40 @@ print(idleThreadStarted
 let sizes = (pingpong: "--round-trips \(roundTrips)", callsoon: "--callbacks \(churnCallbacks)",
              sleep0: "--tasks \(fanoutTasks) --yields \(fanoutYields)", timers: "--timers \(timerCount)")
 
-let ppOff = try measure { try pingPong(.off) }
+// Untraced ping-pong and the floor executor's, runs interleaved so that drift hits both alike.
+var ppOffSamples: [Double] = [], floorSamples: [Double] = []
+for _ in 0..<runs {
+    ppOffSamples.append(try pingPong(.off))
+    floorSamples.append(FloorExecutor().pingPong(roundTrips: roundTrips))
+}
+let ppOff = Summary(samples: ppOffSamples), ppFloor = Summary(samples: floorSamples)
+
+// MARK: Floor
+
+print("floor: the leanest executor on the same runtime (PingPongFloor: two tasks, UnsafeContinuation, hot state behind a pointer)")
+print("  floor ping-pong steps/s                    \(ppFloor)")
+report.record("ping-pong, floor executor", unit: "steps/s", ppFloor)
+// Time per step ÷ the floor's = the floor's rate ÷ LoopRuntime's, run by run.
+let floorRatio = Summary.pairedRatio(ppFloor, ppOff)
+print("  LoopRuntime time per step ÷ floor's        \(floorRatio.formatted(times))   goal ≤ 1.5 (runs paired)")
+report.record("ping-pong, LoopRuntime time per step ÷ floor's", unit: "ratio", floorRatio, goal: "<= 1.5")
+if Callgrind.isInstalled {
+    let lr = instructionsPerStep("pingpong"), floor = instructionsPerStep("floor-pingpong")
+    func count(_ v: Double?) -> String { v.map { String(format: "%.0f", $0) } ?? "failed" }
+    print("  instructions per step (callgrind; untraced; (I(5 k rt) − I(1 k rt)) ÷ 8 k steps)")
+    print("    LoopRuntime \(count(lr)), floor \(count(floor))" + (lr != nil && floor != nil ? ", ratio \(times(lr! / floor!))" : ""))
+    if let lr { report.record("ping-pong, LoopRuntime instructions per step", unit: "instructions/step", Summary(samples: [lr])) }
+    if let floor { report.record("ping-pong, floor instructions per step", unit: "instructions/step", Summary(samples: [floor])) }
+} else {
+    print("  " + Callgrind.notInstalledNotice)
+}
+
+// `--floor-only`: this section alone (quick to repeat while working on the step path).
+if report.flag("--floor-only") {
+    report.finish()
+    exit(0)
+}
+print("")
 var mark = tracePaths.count
 let ppOn = try measure { try pingPong(.on) }
 let ppSize = bytesPerEvent(since: mark)
