@@ -70,6 +70,16 @@ enum Tracing { case off, on }
 
 /// The traces the traced runs wrote, for the size figures.
 nonisolated(unsafe) var tracePaths: [String] = []
+/// Events the recorder dropped in the traced runs since this was last reset (must stay 0).
+nonisolated(unsafe) var droppedEvents: UInt64 = 0
+
+/// Closes a workload's loop and counts the events its recorder dropped.
+func finish(_ loop: EventLoop) {
+    loop.close()
+    droppedEvents += loop.traceStatistics?.droppedEvents ?? 0
+}
+
+func zip3<A, B, C>(_ a: [A], _ b: [B], _ c: [C]) -> [(A, B, C)] { zip(a, zip(b, c)).map { ($0, $1.0, $1.1) } }
 
 /// File bytes per event of each trace written since `mark`, and the events per trace.
 func bytesPerEvent(since mark: Int) -> (perEvent: Summary, eventsPerTrace: Int)? {
@@ -107,7 +117,7 @@ func makeLoop(_ tracing: Tracing) throws -> EventLoop {
 /// Two tasks, each awaiting a future the other resolves; steps/s (2 steps per round trip).
 func pingPong(_ tracing: Tracing, roundTrips n: Int = roundTrips) throws -> Double {
     let loop = try makeLoop(tracing)
-    defer { loop.close() }
+    defer { finish(loop) }
     let futures = Box([loop.createFuture(of: Void.self), loop.createFuture(of: Void.self)])
     let start = Box<UInt64>(0)
     func player(_ me: Int) -> LoopTask<Void> {
@@ -132,7 +142,7 @@ func pingPong(_ tracing: Tracing, roundTrips n: Int = roundTrips) throws -> Doub
 /// One callback that reschedules itself with callSoon; callbacks/s.
 func callSoonChurn(_ tracing: Tracing) throws -> Double {
     let loop = try makeLoop(tracing)
-    defer { loop.close() }
+    defer { finish(loop) }
     let remaining = Box(churnCallbacks)
     @Sendable func again() {
         remaining.value -= 1
@@ -146,7 +156,7 @@ func callSoonChurn(_ tracing: Tracing) throws -> Double {
 /// T tasks × Y sleep(0); task steps/s (T×Y).
 func sleepZeroFanOut(_ tracing: Tracing) throws -> Double {
     let loop = try makeLoop(tracing)
-    defer { loop.close() }
+    defer { finish(loop) }
     let t = try seconds {
         let tasks = Box<[LoopTask<Void>]>([])
         for i in 0..<fanoutTasks {
@@ -163,7 +173,7 @@ func sleepZeroFanOut(_ tracing: Tracing) throws -> Double {
 /// Timer lateness: N callLater with delays uniform in [0, 10] ms, paced 100 per ~1 ms.
 func timerLateness(_ tracing: Tracing) throws -> (p50: Double, p99: Double, earliest: Double, max: Double) {
     let loop = try makeLoop(tracing)
-    defer { loop.close() }
+    defer { finish(loop) }
     let lateness = Box<[Int64]>([])
     lateness.value.reserveCapacity(timerCount)
     let driver = loop.createTask(name: "timers") {
@@ -405,13 +415,16 @@ print(idleThreadStarted
 let sizes = (pingpong: "--round-trips \(roundTrips)", callsoon: "--callbacks \(churnCallbacks)",
              sleep0: "--tasks \(fanoutTasks) --yields \(fanoutYields)", timers: "--timers \(timerCount)")
 
-// Untraced ping-pong and the floor executor's, runs interleaved so that drift hits both alike.
-var ppOffSamples: [Double] = [], floorSamples: [Double] = []
-for _ in 0..<runs {
-    ppOffSamples.append(try pingPong(.off))
-    floorSamples.append(FloorExecutor().pingPong(roundTrips: roundTrips))
-}
-let ppOff = Summary(samples: ppOffSamples), ppFloor = Summary(samples: floorSamples)
+let floorOnly = report.flag("--floor-only")
+
+// Ping-pong untraced, on the floor executor and traced, runs interleaved so that drift hits all
+// alike (the ratios below pair the runs).
+var mark = tracePaths.count
+let pingPongRuns = try measureInterleaved(runs: runs, [
+    { try pingPong(.off) }, { FloorExecutor().pingPong(roundTrips: roundTrips) },
+] + (floorOnly ? [] : [{ try pingPong(.on) }]))
+let ppOff = pingPongRuns[0], ppFloor = pingPongRuns[1]
+let ppSize = bytesPerEvent(since: mark)
 
 // MARK: Floor
 
@@ -434,23 +447,35 @@ if Callgrind.isInstalled {
 }
 
 // `--floor-only`: this section alone (quick to repeat while working on the step path).
-if report.flag("--floor-only") {
+if floorOnly {
     report.finish()
     exit(0)
 }
 print("")
-var mark = tracePaths.count
-let ppOn = try measure { try pingPong(.on) }
-let ppSize = bytesPerEvent(since: mark)
+let ppOn = pingPongRuns[2]
 let ppDefault = measure { defaultExecutorPingPong() }
-let csOff = try measure { try callSoonChurn(.off) }
 mark = tracePaths.count
-let csOn = try measure { try callSoonChurn(.on) }
+let callSoonRuns = try measureInterleaved(runs: runs, [{ try callSoonChurn(.off) }, { try callSoonChurn(.on) }])
+let (csOff, csOn) = (callSoonRuns[0], callSoonRuns[1])
 let csSize = bytesPerEvent(since: mark)
-let s0Off = try measure { try sleepZeroFanOut(.off) }
 mark = tracePaths.count
-let s0On = try measure { try sleepZeroFanOut(.on) }
+let sleepZeroRuns = try measureInterleaved(runs: runs, [{ try sleepZeroFanOut(.off) }, { try sleepZeroFanOut(.on) }])
+let (s0Off, s0On) = (sleepZeroRuns[0], sleepZeroRuns[1])
 let s0Size = bytesPerEvent(since: mark)
+let droppedQuiet = droppedEvents
+
+// The loaded column: the same workloads while a process this bench starts spins on one core, as
+// another tenant of these 2-vCPU machines does. The recorder's writer thread then competes with
+// the loop thread for the one core left.
+droppedEvents = 0
+let busy = try BusyProcess()
+let loaded = try [
+    measureInterleaved(runs: runs, [{ try pingPong(.off) }, { try pingPong(.on) }]),
+    measureInterleaved(runs: runs, [{ try callSoonChurn(.off) }, { try callSoonChurn(.on) }]),
+    measureInterleaved(runs: runs, [{ try sleepZeroFanOut(.off) }, { try sleepZeroFanOut(.on) }]),
+]
+busy.stop()
+let droppedLoaded = droppedEvents
 let pyPP = peerRate("asyncio", "pingpong", sizes.pingpong), uvPP = peerRate("uvloop", "pingpong", sizes.pingpong)
 let pyCS = peerRate("asyncio", "callsoon", sizes.callsoon), uvCS = peerRate("uvloop", "callsoon", sizes.callsoon)
 let pyS0 = peerRate("asyncio", "sleep0", sizes.sleep0), uvS0 = peerRate("uvloop", "sleep0", sizes.sleep0)
@@ -477,6 +502,29 @@ row(["ping-pong steps/s", pyPP.map { "\($0)" } ?? "n/a", uvPP.map { "\($0)" } ??
 row(["callSoon churn callbacks/s", pyCS.map { "\($0)" } ?? "n/a", uvCS.map { "\($0)" } ?? "n/a", ""])
 row(["sleep(0) fan-out steps/s", pyS0.map { "\($0)" } ?? "n/a", uvS0.map { "\($0)" } ?? "n/a", ""])
 
+print("\nloaded: the same workloads while a busy process spins on one core")
+row(["workload", "LoopRuntime, tracing off", "LoopRuntime, tracing on", ""])
+for (name, runs) in zip(["ping-pong steps/s", "callSoon churn callbacks/s", "sleep(0) fan-out steps/s"], loaded) {
+    row([name, "\(runs[0])", "\(runs[1])", ""])
+}
+for (name, unit, runs) in zip3(["ping-pong", "callSoon churn", "sleep(0) fan-out"], ["steps/s", "callbacks/s", "steps/s"], loaded) {
+    report.record("\(name), tracing off, loaded", unit: unit, runs[0])
+    report.record("\(name), traced, loaded", unit: unit, runs[1])
+}
+
+print("\ntraced ÷ untraced (runs paired; quiet, and loaded with one core taken)")
+row(["workload", "quiet", "loaded", "goal"])
+let quietPairs = [(ppOn, ppOff), (csOn, csOff), (s0On, s0Off)]
+for (name, (quiet, loadedRuns)) in zip(["ping-pong", "callSoon churn", "sleep(0) fan-out"], zip(quietPairs, loaded)) {
+    let q = Summary.pairedRatio(quiet.0, quiet.1), l = Summary.pairedRatio(loadedRuns[1], loadedRuns[0])
+    row([name, q.formatted(times), l.formatted(times), "≥ 0.90"])
+    report.record("\(name), traced ÷ untraced, quiet", unit: "ratio", q, goal: ">= 0.90")
+    report.record("\(name), traced ÷ untraced, loaded", unit: "ratio", l, goal: ">= 0.90")
+}
+row(["events dropped by the recorder", "\(droppedQuiet)", "\(droppedLoaded)", "0"])
+report.record("events dropped, quiet", unit: "events", Summary(samples: [Double(droppedQuiet)]), goal: "<= 0")
+report.record("events dropped, loaded", unit: "events", Summary(samples: [Double(droppedLoaded)]), goal: "<= 0")
+
 print("\nratios (medians of this invocation)")
 /// Prints `a ÷ b` and records it.
 @MainActor func ratio(_ name: String, _ a: Summary, _ b: Summary?, goal: String? = nil) {
@@ -485,12 +533,9 @@ print("\nratios (medians of this invocation)")
     if let b { report.record(name, unit: "ratio", .ratio(a, b), goal: goal) }
 }
 ratio("ping-pong, tracing off ÷ uvloop", ppOff, uvPP, goal: ">= 8")
-ratio("ping-pong, traced ÷ untraced", ppOn, ppOff, goal: ">= 0.90")
 ratio("ping-pong, tracing off ÷ default executor", ppOff, ppDefault, goal: ">= 2")
 ratio("callSoon, tracing off ÷ uvloop", csOff, uvCS)
-ratio("callSoon, traced ÷ untraced", csOn, csOff, goal: ">= 0.90")
 ratio("sleep(0), tracing off ÷ uvloop", s0Off, uvS0)
-ratio("sleep(0), traced ÷ untraced", s0On, s0Off, goal: ">= 0.90")
 
 // The watchdog's cost: what the loop thread pays per step to publish each step's start (the
 // watchdog thread itself sleeps between checks). Traced ping-pong with the watchdog on and off,
