@@ -63,30 +63,32 @@ public struct EventType: RawRepresentable, Hashable, Sendable, Comparable, Custo
     public static func < (a: EventType, b: EventType) -> Bool { a.rawValue < b.rawValue }
 
     public static let stringDef = EventType(1)
-    public static let loopStart = EventType(2)
-    public static let loopStop = EventType(3)
-    public static let pollBegin = EventType(4)
-    public static let pollEnd = EventType(5)
-    public static let taskCreate = EventType(6)
-    public static let stepBegin = EventType(7)
-    public static let stepEnd = EventType(8)
-    public static let wakeup = EventType(9)
-    public static let callbackScheduled = EventType(10)
-    public static let callbackBegin = EventType(11)
-    public static let callbackEnd = EventType(12)
-    public static let timerFired = EventType(13)
-    public static let ioWait = EventType(14)
-    public static let ioReady = EventType(15)
-    public static let executorSubmit = EventType(16)
-    public static let executorBegin = EventType(17)
-    public static let executorEnd = EventType(18)
-    public static let userMark = EventType(19)
-    public static let userSpanBegin = EventType(20)
-    public static let userSpanEnd = EventType(21)
-    public static let lostEvents = EventType(22)
-    public static let callbackCancelled = EventType(23)
-    public static let ioWaitRemoved = EventType(24)
-    public static let taskObserved = EventType(25)
+    // The types an emit writes are computed, not stored: a stored `static let` of another module
+    // is reached through its lazy-initialization accessor, a call per event on the hot path.
+    @inlinable public static var loopStart: EventType { EventType(2) }
+    @inlinable public static var loopStop: EventType { EventType(3) }
+    @inlinable public static var pollBegin: EventType { EventType(4) }
+    @inlinable public static var pollEnd: EventType { EventType(5) }
+    @inlinable public static var taskCreate: EventType { EventType(6) }
+    @inlinable public static var stepBegin: EventType { EventType(7) }
+    @inlinable public static var stepEnd: EventType { EventType(8) }
+    @inlinable public static var wakeup: EventType { EventType(9) }
+    @inlinable public static var callbackScheduled: EventType { EventType(10) }
+    @inlinable public static var callbackBegin: EventType { EventType(11) }
+    @inlinable public static var callbackEnd: EventType { EventType(12) }
+    @inlinable public static var timerFired: EventType { EventType(13) }
+    @inlinable public static var ioWait: EventType { EventType(14) }
+    @inlinable public static var ioReady: EventType { EventType(15) }
+    @inlinable public static var executorSubmit: EventType { EventType(16) }
+    @inlinable public static var executorBegin: EventType { EventType(17) }
+    @inlinable public static var executorEnd: EventType { EventType(18) }
+    @inlinable public static var userMark: EventType { EventType(19) }
+    @inlinable public static var userSpanBegin: EventType { EventType(20) }
+    @inlinable public static var userSpanEnd: EventType { EventType(21) }
+    @inlinable public static var lostEvents: EventType { EventType(22) }
+    @inlinable public static var callbackCancelled: EventType { EventType(23) }
+    @inlinable public static var ioWaitRemoved: EventType { EventType(24) }
+    @inlinable public static var taskObserved: EventType { EventType(25) }
     public static let recordingEnd = EventType(26)
     public static let streamEnd = EventType(27)
     // 38–45: stacks and the loop watchdog (format 1.2). See `StackKind` and `TraceStream+Stacks`.
@@ -100,6 +102,8 @@ public struct EventType: RawRepresentable, Hashable, Sendable, Comparable, Custo
     public static let taskUntracked = EventType(35)
     public static let executorFactory = EventType(46)
     public static let runtimeJob = EventType(47)
+    // 58–61: the recorder (format 1.3).
+    @inlinable public static var stepYield: EventType { EventType(58) }
 
     /// The spec row of this type, if this reader knows it.
     @inlinable public var spec: EventSpec? { TraceSpec.byType[Int(rawValue)] }
@@ -187,7 +191,7 @@ public enum TraceSpec {
     public static let majorVersion: UInt16 = 1
     /// The minor version this code writes. A reader accepts any minor version and skips event
     /// types it does not know, using the schema stored in the file header.
-    public static let minorVersion: UInt16 = 2
+    public static let minorVersion: UInt16 = 3
 
     static let stepOutcomeNames = ["suspended", "yielded", "completed", "failed", "cancelled"]
     static let wakerKindNames = ["task", "callback", "timer", "io", "thread", "executor"]
@@ -312,6 +316,8 @@ public enum TraceSpec {
         EventSpec(type: .runtimeJob, name: "runtimeJob", args: [ArgSpec("kind", .uvarint)], timed: true,
                   sinceMinor: 2,
                   summary: "The running step or callback is a Swift runtime job, not a task: kind 192–194 a default-actor drain, run for the step's task (the one that scheduled it); 196 an isolated deinit."),
+        EventSpec(type: .stepYield, name: "stepYield", args: [ArgSpec("site", .string)], timed: true, sinceMinor: 3,
+                  summary: "The running task's step ends by making the task ready again (a `sleep(0)`): stands for two events at this record's time, `stepEnd` (outcome 1 yielded, this site) and then `wakeup` of that task (waker 0 task, wakerID the task). See \"Records that stand for two events\"."),
     ]
 
     /// The spec rows indexed by wire id (nil where unassigned).
