@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import TraceFormat
+import TraceTestSupport
 
 @Suite("stepYield: one record for a step that yields (format 1.3)")
 struct StepYieldTests {

@@ -12,6 +12,7 @@
 import BenchSupport
 import Foundation
 import TraceFormat
+import TraceTestSupport
 
 let usage = """
     usage: swift run -c release --package-path tools/bench format-bench [--quick] [--handoff-only] [--json]
