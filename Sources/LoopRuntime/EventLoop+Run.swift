@@ -237,9 +237,12 @@ extension EventLoop {
         }
         st.pointee.beacon?.ended()
         let final = outcome ?? (st.pointee.runningTaskRequeued ? .yielded : .suspended)
-        if final == .suspended || final == .yielded {
+        if final == .yielded && st.pointee.runningTaskYielded {
+            // A `sleep(.zero)` made the task ready again, by itself: stepEnd and wakeup in one
+            // record.
+            tracer.stepYield(site: st.pointee.suspendSite)
+        } else if final == .suspended || final == .yielded {
             tracer.stepEnd(final, site: st.pointee.suspendSite)
-            // A `sleep(.zero)` made the task ready again, by itself.
             if st.pointee.runningTaskYielded { tracer.wakeup(task: task, waker: .task, wakerID: task) }
         } else {
             tracer.stepEnd(final, site: nil)
