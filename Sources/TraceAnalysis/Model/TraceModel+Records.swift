@@ -68,5 +68,22 @@ extension TraceModel {
         var queued: [(readyAt: Int64, key: UInt64)] = []
         var queuedHead = 0
         var sawIOWait = false
+        /// Open user spans, innermost last (see `TraceModel+User`).
+        var spans: [OpenSpan] = []
+    }
+
+    /// A user span begun and not yet ended, with the step or callback it began in.
+    struct OpenSpan {
+        var name: SiteID
+        var begin: Int64
+        var slice: SliceIdentity
+    }
+
+    /// Which step or callback was open on a stream: its begin and its task (a step) or its
+    /// callback key with the top bit set; `begin == .min` when none was.
+    struct SliceIdentity: Equatable {
+        var begin: Int64
+        var owner: UInt64
+        static let none = SliceIdentity(begin: .min, owner: 0)
     }
 }

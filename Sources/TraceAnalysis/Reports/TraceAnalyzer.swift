@@ -145,7 +145,7 @@ public struct TraceAnalyzer: TraceObserver {
             findings.offer(d, BlockingFinding(kind: "step", task: s.task, name: model.name(ofTask: s.task), step: s.index,
                                               resumeSite: model.sites[s.resumeSite], suspendSite: model.sites[s.suspendSite],
                                               beginNanos: s.begin, durationNanos: d, windowDurationNanos: clipped(s.begin, s.end),
-                                              impact: impact))
+                                              impact: impact, delayedTasks: model.delayedTasks))
         }
         guard inWindow(s.begin) else { return }
         steps += 1
@@ -167,7 +167,8 @@ public struct TraceAnalyzer: TraceObserver {
                                                count: 0, totalNanos: 0, maxNanos: 0)].add(d)
             findings.offer(d, BlockingFinding(kind: "callback", task: 0, name: "callback \(c.handle)", step: 0,
                                               resumeSite: model.sites[c.site], suspendSite: "", beginNanos: c.begin,
-                                              durationNanos: d, windowDurationNanos: clipped(c.begin, c.end), impact: impact))
+                                              durationNanos: d, windowDurationNanos: clipped(c.begin, c.end), impact: impact,
+                                              delayedTasks: model.delayedTasks))
         }
         guard inWindow(c.begin) else { return }
         callbacks += 1
