@@ -41,10 +41,10 @@ struct PerfettoTraceWriter: ExportSink {
     }
 
     var sequences: [Sequence] = []
-    var sequenceOfTrack: [UInt64: Int32] = [:]
+    var sequenceOfTrack = IDTable(capacity: 64)
     var lastTrack: (track: UInt64, sequence: Int32) = (0, -1)
     /// What each sequence has interned: `sequence << 32 | kind << 28 | index` (see ``Interned``).
-    var interned = Set<UInt64>()
+    var interned = IDTable(capacity: 4096)
     /// Where the current packet's `interned_data` began (−1: none yet).
     var internedAt = -1
 
@@ -120,7 +120,7 @@ struct PerfettoTraceWriter: ExportSink {
     mutating func sequence(of track: UInt64) -> Int32 {
         if lastTrack.sequence >= 0 && lastTrack.track == track { return lastTrack.sequence }
         let s: Int32
-        if let known = sequenceOfTrack[track] {
+        if let known = sequenceOfTrack.find(track) {
             s = known
         } else {
             s = startSequence(track)
@@ -135,7 +135,7 @@ struct PerfettoTraceWriter: ExportSink {
         let s = Int32(sequences.count)
         let id = Self.headerSequence + 1 + UInt64(s)
         sequences.append(Sequence(id: id, track: track))
-        sequenceOfTrack[track] = s
+        sequenceOfTrack.insert(track, s)
         if buffer.isFull { output.write(&buffer) }
         let p = beginMessage(1)
         uintField(10, id)
@@ -185,7 +185,10 @@ struct PerfettoTraceWriter: ExportSink {
     /// Whether `index` of `kind` still needs interning on sequence `s` (and marks it interned).
     @inline(__always)
     mutating func needs(_ kind: Interned, _ index: UInt64, on s: Int32) -> Bool {
-        interned.insert(UInt64(UInt32(bitPattern: s)) << 32 | kind.rawValue << 26 | index).inserted
+        let key = UInt64(UInt32(bitPattern: s)) << 32 | kind.rawValue << 26 | index
+        if interned.find(key) != nil { return false }
+        interned.insert(key, 0)
+        return true
     }
 
     /// One entry of the packet's `interned_data` (opened by the first entry it needs).
