@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TraceTestSupport
 
 /// `looptrace export` and `looptrace report --json` read a trace through one model: this checks
 /// that they say the same about it, for every sample and for a trace recorded now.
@@ -63,7 +64,7 @@ struct ExportAgreementTests {
 
     /// Compares the export of `trace` with its report.
     static func checkAgreement(_ trace: String) throws {
-        let scratch = Scratch()
+        let scratch = TemporaryDirectory(prefix: "export-agreement")
         let out = scratch.path + "/out.json"
         let exported = try looptrace(["export", trace, "-o", out])
         #expect(exported.status == 0, "\(exported.stderr)")
@@ -117,7 +118,7 @@ struct ExportAgreementTests {
 
     @Test("export and report --json agree on a slow-service trace recorded now")
     func freshSlowServiceAgrees() throws {
-        let scratch = Scratch()
+        let scratch = TemporaryDirectory(prefix: "export-agreement")
         let trace = scratch.path + "/slow.trace"
         let run = try runProcess(builtProduct("slow-service"), [], environment: ["LOOPTRACE": trace])
         #expect(run.status == 0, "\(run.stderr)")

@@ -61,6 +61,15 @@ public final class TraceModel {
         /// The stream seen last, and its index: consecutive chunks are mostly of one stream.
         var lastStreamID: UInt32 = 0
         var lastStreamSlot = -1
+        /// ``SuspendReason`` named by each site's operation, by ``SiteID``: `noOperation` when it
+        /// names none, `unclassified` until first needed (see `TraceModel+Waits`).
+        var siteReasons: [UInt8] = []
+        /// Thread-pool jobs seen in part, by job id (see `TraceModel+Executor`).
+        var jobs: [UInt64: PendingJob] = [:]
+        /// Jobs submitted and never finished, counted at the trace end.
+        var unfinishedJobs = 0
+        /// Locks held now, by lock id (see `TraceModel+Sync`).
+        var heldLocks: [UInt64: HeldLock] = [:]
         /// Images, stacks and watchdog samples (rare records, collected as they come).
         let stackTable = StackTable()
         /// The tasks the blocking step or callback being reported held up (see `delayedTasks`).
@@ -172,6 +181,10 @@ public final class TraceModel {
         guard taskFilter != nil else { return true }
         return st.pointee.taskIndex.find(id).map { tasks[$0].selected } ?? false
     }
+
+    /// Thread-pool jobs submitted and never finished by the trace end (withdrawn by their task's
+    /// cancellation, or still queued or running); set by ``finish(into:)``.
+    public var unfinishedJobs: Int { st.pointee.unfinishedJobs }
 
     /// The number of tasks alive now.
     public var liveTasks: Int { tasks.liveCount }
