@@ -24,8 +24,6 @@ struct ExportTimeline<Sink: ExportSink>: TraceObserver {
         var selected: Bool
         /// Its task track is shown.
         var tracked: Bool
-        var running = false
-        var wokenWhileRunning = false
         /// The wake flow waiting for its next step: id (0: none), source thread and time, and
         /// whether the source slice was written.
         var flow: UInt64 = 0
@@ -222,12 +220,6 @@ struct ExportTimeline<Sink: ExportSink>: TraceObserver {
         switch change.to {
         case .ready?:
             readyChanged(1, at: change.at)
-            t.running = false
-            if change.from == .created || change.from == .suspended {
-                // An effective wakeup: its flow starts in the slice open on the waker's stream.
-                t.flow = 0
-                addSource(id, stream: change.wake?.stream ?? change.stream, at: change.at)
-            }
             tasks[id] = t
         case .running?:
             let s = slot(change.stream)
@@ -242,8 +234,6 @@ struct ExportTimeline<Sink: ExportSink>: TraceObserver {
             streams[s].stepFlowTime = t.flowTime
             streams[s].stepFlowShown = t.flowShown
             t.flow = 0
-            t.running = true
-            t.wokenWhileRunning = false
             t.ioFD = -1
             tasks[id] = t
         case .done?:
@@ -252,7 +242,6 @@ struct ExportTimeline<Sink: ExportSink>: TraceObserver {
             finished = (id, t)
             tasks[id] = nil
         case .suspended?, .created?, nil:
-            t.running = false
             tasks[id] = t
         }
     }
@@ -324,10 +313,9 @@ struct ExportTimeline<Sink: ExportSink>: TraceObserver {
                 streams[s].callbackIO = (ioReady[Self.ioKey(edge.stream, fd)] ?? 0) & 5
             }
         }
-        // Woken while it runs: the first such wakeup is effective (the model's rule); a wakeup
-        // that made it ready came as a transition.
-        guard var t = tasks[edge.task], t.running, !t.wokenWhileRunning else { return }
-        t.wokenWhileRunning = true
+        // A wakeup that made a difference (the model's `effective`) starts a flow in the slice
+        // open on the waker's stream; it replaces any flow the task still waited with.
+        guard edge.effective, var t = tasks[edge.task] else { return }
         t.flow = 0
         tasks[edge.task] = t
         addSource(edge.task, stream: edge.stream, at: edge.time)

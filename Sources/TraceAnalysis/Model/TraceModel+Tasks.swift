@@ -106,6 +106,7 @@ extension TraceModel {
         if edge.isSelfWake { task.pointee.selfWakes += 1 } else if kind == .task && wakerID != 0 { task.pointee.lastWakerTask = wakerID }
         switch task.pointee.state {
         case .created, .suspended:
+            edge.effective = true
             observer.taskState(TaskStateSlice(task: id, state: task.pointee.state, begin: task.pointee.since, end: t,
                                               site: task.pointee.site), model: self)
             if task.pointee.state == .suspended { endWait(task, at: t, waker: kind, wakerID: wakerID) }
@@ -116,6 +117,7 @@ extension TraceModel {
             task.pointee.pendingWake = edge
         case .running:
             if !task.pointee.wokenWhileRunning {
+                edge.effective = true
                 task.pointee.wokenWhileRunning = true
                 task.pointee.readyAt = t
                 task.pointee.pendingWake = edge

@@ -45,6 +45,10 @@ public struct WakeEdge: Sendable, Equatable {
     public var wakerStep: Int
     /// When the waker is the callback running on the same stream: its handle (else 0).
     public var wakerCallback: UInt64
+    /// Whether this wakeup changed anything: it made a created or suspended task ready, or it
+    /// was the first one while the task ran (which makes it ready at its step's end). Later
+    /// wakeups of a task already ready are counted but make no difference.
+    public var effective = false
     /// Whether the task woke itself (a yield or `sleep(0)`).
     public var isSelfWake: Bool { wakerKind == .task && wakerID == task }
 }
