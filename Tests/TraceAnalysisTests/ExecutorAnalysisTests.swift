@@ -4,7 +4,6 @@ import LoopRuntime
 import Testing
 import TraceAnalysis
 import TraceFormat
-import TraceTestSupport
 
 /// A LoopRuntime program that saturates a two-thread pool and measures, with the monotonic clock,
 /// when each job was submitted, began and ended: `latency`'s executor queue delay, run time and

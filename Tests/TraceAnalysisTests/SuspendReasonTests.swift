@@ -4,7 +4,6 @@ import LoopRuntime
 import Testing
 import TraceAnalysis
 import TraceFormat
-import TraceTestSupport
 
 /// A LoopRuntime program whose tasks each wait for one kind of thing, measuring each wait with
 /// the loop's clock: the analysis must put each task's suspended time under that reason, and the

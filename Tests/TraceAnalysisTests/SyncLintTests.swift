@@ -3,7 +3,6 @@ import LoopRuntime
 import Testing
 import TraceAnalysis
 import TraceFormat
-import TraceTestSupport
 
 /// LoopRuntime programs that hold locks and fill queues in known ways, measuring the holds with the
 /// loop's clock: the lock and queue lints must fire exactly where the program misbehaves.
