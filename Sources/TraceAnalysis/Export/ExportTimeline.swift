@@ -418,17 +418,23 @@ struct ExportTimeline<Sink: ExportSink>: TraceObserver {
             slice.flowInTime = st.stepFlowTime
             summary.flows += 1
         }
+        summary.steps += 1
+        write(slice, nested: nested, model: model) {
+            "blocking step: \($0.strings[name]) step #\(record.index) (\(Durations.format(record.duration)))"
+        }
+    }
+
+    /// Writes a step or callback slice with its nested spans and the flows that start in it;
+    /// a blocking one also gets a marker across the process, named by `marker`, and the tasks
+    /// it delayed.
+    mutating func write(_ slice: ExportSlice, nested: [ExportNested], model: TraceModel, marker: (Self) -> String) {
         sink.slice(slice, nested: nested[...], flowsOut: flowScratch[...], delayed: slice.blocking ? model.delayedTasks[...] : [],
                    strings: &strings)
-        summary.steps += 1
         summary.spans += nested.count
-        if slice.blocking {
-            summary.blocking += 1
-            if admit(1, at: record.begin) {
-                sink.marker(name: "blocking step: \(strings[name]) step #\(record.index) (\(Durations.format(record.duration)))"
-                            + Self.delayedText(model.delayedTasks),
-                            at: record.begin, strings: &strings)
-            }
+        guard slice.blocking else { return }
+        summary.blocking += 1
+        if admit(1, at: slice.begin) {
+            sink.marker(name: marker(self) + Self.delayedText(model.delayedTasks), at: slice.begin, strings: &strings)
         }
     }
 
@@ -462,17 +468,9 @@ struct ExportTimeline<Sink: ExportSink>: TraceObserver {
         slice.ioEvents = streams[s].callbackIO
         slice.blocking = record.impact != nil && record.duration >= options.blockingThreshold
         if slice.blocking { slice.stack = stallStack(task: 0, begin: record.begin, model: model) }
-        sink.slice(slice, nested: nested[...], flowsOut: flowScratch[...], delayed: slice.blocking ? model.delayedTasks[...] : [],
-                   strings: &strings)
         summary.callbacks += 1
-        summary.spans += nested.count
-        if slice.blocking {
-            summary.blocking += 1
-            if admit(1, at: record.begin) {
-                sink.marker(name: "blocking callback: \(strings[slice.name]) (\(Durations.format(record.duration)))"
-                            + Self.delayedText(model.delayedTasks),
-                            at: record.begin, strings: &strings)
-            }
+        write(slice, nested: nested, model: model) {
+            "blocking callback: \($0.strings[slice.name]) (\(Durations.format(record.duration)))"
         }
     }
 
