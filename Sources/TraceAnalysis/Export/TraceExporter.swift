@@ -54,7 +54,8 @@ public enum TraceExporter {
         let pid = header.pid == 0 ? 1 : Int64(header.pid)
         var timeline = ExportTimeline(sink: sink, options: options, pid: pid,
                                       processName: header.program.isEmpty ? "looptrace" : header.program)
-        let model = TraceModel(blockingThreshold: options.blockingThreshold)
+        // The same suspend sites and task names as the reports, for unmodified code too.
+        let model = TraceModel(blockingThreshold: options.blockingThreshold, suspendSiteResolver: SuspendSiteResolver())
         do {
             try reader.forEachChunk { chunk in
                 model.consume(chunk, into: &timeline)
