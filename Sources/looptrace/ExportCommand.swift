@@ -15,9 +15,10 @@ struct ExportCommand: ParsableCommand {
             step it woke, blocking steps (category "blocking" and a marker), and the ready-queue \
             depth and loop lag counters. Times are µs from the trace start, exact to the ns.
 
-            JSON costs ~110 bytes per event and the viewers struggle past a few hundred MB: cut \
-            a window out of a big trace with --since/--until, --task or --around-blocking, cap \
-            it with --max-events, or write --format perfetto (about half the size).
+            JSON costs ~190 bytes per trace event and the viewers struggle past a few hundred \
+            MB: cut a window out of a big trace with --since/--until, --task or \
+            --around-blocking, cap it with --max-events, or write --format perfetto (about a \
+            fifth of the size: interned names and delta timestamps).
 
             A file output appears only when complete (written to a temporary file beside it, \
             then renamed over it; a symbolic link is followed and kept, its target replaced). \

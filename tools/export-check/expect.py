@@ -77,7 +77,9 @@ def expected_counts(looptrace, trace):
             st["step"] = None
             w = task(tid)
             if e["outcome"] in ("suspended", "yielded"):
-                w["state"] = "ready" if (w["wwr"] or e["outcome"] == "yielded") else "suspended"
+                # Suspended until its wakeup, also after a yield (the model's rule, in the
+                # TraceAnalysis DocC), unless it was woken during the step.
+                w["state"] = "ready" if w["wwr"] else "suspended"
                 w["wwr"] = False
             else:
                 del tasks[tid]

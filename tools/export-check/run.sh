@@ -53,7 +53,7 @@ for trace in "${samples[@]}"; do
     sh -c "python3 '$here/check_chrome.py' '$json' --trace '$trace' --looptrace '$bin' > '$work/$name.sum'"
   check "$name: export protobuf" "$bin" export "$trace" --format perfetto -o "$pb" >/dev/null
   check "$name: protobuf decodes with protoc, same counts as JSON" \
-    python3 "$here/check_perfetto.py" "$pb" --compare "$work/$name.sum"
+    python3 "$here/check_perfetto.py" "$pb" --compare "$work/$name.sum" --json "$json"
   echo "      $(cat "$work/$name.sum")"
 
   # A window from the middle: slices kept whole, flows still complete.

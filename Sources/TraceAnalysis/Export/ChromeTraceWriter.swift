@@ -82,12 +82,15 @@ struct ChromeTraceWriter: ExportSink {
     }
 
     mutating func slice(_ slice: ExportSlice, nested: ArraySlice<ExportNested>, flowsOut: ArraySlice<UInt64>,
-                        strings: inout ExportStrings) {
+                        delayed: ArraySlice<UInt64>, strings: inout ExportStrings) {
         open()
         buffer.literal("{\"ph\":\"X\",")
         place(tid: slice.tid, ts: slice.begin)
         buffer.literal(",\"dur\":")
         buffer.micros(slice.duration)
+        // Args say only what the name and the track do not: a step's index is in its name, a
+        // callback's site too; empty sites and the usual outcome ("suspended") are left out,
+        // and the resume site is only on blocking steps (see `ExportTimeline.step`).
         switch slice.kind {
         case .step:
             buffer.literal(slice.blocking ? ",\"cat\":\"step,blocking\",\"name\":\"" : ",\"cat\":\"step\",\"name\":\"")
@@ -99,21 +102,21 @@ struct ChromeTraceWriter: ExportSink {
             buffer.int(Int64(slice.stepIndex))
             buffer.literal("\",\"args\":{\"task\":")
             buffer.uint(slice.task)
-            buffer.literal(",\"step\":")
-            buffer.int(Int64(slice.stepIndex))
-            buffer.literal(",\"resume\":")
-            strings.appendQuoted(slice.resumeSite, to: &buffer)
-            buffer.literal(",\"suspend\":")
-            strings.appendQuoted(slice.site, to: &buffer)
-            buffer.literal(",\"outcome\":\"")
-            buffer.literal(Self.outcomeNames[Int(slice.outcome.rawValue)])
-            if slice.stack >= 0 {
-                buffer.literal("\",\"stack\":")
-                strings.appendQuoted(slice.stack, to: &buffer)
-                buffer.literal(slice.blocking ? ",\"blocking\":true}}" : "}}")
-            } else {
-                buffer.literal(slice.blocking ? "\",\"blocking\":true}}" : "\"}}")
+            if slice.resumeSite != 0 {
+                buffer.literal(",\"resume\":")
+                strings.appendQuoted(slice.resumeSite, to: &buffer)
             }
+            if slice.site != 0 {
+                buffer.literal(",\"suspend\":")
+                strings.appendQuoted(slice.site, to: &buffer)
+            }
+            if slice.outcome != .suspended {
+                buffer.literal(",\"outcome\":\"")
+                buffer.literal(Self.outcomeNames[Int(slice.outcome.rawValue)])
+                buffer.byte(UInt8(ascii: "\""))
+            }
+            blockingArgs(slice, delayed: delayed, strings: strings)
+            buffer.literal("}}")
         case .callback:
             buffer.literal(slice.blocking ? ",\"cat\":\"callback,blocking\",\"name\":" : ",\"cat\":\"callback\",\"name\":")
             strings.appendQuoted(slice.name, to: &buffer)
@@ -124,13 +127,9 @@ struct ChromeTraceWriter: ExportSink {
                 buffer.literal(Self.callbackKindNames[Int(kind.rawValue)])
                 buffer.byte(UInt8(ascii: "\""))
             }
-            buffer.literal(",\"site\":")
-            strings.appendQuoted(slice.site, to: &buffer)
-            if slice.stack >= 0 {
-                buffer.literal(",\"stack\":")
-                strings.appendQuoted(slice.stack, to: &buffer)
-            }
-            buffer.literal(slice.blocking ? ",\"blocking\":true}}" : "}}")
+            ioArgs(slice)
+            blockingArgs(slice, delayed: delayed, strings: strings)
+            buffer.literal("}}")
         case .span:
             buffer.literal(",\"cat\":\"user\",\"name\":")
             strings.appendQuoted(slice.name, to: &buffer)
@@ -140,6 +139,7 @@ struct ChromeTraceWriter: ExportSink {
             strings.appendQuoted(slice.name, to: &buffer)
             buffer.literal(",\"args\":{\"task\":")
             buffer.uint(slice.task)
+            ioArgs(slice)
             buffer.literal("}}")
         }
         for span in nested {
@@ -167,6 +167,36 @@ struct ChromeTraceWriter: ExportSink {
             place(tid: slice.tid, ts: slice.begin)
             buffer.byte(UInt8(ascii: "}"))
         }
+    }
+
+    /// `,"fd":5,"io":"read"` for an I/O wait or callback.
+    @inline(__always)
+    mutating func ioArgs(_ slice: ExportSlice) {
+        guard slice.fd >= 0 else { return }
+        buffer.literal(",\"fd\":")
+        buffer.int(Int64(slice.fd))
+        if let text = ExportSlice.ioText(slice.ioEvents) {
+            buffer.literal(",\"io\":\"")
+            buffer.literal(text)
+            buffer.byte(UInt8(ascii: "\""))
+        }
+    }
+
+    /// `,"stack":…,"blocking":true,"delayed":[…]` for a blocking slice.
+    @inline(__always)
+    mutating func blockingArgs(_ slice: ExportSlice, delayed: ArraySlice<UInt64>, strings: ExportStrings) {
+        if slice.stack >= 0 {
+            buffer.literal(",\"stack\":")
+            strings.appendQuoted(slice.stack, to: &buffer)
+        }
+        guard slice.blocking else { return }
+        buffer.literal(",\"blocking\":true,\"delayed\":[")
+        for (i, task) in delayed.enumerated() {
+            buffer.ensure(24)
+            if i > 0 { buffer.byte(UInt8(ascii: ",")) }
+            buffer.uint(task)
+        }
+        buffer.byte(UInt8(ascii: "]"))
     }
 
     mutating func marker(name: String, at time: Int64, strings: inout ExportStrings) {

@@ -45,6 +45,9 @@ public struct ExportSummary: Sendable, Equatable {
     public var states = 0
     /// Wake flows written (each with both ends).
     public var flows = 0
+    /// Wakeups the model saw (every `wakeup`, as `report` counts them); the flows are the ones
+    /// made inside a step or callback that woke a task not yet ready.
+    public var wakeups = 0
     /// Blocking steps and callbacks written.
     public var blocking = 0
     /// Watchdog stall samples written as instants.

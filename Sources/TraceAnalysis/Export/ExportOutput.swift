@@ -359,22 +359,37 @@ public struct ExportBuffer {
         }
     }
 
-    /// Starts a length-delimited field whose length is patched by ``endLength(_:)``: four bytes
-    /// of redundant varint, as Perfetto's own protozero writes nested messages, so that nothing
-    /// needs to be built twice. Parsers accept non-minimal varints.
+    /// Starts a length-delimited field whose length is patched by ``endLength(_:)``: one byte is
+    /// reserved, which holds the length of nearly every message the exporter writes (< 128
+    /// bytes), so that nothing needs to be built twice.
     @inline(__always)
     mutating func beginLength() -> Int {
         let at = count
-        count += 4
+        count += 1
         return at
     }
 
+    /// Writes the length of the field begun at `at` as a minimal varint; a body of 128 bytes or
+    /// more moves up by the extra length bytes (rare: long names, the first packet of a sequence).
     @inline(__always)
     mutating func endLength(_ at: Int) {
-        let length = UInt32(count - at - 4)
-        base[at] = UInt8(truncatingIfNeeded: length) | 0x80
-        base[at + 1] = UInt8(truncatingIfNeeded: length >> 7) | 0x80
-        base[at + 2] = UInt8(truncatingIfNeeded: length >> 14) | 0x80
-        base[at + 3] = UInt8(truncatingIfNeeded: length >> 21) & 0x7F
+        let length = count - at - 1
+        if _fastPath(length < 128) {
+            base[at] = UInt8(truncatingIfNeeded: length)
+            return
+        }
+        moveForLength(at, length)
+    }
+
+    mutating func moveForLength(_ at: Int, _ length: Int) {
+        var size = 1
+        var v = length >> 7
+        while v > 0 { size += 1; v >>= 7 }
+        ensure(size - 1)
+        memmove(base + at + size, base + at + 1, length)
+        let end = count + size - 1
+        count = at
+        varint(UInt64(length))
+        count = end
     }
 }

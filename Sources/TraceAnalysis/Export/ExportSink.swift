@@ -32,6 +32,9 @@ public struct ExportSlice {
     /// The task of a step or state slice.
     public var task: UInt64 = 0
     public var taskName: Int32 = 0
+    /// A state slice that is the first of its task on its lane (a reused lane changes task
+    /// there): the protobuf names the task on these only.
+    public var firstOfTask = false
     /// The 1-based step index within its task.
     public var stepIndex = 0
     public var resumeSite: Int32 = 0
@@ -46,6 +49,11 @@ public struct ExportSlice {
     public var flowIn: UInt64 = 0
     public var flowInTid: Int64 = 0
     public var flowInTime: Int64 = 0
+    /// The descriptor of an I/O wait (a suspended state ended by readiness) or of the I/O
+    /// callback that handled it; −1 for none.
+    public var fd: Int32 = -1
+    /// What it waited for or was ready for: 1 read, 4 write (0: unknown).
+    public var ioEvents: UInt32 = 0
     /// A blocking step's or callback's stack from the loop watchdog (an ``ExportStrings`` index:
     /// where it blocked, then its frames); -1 when none.
     public var stack: Int32 = -1
@@ -65,10 +73,11 @@ public struct ExportNested {
 public protocol ExportSink {
     /// The process: its pid and name. Called once, first.
     mutating func process(pid: Int64, name: String, strings: inout ExportStrings)
-    /// A slice; `nested` holds the user spans inside it sorted by (begin, longest first), and
-    /// `flowsOut` the ids of wake flows that start inside it (their ends come with later steps).
+    /// A slice; `nested` holds the user spans inside it sorted by (begin, longest first),
+    /// `flowsOut` the ids of wake flows that start inside it (their ends come with later steps),
+    /// and `delayed` the tasks a blocking step or callback held up, in id order.
     mutating func slice(_ slice: ExportSlice, nested: ArraySlice<ExportNested>, flowsOut: ArraySlice<UInt64>,
-                        strings: inout ExportStrings)
+                        delayed: ArraySlice<UInt64>, strings: inout ExportStrings)
     /// A process-scoped marker (a blocking step, lost events).
     mutating func marker(name: String, at time: Int64, strings: inout ExportStrings)
     /// A thread-scoped instant (a user mark).
@@ -82,4 +91,16 @@ public protocol ExportSink {
     mutating func thread(tid: Int64, name: String, sortIndex: Int, strings: inout ExportStrings)
     /// The end: `metadata` goes into the output's metadata.
     mutating func finish(metadata: [(String, String)])
+}
+
+extension ExportSlice {
+    /// "read", "write" or "read,write" for epoll events (nil when neither).
+    static func ioText(_ events: UInt32) -> StaticString? {
+        switch events & 5 {
+        case 1: "read"
+        case 4: "write"
+        case 5: "read,write"
+        default: nil
+        }
+    }
 }

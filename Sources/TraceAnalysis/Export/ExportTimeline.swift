@@ -1,20 +1,16 @@
 import TraceFormat
 
-/// Rebuilds, from a trace's events in one streaming pass, what the export draws — steps and
-/// callbacks on the loop thread with user spans inside, each task's contiguous state slices on a
-/// lane, wake flows from the waker's slice to the woken step, blocking markers and the counters —
-/// and hands every item to a sink as soon as it closes.
+/// What the export draws, built from ``TraceModel``'s semantic records: it is one more
+/// ``TraceObserver`` on the model, as the reports are, so the export and `report` cannot
+/// disagree on steps, callbacks, wakeups, task states or blocking.
 ///
-/// Why its own small state machine instead of ``TraceModel``'s observer: a flow's source must be
-/// the slice *open* at the wakeup (the model reports slices when they close and does not say
-/// which callback a timer's wakeup ran in), and the ready-queue counter needs the moment a task
-/// enters the ready state, which the observer does not report. See the export notes in the
-/// report on issue 5 for the hooks that would let this move onto the model.
+/// It keeps only what drawing needs on top of the model: each task's lane and the wake flow
+/// waiting for its next step, each stream's open step or callback (the wake flows that start in
+/// it and the user spans nested in it until it closes), the ready-queue depth and each loop
+/// iteration's lag. Every item goes to the sink as soon as it closes.
 ///
-/// Memory follows the live population (tasks, pending callbacks, distinct strings), never the
-/// trace's length. Damage-tolerant: an event that does not fit (a `stepEnd` with no step open,
-/// a second `stepBegin`) is counted in ``ExportSummary/anomalies`` and skipped.
-struct ExportTimeline<Sink: ExportSink> {
+/// Memory follows the live population (tasks, distinct strings), never the trace's length.
+struct ExportTimeline<Sink: ExportSink>: TraceObserver {
     var sink: Sink
     var strings = ExportStrings()
     let options: ExportOptions
@@ -23,14 +19,7 @@ struct ExportTimeline<Sink: ExportSink> {
     struct TaskInfo {
         var name: Int32
         var lane: Int32 = -1
-        var state: ExportTaskState = .created
-        var since: Int64
         var createdAt: Int64
-        /// Where it last suspended: the suspended slice's site and the next step's resume site.
-        var site: Int32 = 0
-        var readyAt: Int64 = 0
-        var steps = 0
-        var wokenWhileRunning = false
         /// Its steps are shown (`--task`).
         var selected: Bool
         /// Its task track is shown.
@@ -41,37 +30,38 @@ struct ExportTimeline<Sink: ExportSink> {
         var flowTid: Int64 = 0
         var flowTime: Int64 = 0
         var flowShown = false
+        /// A state slice of it was written (the next is not its lane's first for it).
+        var stateWritten = false
+        /// Readiness interest it registered in its last step (fd −1: none).
+        var ioFD: Int32 = -1
+        var ioEvents: UInt32 = 0
+    }
+
+    /// The step or callback open on a stream.
+    enum Open: Equatable {
+        case none
+        case step(task: UInt64, begin: Int64)
+        case callback(handle: UInt64, begin: Int64)
     }
 
     struct StreamInfo {
         /// The stream id from the file.
-        var id: UInt32 = 0
-        var tid: Int64 = 0
+        var id: UInt32
+        var tid: Int64
         var announced = false
-        var stepOpen = false
-        /// The site of the `suspendStack` just read (a string index, 0 for none): the next
-        /// `stepEnd`'s, for unmodified code.
-        var pendingSuspendSite: Int32 = 0
-        var stepTask: UInt64 = 0
-        var stepBegin: Int64 = 0
-        var stepIndex = 0
-        var stepResume: Int32 = 0
+        var open = Open.none
+        /// The open step's incoming wake flow (copied from its task when it began).
         var stepFlow: UInt64 = 0
         var stepFlowTid: Int64 = 0
         var stepFlowTime: Int64 = 0
         var stepFlowShown = false
-        var callbackOpen = false
-        var callbackHandle: UInt64 = 0
-        var callbackBegin: Int64 = 0
         /// Effective wakeups made inside the open slice: (task, time).
         var sources: [(task: UInt64, time: Int64)] = []
-        /// Open user spans: name, begin, the slice serial at the begin, inside a slice.
-        var spanStack: [(name: Int32, begin: Int64, serial: UInt64, inSlice: Bool)] = []
         /// User spans closed inside the open slice.
         var nested: [ExportNested] = []
-        /// Bumped at every step or callback begin and end: a span whose serial changed crossed
-        /// a slice boundary and cannot nest.
-        var serial: UInt64 = 0
+        /// The descriptor whose readiness the open callback handled (from its I/O wakeups).
+        var callbackFD: Int32 = -1
+        var callbackIO: UInt32 = 0
         var iterationStart: Int64 = -1
         var lag: Int64 = 0
         var lastLag: Int64 = -1
@@ -88,44 +78,31 @@ struct ExportTimeline<Sink: ExportSink> {
     /// come from the file and may be as large as 2^32 − 1, so they never size an array.
     var streams: [StreamInfo] = []
     var streamSlots: [UInt32: Int] = [:]
-    var tasks: [UInt64: TaskInfo] = [:]
-    /// Scheduled callbacks not yet run: key → (site, kind), in two generations: when the young
-    /// one fills up it becomes the old one and the previous old one is dropped, so timers that
-    /// never fire (cancelled, or pending at the end) cannot grow memory without bound; only the
-    /// site names of callbacks scheduled very long before they run are lost.
-    var callbacks: [UInt64: (site: Int32, kind: UInt8)] = [:]
-    var oldCallbacks: [UInt64: (site: Int32, kind: UInt8)] = [:]
-    /// `(stream, string id)` → string index.
-    var stringIDs: [UInt64: Int32] = [:]
+    var lastStream: (id: UInt32, slot: Int) = (0, -1)
+    var tasks = IDMap<TaskInfo>()
+    /// The task that just finished, for its final step's record.
+    var finished: (id: UInt64, info: TaskInfo?) = (0, nil)
+    /// ``SiteID`` → ``ExportStrings`` index (−1: not yet interned).
+    var siteStrings: [Int32] = [0]
     var suspendedNames: [Int32: Int32] = [:]
     var callbackNames: [Int32: Int32] = [:]
+    /// Readiness interest registered per (stream, fd), and the last readiness seen.
+    var ioInterest: [UInt64: UInt32] = [:]
+    var ioReady: [UInt64: UInt32] = [:]
     var lanes: [Lane] = []
     var freeLanes: [Int32] = []
     var readyDepth = 0
     var nextFlow: UInt64 = 1
-    var traceEnd: Int64 = 0
     var flowScratch: [UInt64] = []
     /// Tasks that matched `--task` (for its "no such task" error).
     var tasksMatched = 0
-    /// When set, the `collectBlocking` worst blocking steps with the tasks ready while they ran
-    /// (the first pass of `--around-blocking`).
-    var collectBlocking = 0
-    var blockingFindings: [BlockingWindowFinding] = []
-    /// The last timer fired (handle, due time): a wakeup by it right after belongs to it.
-    var lastTimerFired: (handle: UInt64, due: Int64) = (0, .min)
-    /// The watchdog's images, stacks and samples (see `ExportTimeline+Stalls`).
-    var stallTable = StackTable()
     var stallSymbolizer = Symbolizer()
-    /// Names unmodified code's suspend chains and task entries (`suspendStack`, `taskEntry`).
-    let suspendSites = SuspendSiteResolver()
     let stateNames: [Int32]
     let callbackName: Int32
     let allTime: Bool
 
     /// Synthetic tids of task lanes start here, above any Linux tid (pid_max ≤ 2^22).
     static var laneTidBase: Int64 { 1_000_000_000 }
-    /// Pending callbacks per generation.
-    static var maxPendingCallbacks: Int { 1 << 16 }
 
     init(sink: Sink, options: ExportOptions, pid: Int64, processName: String) {
         self.sink = sink
@@ -161,91 +138,47 @@ struct ExportTimeline<Sink: ExportSink> {
         return true
     }
 
+    /// The export string of a model site (a site, a span or mark name).
     @inline(__always)
-    mutating func string(stream: UInt32, id: UInt64, chunk: DecodedChunk) -> Int32 {
-        if id == 0 { return 0 }
-        let key = (UInt64(stream) << 40) ^ id
-        if let i = stringIDs[key] { return i }
-        let i = strings.intern(chunk.string(id))
-        stringIDs[key] = i
-        return i
+    mutating func string(_ site: SiteID, _ model: TraceModel) -> Int32 {
+        let i = Int(site)
+        if i < siteStrings.count, siteStrings[i] >= 0 { return siteStrings[i] }
+        if i >= siteStrings.count { siteStrings.append(contentsOf: repeatElement(-1, count: i + 1 - siteStrings.count)) }
+        siteStrings[i] = strings.intern(model.site(site))
+        return siteStrings[i]
     }
 
-    // MARK: - The pass
-
-    mutating func consume(_ chunk: DecodedChunk) {
-        let events = chunk.events
-        guard !events.isEmpty, !summary.truncated else { return }
-        summary.eventsRead += UInt64(events.count)
-        let id = chunk.header.stream
+    /// The slot of stream `id` (seen by ``streamSeen(_:threadID:model:)`` first).
+    @inline(__always)
+    mutating func slot(_ id: UInt32) -> Int {
+        if lastStream.slot >= 0 && lastStream.id == id { return lastStream.slot }
         let s: Int
-        if let slot = streamSlots[id] {
-            s = slot
+        if let known = streamSlots[id] {
+            s = known
         } else {
             s = streams.count
             streamSlots[id] = s
-            streams.append(StreamInfo(id: id))
+            streams.append(StreamInfo(id: id, tid: Int64(id)))
         }
-        if streams[s].tid == 0 {
-            streams[s].tid = chunk.header.threadID != 0 ? Int64(chunk.header.threadID) : Int64(id)
-        }
-        suspendChainDefinitions(events, chunk)
-        for e in events {
-            switch e.type {
-            case .stepBegin: stepBegin(e, s)
-            case .stepEnd: stepEnd(e, s, chunk)
-            case .wakeup: wakeup(e, s)
-            case .taskCreate: taskCreate(e, chunk)
-            case .callbackScheduled:
-                if callbacks.count >= Self.maxPendingCallbacks {
-                    oldCallbacks = callbacks
-                    callbacks = [:]
-                }
-                callbacks[Self.callbackKey(e.stream, e.args[0])] =
-                    (string(stream: e.stream, id: e.args[3], chunk: chunk), UInt8(truncatingIfNeeded: e.args[1]))
-            case .callbackBegin: callbackBegin(e, s)
-            case .callbackEnd: callbackEnd(e, s)
-            case .timerFired:
-                streams[s].lag = max(streams[s].lag, e.timestamp - e.signed(1))
-                lastTimerFired = (e.args[0], e.signed(1))
-            case .pollBegin: iterationEnds(s, at: e.timestamp)
-            case .pollEnd: streams[s].iterationStart = e.timestamp
-            case .userSpanBegin:
-                let st = streams[s]
-                streams[s].spanStack.append((string(stream: e.stream, id: e.args[0], chunk: chunk), e.timestamp, st.serial,
-                                             st.stepOpen || st.callbackOpen))
-            case .userSpanEnd: userSpanEnd(e, s, chunk)
-            case .userMark:
-                if shown(e.timestamp, e.timestamp), options.taskFilter == nil, admit(1, at: e.timestamp) {
-                    announce(s)
-                    sink.mark(tid: streams[s].tid, name: string(stream: e.stream, id: e.args[0], chunk: chunk),
-                              at: e.timestamp, value: e.signed(1), strings: &strings)
-                }
-            case .lostEvents:
-                if shown(e.timestamp, e.timestamp), admit(1, at: e.timestamp) {
-                    sink.marker(name: "recorder lost \(e.args[0]) events", at: e.timestamp, strings: &strings)
-                }
-            case .imageDef, .imageText, .stackDef, .stallSample, .stallEnd, .watchdogStart: stallRecord(e, chunk)
-            case .suspendStack: streams[s].pendingSuspendSite = suspendSite(StackTable.StackKey(stream: e.stream, id: e.args[0]))
-            case .taskEntry: taskEntry(e)
-            default: break
-            }
-            if summary.truncated { break }
-        }
-        let last = events[events.count - 1].timestamp
-        if last > traceEnd { traceEnd = last }
+        lastStream = (id, s)
+        return s
     }
 
-    static func callbackKey(_ stream: UInt32, _ handle: UInt64) -> UInt64 { handle ^ (UInt64(stream) << 48) }
+    static func ioKey(_ stream: UInt32, _ fd: Int32) -> UInt64 { UInt64(stream) << 32 | UInt64(UInt32(bitPattern: fd)) }
 
-    // MARK: - Tasks
+    // MARK: - Streams and tasks
+
+    mutating func streamSeen(_ stream: UInt32, threadID: UInt64, model: TraceModel) {
+        let s = slot(stream)
+        if threadID != 0 { streams[s].tid = Int64(threadID) }
+    }
 
     mutating func newTask(_ id: UInt64, name: Int32, at time: Int64) -> TaskInfo {
         let text = strings[name]
         let selected = options.taskFilter?.matches(id: id, name: text) ?? true
         let tracked = options.trackedTasks.map { $0.contains(id) } ?? selected
         if selected && options.taskFilter != nil { tasksMatched += 1 }
-        var task = TaskInfo(name: name, since: time, createdAt: time, selected: selected, tracked: tracked)
+        var task = TaskInfo(name: name, createdAt: time, selected: selected, tracked: tracked)
         if tracked { task.lane = takeLane(id, name) }
         return task
     }
@@ -260,49 +193,90 @@ struct ExportTimeline<Sink: ExportSink> {
         return Int32(lanes.count - 1)
     }
 
-    @inline(__always)
-    mutating func task(_ id: UInt64, at time: Int64) -> TaskInfo {
-        if let t = tasks[id] { return t }
-        return newTask(id, name: strings.intern("task\(id)"), at: time)
-    }
-
-    mutating func taskCreate(_ e: TraceEvent, _ chunk: DecodedChunk) {
-        let id = e.args[0]
-        let name = strings.intern(chunk.text(e.args[2]))
-        if var t = tasks[id] {
-            // Seen before its creation record (streams reordered, or the record lost): rename.
-            t.name = name
-            if !t.selected, options.taskFilter?.matches(id: id, name: strings[name]) == true {
-                t.selected = true
-                tasksMatched += 1
-                if options.trackedTasks == nil, t.lane < 0 {
-                    t.tracked = true
-                    t.lane = takeLane(id, name)
-                }
-            }
-            tasks[id] = t
+    mutating func taskCreated(_ id: UInt64, at time: Int64, model: TraceModel) {
+        let name = strings.intern(model.name(ofTask: id))
+        guard var t = tasks[id] else {
+            tasks[id] = newTask(id, name: name, at: time)
             return
         }
-        tasks[id] = newTask(id, name: name, at: e.timestamp)
+        // Seen before its creation record (streams reordered, or the record lost): rename.
+        t.name = name
+        if !t.selected, options.taskFilter?.matches(id: id, name: strings[name]) == true {
+            t.selected = true
+            tasksMatched += 1
+            if options.trackedTasks == nil, t.lane < 0 {
+                t.tracked = true
+                t.lane = takeLane(id, name)
+            }
+        }
+        tasks[id] = t
     }
 
-    /// Writes the task's current state slice, ending at `time`.
-    mutating func closeState(_ id: UInt64, _ t: inout TaskInfo, at time: Int64) {
-        guard t.tracked, t.lane >= 0, time > t.since, shown(t.since, time) else { return }
-        guard admit(1, at: t.since) else { return }
+    mutating func taskTransition(_ change: TaskTransition, model: TraceModel) {
+        let id = change.task
+        guard var t = tasks[id] else { return }
+        closeState(id, &t, change, model)
+        if change.from == .ready, change.to != nil { readyChanged(-1, at: change.at) }
+        switch change.to {
+        case .ready?:
+            readyChanged(1, at: change.at)
+            tasks[id] = t
+        case .running?:
+            let s = slot(change.stream)
+            if streams[s].open != .none {
+                // The model dropped the open step or callback (its end was lost).
+                abandon(s)
+            }
+            if change.from == .ready { streams[s].lag = max(streams[s].lag, change.at - change.since) }
+            streams[s].open = .step(task: id, begin: change.at)
+            streams[s].stepFlow = t.flow
+            streams[s].stepFlowTid = t.flowTid
+            streams[s].stepFlowTime = t.flowTime
+            streams[s].stepFlowShown = t.flowShown
+            t.flow = 0
+            t.ioFD = -1
+            tasks[id] = t
+        case .done?:
+            if t.lane >= 0, change.at - t.createdAt < options.laneReuseBelowNanos { freeLanes.append(t.lane) }
+            // Its final step is reported right after this transition.
+            finished = (id, t)
+            tasks[id] = nil
+        case .suspended?, .created?, nil:
+            tasks[id] = t
+        }
+    }
+
+    /// Writes the slice of the state `change` leaves.
+    mutating func closeState(_ id: UInt64, _ t: inout TaskInfo, _ change: TaskTransition, _ model: TraceModel) {
+        guard t.tracked, t.lane >= 0, change.at > change.since, shown(change.since, change.at) else { return }
+        guard admit(1, at: change.since) else { return }
         let lane = Int(t.lane)
         let tid = Self.laneTidBase + Int64(lane)
         if !lanes[lane].announced {
             lanes[lane].announced = true
             sink.thread(tid: tid, name: "Task-\(id) \(strings[t.name])", sortIndex: 1000 + lane, strings: &strings)
         }
-        var slice = ExportSlice(kind: .state, tid: tid, begin: t.since, end: time)
+        var slice = ExportSlice(kind: .state, tid: tid, begin: change.since, end: change.at)
         slice.task = id
         slice.taskName = t.name
-        slice.state = t.state
-        slice.site = t.state == .suspended ? t.site : 0
-        slice.name = t.state == .suspended && t.site != 0 ? suspendedName(t.site) : stateNames[Int(t.state.rawValue)]
-        sink.slice(slice, nested: [], flowsOut: [], strings: &strings)
+        slice.firstOfTask = !t.stateWritten
+        t.stateWritten = true
+        slice.state = ExportTaskState(rawValue: change.from.rawValue) ?? .suspended
+        if change.from == .suspended {
+            let site = change.site == 0 ? 0 : string(change.site, model)
+            slice.site = site
+            slice.name = site != 0 ? suspendedName(site) : stateNames[Int(ExportTaskState.suspended.rawValue)]
+            if let wake = change.wake, wake.wakerKind == .io {
+                // Woken by I/O readiness: what it waited for, from the interest it registered
+                // (or, when it registered none this time, from what the descriptor was ready for).
+                let fd = Int32(truncatingIfNeeded: wake.wakerID)
+                slice.fd = fd
+                slice.ioEvents = t.ioFD == fd ? t.ioEvents : (ioReady[Self.ioKey(wake.stream, fd)] ?? 0) & 5
+            }
+        } else {
+            slice.name = stateNames[Int(slice.state.rawValue)]
+        }
+        sink.slice(slice, nested: [], flowsOut: [], delayed: [], strings: &strings)
         summary.states += 1
     }
 
@@ -321,85 +295,57 @@ struct ExportTimeline<Sink: ExportSink> {
         }
     }
 
-    mutating func wakeup(_ e: TraceEvent, _ s: Int) {
-        let id = e.args[0]
-        let time = e.timestamp
-        if collectBlocking > 0 && e.wakerKind == .timer && e.args[2] == lastTimerFired.handle {
-            noteTimerDelayed(id, due: lastTimerFired.due)
-        }
-        var t = task(id, at: time)
-        var effective = false
-        switch t.state {
-        case .created, .suspended:
-            closeState(id, &t, at: time)
-            t.state = .ready
-            t.since = time
-            t.readyAt = time
-            effective = true
-            readyChanged(1, at: time)
-        case .running:
-            if !t.wokenWhileRunning {
-                t.wokenWhileRunning = true
-                effective = true
-            }
-        case .ready:
-            break
-        }
-        if effective {
-            t.flow = 0
-            if streams[s].stepOpen || streams[s].callbackOpen { streams[s].sources.append((id, time)) }
-        }
-        tasks[id] = t
+    /// An effective wakeup of `task`: the start of a flow if a step or callback is open on the
+    /// waker's stream.
+    mutating func addSource(_ task: UInt64, stream: UInt32, at time: Int64) {
+        let s = slot(stream)
+        if streams[s].open != .none { streams[s].sources.append((task, time)) }
     }
 
-    // MARK: - Steps
-
-    mutating func stepBegin(_ e: TraceEvent, _ s: Int) {
-        let time = e.timestamp
-        streams[s].pendingSuspendSite = 0
-        if streams[s].stepOpen || streams[s].callbackOpen {
-            // The previous step's or callback's end was lost: drop it.
-            summary.anomalies += 1
-            abandonSlice(s)
-        }
-        let id = e.args[0]
-        var t = task(id, at: time)
-        if t.state != .running {
-            closeState(id, &t, at: time)
-            if t.state == .ready {
-                readyChanged(-1, at: time)
-                streams[s].lag = max(streams[s].lag, time - t.readyAt)
+    mutating func wake(_ edge: WakeEdge, model: TraceModel) {
+        summary.wakeups += 1
+        if edge.wakerKind == .io {
+            let s = slot(edge.stream)
+            if case .callback = streams[s].open {
+                // Read now: the callback may withdraw its interest (and so its readiness) later.
+                let fd = Int32(truncatingIfNeeded: edge.wakerID)
+                streams[s].callbackFD = fd
+                streams[s].callbackIO = (ioReady[Self.ioKey(edge.stream, fd)] ?? 0) & 5
             }
         }
-        t.state = .running
-        t.since = time
-        t.steps += 1
-        t.wokenWhileRunning = false
-        streams[s].stepOpen = true
-        streams[s].stepTask = id
-        streams[s].stepBegin = time
-        streams[s].stepIndex = t.steps
-        streams[s].stepResume = t.site
-        streams[s].stepFlow = t.flow
-        streams[s].stepFlowTid = t.flowTid
-        streams[s].stepFlowTime = t.flowTime
-        streams[s].stepFlowShown = t.flowShown
-        streams[s].serial &+= 1
+        // A wakeup that made a difference (the model's `effective`) starts a flow in the slice
+        // open on the waker's stream; it replaces any flow the task still waited with.
+        guard edge.effective, var t = tasks[edge.task] else { return }
         t.flow = 0
-        tasks[id] = t
+        tasks[edge.task] = t
+        addSource(edge.task, stream: edge.stream, at: edge.time)
     }
 
-    mutating func abandonSlice(_ s: Int) {
-        if streams[s].stepOpen, var t = tasks[streams[s].stepTask], t.state == .running {
-            t.state = .suspended
-            t.since = streams[s].stepBegin
-            tasks[streams[s].stepTask] = t
+    mutating func io(_ io: IORecord, model: TraceModel) {
+        let key = Self.ioKey(io.stream, io.fd)
+        switch io.kind {
+        case .wait:
+            ioInterest[key, default: 0] |= io.events
+            if io.task != 0, var t = tasks[io.task] {
+                t.ioFD = io.fd
+                t.ioEvents = io.events
+                tasks[io.task] = t
+            }
+        case .removed:
+            let left = (ioInterest[key] ?? 0) & ~io.events
+            ioInterest[key] = left == 0 ? nil : left
+            if left == 0 { ioReady[key] = nil }
+        case .ready:
+            ioReady[key] = io.events
         }
-        streams[s].stepOpen = false
-        streams[s].callbackOpen = false
+    }
+
+    // MARK: - Steps and callbacks
+
+    mutating func abandon(_ s: Int) {
+        streams[s].open = .none
         streams[s].sources.removeAll(keepingCapacity: true)
         streams[s].nested.removeAll(keepingCapacity: true)
-        streams[s].serial &+= 1
     }
 
     /// Gives an id to each wake flow that starts inside the slice `[begin, end)` closing on `s`;
@@ -413,8 +359,9 @@ struct ExportTimeline<Sink: ExportSink> {
             nextFlow += 1
             t.flow = id
             t.flowTid = tid
-            // The legacy viewer fails an endpoint exactly at a slice's end.
-            t.flowTime = min(src.time, end - 1)
+            // Inside the slice: the legacy viewer fails an endpoint exactly at a slice's end,
+            // and a wakeup sent from another thread is timed before the loop took it.
+            t.flowTime = min(max(src.time, begin), end - 1)
             t.flowShown = sourceShown
             tasks[src.task] = t
             if sourceShown { flowScratch.append(id) }
@@ -439,148 +386,91 @@ struct ExportTimeline<Sink: ExportSink> {
         return nested
     }
 
-    mutating func stepEnd(_ e: TraceEvent, _ s: Int, _ chunk: DecodedChunk) {
-        guard streams[s].stepOpen, e.task == 0 || e.task == streams[s].stepTask else {
-            summary.anomalies += 1
-            return
-        }
-        let time = e.timestamp
+    mutating func step(_ record: StepRecord, model: TraceModel) {
+        let s = slot(record.stream)
+        guard streams[s].open == .step(task: record.task, begin: record.begin) else { return }
         let st = streams[s]
-        let id = st.stepTask
-        let begin = st.stepBegin
-        streams[s].stepOpen = false
-        streams[s].serial &+= 1
-        var t = task(id, at: begin)
-        let outcome = StepOutcome(rawValue: UInt8(truncatingIfNeeded: e.args[0])) ?? .suspended
-        var site = string(stream: e.stream, id: e.args[1], chunk: chunk)
-        if site == 0 { site = streams[s].pendingSuspendSite }
-        streams[s].pendingSuspendSite = 0
-        let show = t.selected && shown(begin, time)
+        streams[s].open = .none
+        let info = tasks[record.task] ?? (finished.id == record.task ? finished.info : nil)
+        let name = info?.name ?? strings.intern(model.name(ofTask: record.task))
+        let show = (info?.selected ?? true) && shown(record.begin, record.end)
         let nested = takeNested(s)
-        // The task's own slices first: a self-wake inside this step sets its next flow below.
-        closeState(id, &t, at: time)
-        switch outcome {
-        case .suspended, .yielded:
-            t.site = site
-            if t.wokenWhileRunning || outcome == .yielded {
-                t.state = .ready
-                t.readyAt = time
-                readyChanged(1, at: time)
-            } else {
-                t.state = .suspended
-            }
-            t.since = time
-            t.wokenWhileRunning = false
-            tasks[id] = t
-        case .completed, .failed, .cancelled:
-            if t.lane >= 0, time - t.createdAt < options.laneReuseBelowNanos { freeLanes.append(t.lane) }
-            tasks[id] = nil
-        }
-        startFlows(s, begin: begin, end: time, shown: show)
-        if collectBlocking > 0, time - begin >= options.blockingThreshold { recordBlocking(id, t.name, begin, time) }
+        startFlows(s, begin: record.begin, end: record.end, shown: show)
         guard show else { return }
-        let flowIn = st.stepFlow != 0 && st.stepFlowShown && time > begin
+        let flowIn = st.stepFlow != 0 && st.stepFlowShown && record.end > record.begin
         let events = 1 + nested.count + (flowIn ? 2 : 0)
-        guard admit(events, at: begin) else { return }
+        guard admit(events, at: record.begin) else { return }
         announce(s)
-        var slice = ExportSlice(kind: .step, tid: st.tid, begin: begin, end: time)
-        slice.blocking = time - begin >= options.blockingThreshold
-        if slice.blocking { slice.stack = stallStack(task: id, begin: begin) }
-        slice.task = id
-        slice.taskName = t.name
-        slice.stepIndex = st.stepIndex
-        slice.resumeSite = st.stepResume
-        slice.site = site
-        slice.outcome = outcome
+        var slice = ExportSlice(kind: .step, tid: st.tid, begin: record.begin, end: record.end)
+        slice.blocking = record.impact != nil && record.duration >= options.blockingThreshold
+        if slice.blocking { slice.stack = stallStack(task: record.task, begin: record.begin, model: model) }
+        slice.task = record.task
+        slice.taskName = name
+        slice.stepIndex = record.index
+        // The resume site is the previous step's suspend site and names the task's suspended
+        // slice before it: only a blocking step carries it, where it locates the slow code.
+        slice.resumeSite = !slice.blocking || record.resumeSite == 0 ? 0 : string(record.resumeSite, model)
+        slice.site = record.suspendSite == 0 ? 0 : string(record.suspendSite, model)
+        slice.outcome = record.outcome
         if flowIn {
             slice.flowIn = st.stepFlow
             slice.flowInTid = st.stepFlowTid
             slice.flowInTime = st.stepFlowTime
             summary.flows += 1
         }
-        sink.slice(slice, nested: nested[...], flowsOut: flowScratch[...], strings: &strings)
         summary.steps += 1
+        write(slice, nested: nested, model: model) {
+            "blocking step: \($0.strings[name]) step #\(record.index) (\(Durations.format(record.duration)))"
+        }
+    }
+
+    /// Writes a step or callback slice with its nested spans and the flows that start in it;
+    /// a blocking one also gets a marker across the process, named by `marker`, and the tasks
+    /// it delayed.
+    mutating func write(_ slice: ExportSlice, nested: [ExportNested], model: TraceModel, marker: (Self) -> String) {
+        sink.slice(slice, nested: nested[...], flowsOut: flowScratch[...], delayed: slice.blocking ? model.delayedTasks[...] : [],
+                   strings: &strings)
         summary.spans += nested.count
-        if slice.blocking {
-            summary.blocking += 1
-            if admit(1, at: begin) {
-                sink.marker(name: "blocking step: \(strings[t.name]) step #\(st.stepIndex) (\(Durations.format(time - begin)))",
-                            at: begin, strings: &strings)
-            }
+        guard slice.blocking else { return }
+        summary.blocking += 1
+        if admit(1, at: slice.begin) {
+            sink.marker(name: marker(self) + Self.delayedText(model.delayedTasks), at: slice.begin, strings: &strings)
         }
     }
 
-    mutating func recordBlocking(_ id: UInt64, _ name: Int32, _ begin: Int64, _ end: Int64) {
-        let duration = end - begin
-        if blockingFindings.count >= collectBlocking, let least = blockingFindings.last, least.duration >= duration { return }
-        var finding = BlockingWindowFinding(task: id, taskName: strings[name], begin: begin, end: end, delayed: [], earliestReady: begin)
-        // Every task ready when it ended waited for it (the loop runs one thing at a time).
-        for (other, t) in tasks where other != id && t.state == .ready {
-            finding.delayed.append(other)
-            finding.earliestReady = min(finding.earliestReady, t.readyAt)
-        }
-        finding.delayed.sort()
-        let at = blockingFindings.firstIndex { $0.duration < duration } ?? blockingFindings.count
-        blockingFindings.insert(finding, at: at)
-        if blockingFindings.count > collectBlocking { blockingFindings.removeLast() }
+    /// ", delayed 3 tasks" for a blocking marker ("" when it delayed none).
+    static func delayedText(_ tasks: [UInt64]) -> String {
+        tasks.isEmpty ? "" : ", delayed \(tasks.count) task\(tasks.count == 1 ? "" : "s")"
     }
 
-    /// A task woken by a timer that came due while a blocking step ran was delayed by it too,
-    /// though it was not yet ready when the step ended.
-    mutating func noteTimerDelayed(_ task: UInt64, due: Int64) {
-        for i in blockingFindings.indices {
-            let f = blockingFindings[i]
-            guard task != f.task, due >= f.begin, due < f.end, !f.delayed.contains(task) else { continue }
-            blockingFindings[i].delayed.append(task)
-            blockingFindings[i].delayed.sort()
-        }
+    mutating func callbackBegan(handle: UInt64, stream: UInt32, at time: Int64, model: TraceModel) {
+        let s = slot(stream)
+        if streams[s].open != .none { abandon(s) }
+        streams[s].open = .callback(handle: handle, begin: time)
+        streams[s].callbackFD = -1
     }
 
-    // MARK: - Callbacks and spans
-
-    mutating func callbackBegin(_ e: TraceEvent, _ s: Int) {
-        if streams[s].stepOpen || streams[s].callbackOpen {
-            summary.anomalies += 1
-            abandonSlice(s)
-        }
-        streams[s].callbackOpen = true
-        streams[s].callbackHandle = e.args[0]
-        streams[s].callbackBegin = e.timestamp
-        streams[s].serial &+= 1
-    }
-
-    mutating func callbackEnd(_ e: TraceEvent, _ s: Int) {
-        guard streams[s].callbackOpen, streams[s].callbackHandle == e.args[0] else {
-            summary.anomalies += 1
-            return
-        }
-        let time = e.timestamp
-        let begin = streams[s].callbackBegin
-        streams[s].callbackOpen = false
-        streams[s].serial &+= 1
-        let key = Self.callbackKey(e.stream, e.args[0])
-        let info = callbacks.removeValue(forKey: key) ?? oldCallbacks.removeValue(forKey: key)
-        let show = options.taskFilter == nil && shown(begin, time)
+    mutating func callback(_ record: CallbackRecord, model: TraceModel) {
+        let s = slot(record.stream)
+        guard streams[s].open == .callback(handle: record.handle, begin: record.begin) else { return }
+        streams[s].open = .none
+        let show = options.taskFilter == nil && shown(record.begin, record.end)
         let nested = takeNested(s)
-        startFlows(s, begin: begin, end: time, shown: show)
-        guard show, admit(1 + nested.count, at: begin) else { return }
+        startFlows(s, begin: record.begin, end: record.end, shown: show)
+        guard show, admit(1 + nested.count, at: record.begin) else { return }
         announce(s)
-        var slice = ExportSlice(kind: .callback, tid: streams[s].tid, begin: begin, end: time)
-        slice.handle = e.args[0]
-        slice.site = info?.site ?? 0
-        slice.callbackKind = info.flatMap { CallbackKind(rawValue: $0.kind) }
+        var slice = ExportSlice(kind: .callback, tid: streams[s].tid, begin: record.begin, end: record.end)
+        slice.handle = record.handle
+        slice.site = record.site == 0 ? 0 : string(record.site, model)
+        slice.callbackKind = record.kind
         slice.name = slice.site == 0 ? callbackName : callbackName(slice.site)
-        slice.blocking = time - begin >= options.blockingThreshold
-        if slice.blocking { slice.stack = stallStack(task: 0, begin: begin) }
-        sink.slice(slice, nested: nested[...], flowsOut: flowScratch[...], strings: &strings)
+        slice.fd = streams[s].callbackFD
+        slice.ioEvents = streams[s].callbackIO
+        slice.blocking = record.impact != nil && record.duration >= options.blockingThreshold
+        if slice.blocking { slice.stack = stallStack(task: 0, begin: record.begin, model: model) }
         summary.callbacks += 1
-        summary.spans += nested.count
-        if slice.blocking {
-            summary.blocking += 1
-            if admit(1, at: begin) {
-                sink.marker(name: "blocking callback: \(strings[slice.name]) (\(Durations.format(time - begin)))",
-                            at: begin, strings: &strings)
-            }
+        write(slice, nested: nested, model: model) {
+            "blocking callback: \($0.strings[slice.name]) (\(Durations.format(record.duration)))"
         }
     }
 
@@ -591,36 +481,53 @@ struct ExportTimeline<Sink: ExportSink> {
         return n
     }
 
-    mutating func userSpanEnd(_ e: TraceEvent, _ s: Int, _ chunk: DecodedChunk) {
-        let name = string(stream: e.stream, id: e.args[0], chunk: chunk)
-        guard let i = streams[s].spanStack.lastIndex(where: { $0.name == name }) else {
-            summary.anomalies += 1
-            return
-        }
-        let open = streams[s].spanStack[i]
-        let unclosed = streams[s].spanStack.count - 1 - i
-        streams[s].spanStack.removeSubrange(i...)
-        summary.spansDropped += unclosed
-        guard open.serial == streams[s].serial else {
-            // Opened in one step and closed in another (or across a step): cannot nest.
+    // MARK: - User spans and marks
+
+    mutating func span(_ span: SpanRecord, model: TraceModel) {
+        switch span.placement {
+        case .crossed, .unclosed:
             summary.spansDropped += 1
-            return
-        }
-        let span = ExportNested(name: name, begin: open.begin, end: e.timestamp)
-        if open.inSlice {
-            streams[s].nested.append(span)
-        } else if options.taskFilter == nil, shown(span.begin, span.end), admit(1, at: span.begin) {
+        case .nested:
+            streams[slot(span.stream)].nested.append(ExportNested(name: string(span.name, model), begin: span.begin, end: span.end))
+        case .loose:
+            guard options.taskFilter == nil, shown(span.begin, span.end), admit(1, at: span.begin) else { return }
+            let s = slot(span.stream)
             announce(s)
             var slice = ExportSlice(kind: .span, tid: streams[s].tid, begin: span.begin, end: span.end)
-            slice.name = name
-            sink.slice(slice, nested: [], flowsOut: [], strings: &strings)
+            slice.name = string(span.name, model)
+            sink.slice(slice, nested: [], flowsOut: [], delayed: [], strings: &strings)
             summary.spans += 1
+        }
+    }
+
+    mutating func mark(_ mark: MarkRecord, model: TraceModel) {
+        guard shown(mark.at, mark.at), options.taskFilter == nil, admit(1, at: mark.at) else { return }
+        let s = slot(mark.stream)
+        announce(s)
+        sink.mark(tid: streams[s].tid, name: string(mark.name, model), at: mark.at, value: mark.value, strings: &strings)
+    }
+
+    mutating func lost(count: UInt64, from: Int64, to: Int64, model: TraceModel) {
+        if shown(to, to), admit(1, at: to) {
+            sink.marker(name: "recorder lost \(count) events", at: to, strings: &strings)
         }
     }
 
     // MARK: - Counters and the end
 
-    mutating func iterationEnds(_ s: Int, at time: Int64) {
+    mutating func timer(_ timer: TimerRecord, model: TraceModel) {
+        let s = slot(timer.stream)
+        streams[s].lag = max(streams[s].lag, timer.lateness)
+    }
+
+    mutating func poll(_ poll: PollRecord, model: TraceModel) {
+        let s = slot(poll.stream)
+        iterationEnds(s)
+        streams[s].iterationStart = poll.end
+    }
+
+    /// Writes the loop lag of the iteration that began at the stream's `iterationStart`.
+    mutating func iterationEnds(_ s: Int) {
         let start = streams[s].iterationStart
         guard start >= 0 else { return }
         let lag = streams[s].lag
@@ -633,20 +540,45 @@ struct ExportTimeline<Sink: ExportSink> {
         }
     }
 
-    /// Closes every live task's last slice at the trace end and names reused lanes.
-    mutating func finish() {
-        writeStallSamples()
+    /// After the model's `finish` (which closed every live task's last slice): the last
+    /// iterations, the watchdog's samples, and the names of reused lanes.
+    mutating func finish(model: TraceModel) {
+        summary.anomalies = Int(model.anomalies)
+        summary.eventsRead = model.events
+        writeStallSamples(model: model)
         if !summary.truncated {
-            for s in streams.indices { iterationEnds(s, at: traceEnd) }
-            for id in tasks.keys.sorted() {
-                var t = tasks[id]!
-                closeState(id, &t, at: traceEnd)
-            }
+            for s in streams.indices { iterationEnds(s) }
         }
         for (i, lane) in lanes.enumerated() where lane.tasks > 1 && lane.announced {
             sink.thread(tid: Self.laneTidBase + Int64(i),
                         name: "Tasks lane \(i): Task-\(lane.firstTask) \(strings[lane.firstName]) and \(lane.tasks - 1) more",
                         sortIndex: 1000 + i, strings: &strings)
+        }
+    }
+}
+
+/// Values by 64-bit id: an ``IDTable`` of slots into an array, with freed slots reused. The
+/// export looks a task up several times per event, and a `Dictionary` costs a SipHash each time
+/// (a fifth of the export's instructions when it was one).
+struct IDMap<Value> {
+    private var slots = IDTable(capacity: 1024)
+    private var values: [Value?] = []
+    private var free: [Int32] = []
+
+    subscript(id: UInt64) -> Value? {
+        @inline(__always) get { slots.find(id).flatMap { values[Int($0)] } }
+        set {
+            if let slot = slots.find(id) {
+                values[Int(slot)] = newValue
+                if newValue == nil {
+                    slots.remove(id)
+                    free.append(slot)
+                }
+            } else if let newValue {
+                let slot = free.popLast() ?? Int32(values.count)
+                if Int(slot) == values.count { values.append(newValue) } else { values[Int(slot)] = newValue }
+                slots.insert(id, slot)
+            }
         }
     }
 }

@@ -54,13 +54,16 @@ public enum TraceExporter {
         let pid = header.pid == 0 ? 1 : Int64(header.pid)
         var timeline = ExportTimeline(sink: sink, options: options, pid: pid,
                                       processName: header.program.isEmpty ? "looptrace" : header.program)
+        // The same suspend sites and task names as the reports, for unmodified code too.
+        let model = TraceModel(blockingThreshold: options.blockingThreshold, suspendSiteResolver: SuspendSiteResolver())
         do {
             try reader.forEachChunk { chunk in
-                timeline.consume(chunk)
+                model.consume(chunk, into: &timeline)
                 if timeline.summary.truncated || output.failed { throw Stop() }
             }
         } catch is Stop {}
-        timeline.finish()
+        model.finish(into: &timeline)
+        timeline.finish(model: model)
         if options.taskFilter != nil, timeline.tasksMatched == 0 {
             throw ExportFilterError.noSuchTask(options.taskFilter!.text)
         }
@@ -74,6 +77,7 @@ public enum TraceExporter {
             ("steps", String(summary.steps)),
             ("callbacks", String(summary.callbacks)),
             ("flows", String(summary.flows)),
+            ("wakeups", String(summary.wakeups)),
             ("stateSlices", String(summary.states)),
             ("blocking", String(summary.blocking)),
             ("blockingThresholdNanos", String(options.blockingThreshold)),
@@ -86,14 +90,14 @@ public enum TraceExporter {
     }
 
     /// The first pass of `--around-blocking`: the `count` worst steps of at least `threshold`
-    /// ns, with the tasks each delayed.
+    /// ns, with the tasks each delayed. An ordinary analysis pass (``BlockingWindowCollector`` on
+    /// ``TraceModel``), so its findings are `report`'s.
     public static func worstBlocking(reader: TraceReader, count: Int, threshold: Int64) throws -> [BlockingWindowFinding] {
-        var options = ExportOptions()
-        options.blockingThreshold = threshold
-        var timeline = ExportTimeline(sink: NullExportSink(), options: options, pid: 1, processName: "")
-        timeline.collectBlocking = count
-        try reader.forEachChunk { chunk in timeline.consume(chunk) }
-        return timeline.blockingFindings
+        let model = TraceModel(blockingThreshold: threshold)
+        var collector = BlockingWindowCollector(count: count)
+        try reader.forEachChunk { chunk in model.consume(chunk, into: &collector) }
+        model.finish(into: &collector)
+        return collector.findings
     }
 
     /// The windows and tracked tasks that show `findings`: each step with room around it (a
@@ -132,15 +136,30 @@ public enum ExportFilterError: Error, Sendable, Equatable, CustomStringConvertib
     }
 }
 
-/// A sink that drops everything (the first pass of `--around-blocking`).
-struct NullExportSink: ExportSink {
-    mutating func process(pid: Int64, name: String, strings: inout ExportStrings) {}
-    mutating func slice(_ slice: ExportSlice, nested: ArraySlice<ExportNested>, flowsOut: ArraySlice<UInt64>,
-                        strings: inout ExportStrings) {}
-    mutating func marker(name: String, at time: Int64, strings: inout ExportStrings) {}
-    mutating func mark(tid: Int64, name: Int32, at time: Int64, value: Int64, strings: inout ExportStrings) {}
-    mutating func readyQueue(depth: Int, at time: Int64) {}
-    mutating func loopLag(nanos: Int64, at time: Int64) {}
-    mutating func thread(tid: Int64, name: String, sortIndex: Int, strings: inout ExportStrings) {}
-    mutating func finish(metadata: [(String, String)]) {}
+/// The `count` worst blocking steps of a pass, with the tasks each delayed (``TraceModel``'s
+/// `delayedTasks`) and the earliest time one of them became ready.
+struct BlockingWindowCollector: TraceObserver {
+    let count: Int
+    var findings: [BlockingWindowFinding] = []
+    /// Since when each ready task has been ready.
+    var readySince: [UInt64: Int64] = [:]
+
+    init(count: Int) { self.count = count }
+
+    mutating func taskTransition(_ change: TaskTransition, model: TraceModel) {
+        if change.to == .ready { readySince[change.task] = change.at } else if change.from == .ready { readySince[change.task] = nil }
+    }
+
+    mutating func step(_ step: StepRecord, model: TraceModel) {
+        guard step.impact != nil else { return }
+        let duration = step.duration
+        if findings.count >= count, let least = findings.last, least.duration >= duration { return }
+        let delayed = model.delayedTasks
+        let earliest = delayed.reduce(step.begin) { min($0, readySince[$1] ?? step.begin) }
+        let finding = BlockingWindowFinding(task: step.task, taskName: model.name(ofTask: step.task), begin: step.begin,
+                                            end: step.end, delayed: delayed, earliestReady: earliest)
+        let at = findings.firstIndex { $0.duration < duration } ?? findings.count
+        findings.insert(finding, at: at)
+        if findings.count > count { findings.removeLast() }
+    }
 }

@@ -75,10 +75,11 @@ extension TraceModel {
         observer.timer(TimerRecord(stream: e.stream, handle: handle, due: due, fired: t, site: site), model: self)
     }
 
-    func callbackBegin(_ e: TraceEvent, _ s: UnsafeMutablePointer<Stream>) {
+    func callbackBegin<O: TraceObserver>(_ e: TraceEvent, _ s: UnsafeMutablePointer<Stream>, _ observer: inout O) {
         if s.pointee.callbackBegin >= 0 { st.pointee.anomalies += 1 }
         s.pointee.callbackKey = Self.callbackKey(e.stream, e.args[0])
         s.pointee.callbackBegin = e.timestamp
+        observer.callbackBegan(handle: e.args[0], stream: e.stream, at: e.timestamp, model: self)
     }
 
     func callbackEnd<O: TraceObserver>(_ e: TraceEvent, _ s: UnsafeMutablePointer<Stream>, _ observer: inout O) {

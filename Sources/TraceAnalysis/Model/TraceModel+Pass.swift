@@ -11,7 +11,11 @@ extension TraceModel {
         if st.pointee.firstTimestamp == nil || events[0].timestamp < st.pointee.firstTimestamp! {
             st.pointee.firstTimestamp = events[0].timestamp
         }
+        let knownStreams = st.pointee.streamCount
         let s = stream(chunk.header.stream)
+        if st.pointee.streamCount != knownStreams {
+            observer.streamSeen(chunk.header.stream, threadID: UInt64(chunk.header.threadID), model: self)
+        }
         // The wire ids, read once per chunk: `EventType`'s static members live in another module,
         // and matching against them costs a lazy-global access per case per event. Ordered by
         // frequency so the common events take one or two compares.
@@ -21,6 +25,7 @@ extension TraceModel {
         let callbackScheduled = EventType.callbackScheduled.rawValue
         let callbackBegin = EventType.callbackBegin.rawValue, callbackEnd = EventType.callbackEnd.rawValue
         let timerFired = EventType.timerFired.rawValue, ioWait = EventType.ioWait.rawValue
+        let ioReady = EventType.ioReady.rawValue, ioWaitRemoved = EventType.ioWaitRemoved.rawValue
         let userMark = EventType.userMark.rawValue, userSpanBegin = EventType.userSpanBegin.rawValue
         let userSpanEnd = EventType.userSpanEnd.rawValue
         let loopStart = EventType.loopStart.rawValue, loopStop = EventType.loopStop.rawValue
@@ -58,12 +63,12 @@ extension TraceModel {
                 else if type == pollBegin { self.pollBegin(e, s) }
                 else if type == pollEnd { self.pollEnd(e, s, &observer) }
                 else if type == timerFired { self.timerFired(e, s, &observer) }
-                else if type == callbackBegin { self.callbackBegin(e, s) }
+                else if type == callbackBegin { self.callbackBegin(e, s, &observer) }
                 else if type == callbackEnd { self.callbackEnd(e, s, &observer) }
                 else if type == callbackScheduled { self.callbackScheduled(e, s, chunk) }
                 else if type == taskCreate { self.taskCreate(e, s, chunk, &observer) }
-                else if type == ioWait { s.pointee.sawIOWait = true }
-                else if type == userMark || type == userSpanBegin || type == userSpanEnd { observer.user(e, chunk: chunk, model: self) }
+                else if type == ioWait || type == ioReady || type == ioWaitRemoved { self.io(e, s, &observer) }
+                else if type == userMark || type == userSpanBegin || type == userSpanEnd { self.user(e, s, chunk, &observer) }
                 else if type == loopStart || type == loopStop {
                     observer.loop(started: type == loopStart, stream: e.stream, at: e.timestamp, model: self)
                 } else if type == lostEvents {
@@ -81,7 +86,7 @@ extension TraceModel {
                 } else if type == suspendStack {
                     s.pointee.pendingSuspendSite = suspendSite(StackTable.StackKey(stream: e.stream, id: e.args[0]))
                 } else if type == taskEntry {
-                    self.taskEntry(e)
+                    self.taskEntry(e, &observer)
                 } else if type == taskHandleDropped {
                     if let slot = st.pointee.taskIndex.find(e.args[0]) { tasks.pointer(slot).pointee.handleDropped = true }
                 } else if type == executorSubmit {
@@ -118,6 +123,8 @@ extension TraceModel {
         for (_, slot) in live {
             var t = tasks[slot]
             observer.taskState(TaskStateSlice(task: t.id, state: t.state, begin: t.since, end: max(end, t.since), site: t.site), model: self)
+            observer.taskTransition(TaskTransition(task: t.id, stream: t.stream, at: max(end, t.since), from: t.state, to: nil,
+                                                   since: t.since, site: t.site, wake: nil), model: self)
             switch t.state {
             case .ready: t.readyWait += overlap(t.since, end)
             case .suspended: withUnsafeMutablePointer(to: &t) { endWait($0, at: end, waker: nil, wakerID: 0) }

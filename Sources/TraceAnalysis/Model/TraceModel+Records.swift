@@ -76,5 +76,22 @@ extension TraceModel {
         var sawIOWait = false
         /// The site of the `suspendStack` just read: the next `stepEnd`'s (0 when none).
         var pendingSuspendSite: SiteID = 0
+        /// Open user spans, innermost last (see `TraceModel+User`).
+        var spans: [OpenSpan] = []
+    }
+
+    /// A user span begun and not yet ended, with the step or callback it began in.
+    struct OpenSpan {
+        var name: SiteID
+        var begin: Int64
+        var slice: SliceIdentity
+    }
+
+    /// Which step or callback was open on a stream: its begin and its task (a step) or its
+    /// callback key with the top bit set; `begin == .min` when none was.
+    struct SliceIdentity: Equatable {
+        var begin: Int64
+        var owner: UInt64
+        static let none = SliceIdentity(begin: .min, owner: 0)
     }
 }

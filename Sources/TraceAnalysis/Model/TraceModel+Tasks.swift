@@ -44,10 +44,20 @@ extension TraceModel {
             let sel = matches(id, st.pointee.names[Int(old)])
             if sel && !t.pointee.selected { st.pointee.selectedTasks += 1 }
             t.pointee.selected = sel
+            observer.taskCreated(id, at: e.timestamp, model: self)
             return
         }
         newTask(id, parent: e.args[1], name: chunk.text(e.args[2]), site: site, createdAt: e.timestamp,
                 stream: e.stream, at: e.timestamp, &observer)
+    }
+
+    /// Reports `task`'s change from its current state to `to` at `time` (before the record
+    /// changes: its state, `since` and site still describe the slice that ends).
+    @inline(__always)
+    func transition<O: TraceObserver>(_ task: UnsafeMutablePointer<LiveTask>, to: TaskState?, at time: Int64, stream: UInt32,
+                                      wake: WakeEdge?, _ observer: inout O) {
+        observer.taskTransition(TaskTransition(task: task.pointee.id, stream: stream, at: time, from: task.pointee.state, to: to,
+                                               since: task.pointee.since, site: task.pointee.site, wake: wake), model: self)
     }
 
     /// The site of a `suspendStack` stack: its symbolized innermost frame of the program's own
@@ -70,7 +80,7 @@ extension TraceModel {
 
     /// `taskEntry`: names a task the recorder could not name after the function its body starts
     /// in, when the symbolizer can.
-    func taskEntry(_ e: TraceEvent) {
+    func taskEntry<O: TraceObserver>(_ e: TraceEvent, _ observer: inout O) {
         let key = StackTable.StackKey(stream: e.stream, id: e.args[1])
         guard let name = suspendSiteResolver?.entryName(key), let slot = st.pointee.taskIndex.find(e.args[0]) else { return }
         st.pointee.names[Int(slot)] = name
@@ -78,6 +88,7 @@ extension TraceModel {
         let selected = matches(e.args[0], name)
         if selected != t.pointee.selected { st.pointee.selectedTasks += selected ? 1 : -1 }
         t.pointee.selected = selected
+        observer.taskCreated(e.args[0], at: e.timestamp, model: self)
     }
 
     func wakeup<O: TraceObserver>(_ e: TraceEvent, _ s: UnsafeMutablePointer<Stream>, _ observer: inout O) {
@@ -126,15 +137,18 @@ extension TraceModel {
         if edge.isSelfWake { task.pointee.selfWakes += 1 } else if kind == .task && wakerID != 0 { task.pointee.lastWakerTask = wakerID }
         switch task.pointee.state {
         case .created, .suspended:
+            edge.effective = true
             observer.taskState(TaskStateSlice(task: id, state: task.pointee.state, begin: task.pointee.since, end: t,
                                               site: task.pointee.site), model: self)
             if task.pointee.state == .suspended { endWait(task, at: t, waker: kind, wakerID: wakerID) }
+            transition(task, to: .ready, at: t, stream: e.stream, wake: edge, &observer)
             task.pointee.state = .ready
             task.pointee.since = t
             task.pointee.readyAt = t
             task.pointee.pendingWake = edge
         case .running:
             if !task.pointee.wokenWhileRunning {
+                edge.effective = true
                 task.pointee.wokenWhileRunning = true
                 task.pointee.readyAt = t
                 task.pointee.pendingWake = edge
@@ -153,6 +167,7 @@ extension TraceModel {
             st.pointee.anomalies += 1
             let old = tasks.pointer(s.pointee.runningSlot)
             if old.pointee.state == .running {
+                transition(old, to: .suspended, at: t, stream: e.stream, wake: nil, &observer)
                 old.pointee.state = .suspended
                 old.pointee.since = t
             }
@@ -167,6 +182,7 @@ extension TraceModel {
         }
         if state != .running {
             observer.taskState(TaskStateSlice(task: id, state: state, begin: task.pointee.since, end: t, site: task.pointee.site), model: self)
+            transition(task, to: .running, at: t, stream: e.stream, wake: nil, &observer)
         }
         switch state {
         case .ready:
@@ -224,6 +240,13 @@ extension TraceModel {
             record.impact = impact(stream: e.stream, begin: begin, end: t, excluding: taskID)
         }
         observer.taskState(TaskStateSlice(task: taskID, state: .running, begin: begin, end: t, site: resumeSite), model: self)
+        let next: TaskState
+        switch outcome {
+        case .suspended, .yielded: next = task.pointee.wokenWhileRunning ? .ready : .suspended
+        case .completed, .failed, .cancelled: next = .done
+        }
+        observer.taskTransition(TaskTransition(task: taskID, stream: e.stream, at: t, from: .running, to: next, since: begin,
+                                               site: resumeSite, wake: next == .ready ? task.pointee.pendingWake : nil), model: self)
         switch outcome {
         case .suspended, .yielded:
             task.pointee.site = suspendSite
@@ -255,10 +278,12 @@ extension TraceModel {
     func impact(stream: UInt32, begin: Int64, end: Int64, excluding: UInt64) -> BlockingImpact {
         var result = BlockingImpact(readyTasks: 0, timersDue: 0, callbacksQueued: 0, maxDelayCausedNanos: 0)
         func waited(_ since: Int64) { result.maxDelayCausedNanos = max(result.maxDelayCausedNanos, end - max(begin, since)) }
+        st.pointee.delayedTasks.removeAll(keepingCapacity: true)
         forEachLiveTask { _, p in
             let t = p.pointee
             guard t.id != excluding, t.stream == stream, t.state == .ready, t.since <= end else { return }
             result.readyTasks += 1
+            st.pointee.delayedTasks.append(t.id)
             waited(t.readyAt)
         }
         st.pointee.callbackIndex.forEach { _, slot in
@@ -271,8 +296,18 @@ extension TraceModel {
                 }
             } else if c.due <= end {
                 result.timersDue += 1
+                if c.armedBy != 0 && c.armedBy != excluding && st.pointee.taskIndex.find(c.armedBy) != nil { st.pointee.delayedTasks.append(c.armedBy) }
                 waited(c.due)
             }
+        }
+        if st.pointee.delayedTasks.count > 1 {
+            st.pointee.delayedTasks.sort()
+            var unique = 0
+            for i in st.pointee.delayedTasks.indices where i == 0 || st.pointee.delayedTasks[i] != st.pointee.delayedTasks[i - 1] {
+                st.pointee.delayedTasks[unique] = st.pointee.delayedTasks[i]
+                unique += 1
+            }
+            st.pointee.delayedTasks.removeLast(st.pointee.delayedTasks.count - unique)
         }
         return result
     }

@@ -75,6 +75,8 @@ public final class TraceModel {
         var heldLocks: [UInt64: HeldLock] = [:]
         /// Images, stacks and watchdog samples (rare records, collected as they come).
         let stackTable = StackTable()
+        /// The tasks the blocking step or callback being reported held up (see `delayedTasks`).
+        var delayedTasks: [UInt64] = []
         /// The site of each `suspendStack` stack met so far.
         var suspendSiteIDs: [StackTable.StackKey: SiteID] = [:]
     }
@@ -86,6 +88,12 @@ public final class TraceModel {
     public var sites: SiteTable { st.pointee.sites }
     /// The text of a site.
     public func site(_ id: SiteID) -> String { st.pointee.sites[id] }
+    /// The tasks held up by the step or callback being reported, in id order: valid while
+    /// ``TraceObserver/step(_:model:)`` or ``TraceObserver/callback(_:model:)`` runs for a
+    /// record with a ``BlockingImpact``. They are the tasks ready on its
+    /// stream when it ended, and the tasks whose own timers came due while it ran (a `sleep`
+    /// wakes the task that armed it; a `callLater` armed in a task's step counts that task too).
+    public var delayedTasks: [UInt64] { st.pointee.delayedTasks }
     /// The earliest and latest event timestamps seen (nil before any event).
     public var firstTimestamp: Int64? {
         get { st.pointee.firstTimestamp }

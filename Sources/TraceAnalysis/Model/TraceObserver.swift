@@ -45,6 +45,10 @@ public struct WakeEdge: Sendable, Equatable {
     public var wakerStep: Int
     /// When the waker is the callback running on the same stream: its handle (else 0).
     public var wakerCallback: UInt64
+    /// Whether this wakeup changed anything: it made a created or suspended task ready, or it
+    /// was the first one while the task ran (which makes it ready at its step's end). Later
+    /// wakeups of a task already ready are counted but make no difference.
+    public var effective = false
     /// Whether the task woke itself (a yield or `sleep(0)`).
     public var isSelfWake: Bool { wakerKind == .task && wakerID == task }
 }
@@ -202,13 +206,79 @@ public struct TaskSummary: Sendable, Equatable {
     public var wakeups: Int { wakersByKind.reduce(0, +) }
 }
 
+/// A task's state change at the instant it happens, as Go's tracer records them: the state it
+/// left (with when that began) and the one it entered. The model's transitions follow the DocC
+/// article: a step that suspends or yields leaves the task suspended until its wakeup, unless it
+/// was woken during the step.
+public struct TaskTransition: Sendable, Equatable {
+    public var task: UInt64
+    /// The stream the change happened on (the waker's stream for a wakeup).
+    public var stream: UInt32
+    public var at: Int64
+    public var from: TaskState
+    /// The state entered; nil when the trace ended with the task in `from`.
+    public var to: TaskState?
+    /// When the `from` state began.
+    public var since: Int64
+    /// Leaving `suspended`: where it suspended. Leaving `running`: its resume site.
+    public var site: SiteID
+    /// Entering `ready`: the wakeup that made it ready (nil for a lost or unknown one).
+    public var wake: WakeEdge?
+}
+
+/// Where a user span lay relative to the loop's steps and callbacks.
+public enum SpanPlacement: UInt8, Sendable {
+    /// Begun and ended inside one step or callback.
+    case nested
+    /// Begun and ended outside any step or callback.
+    case loose
+    /// Begun in one step or callback and ended in another (or outside): it nests in none.
+    case crossed
+    /// Never ended: an enclosing span of the same stream ended first. `end` is that time.
+    case unclosed
+}
+
+/// A user span (`userSpanBegin` … `userSpanEnd`), reported when it ends.
+public struct SpanRecord: Sendable, Equatable {
+    public var stream: UInt32
+    /// The span's name, interned with the sites.
+    public var name: SiteID
+    public var begin: Int64
+    public var end: Int64
+    public var placement: SpanPlacement
+}
+
+/// A user mark (`userMark`).
+public struct MarkRecord: Sendable, Equatable {
+    public var stream: UInt32
+    /// The mark's name, interned with the sites.
+    public var name: SiteID
+    public var at: Int64
+    public var value: Int64
+}
+
+/// Readiness interest in a descriptor registered or removed, or the descriptor found ready
+/// (`ioWait`, `ioWaitRemoved`, `ioReady`).
+public struct IORecord: Sendable, Equatable {
+    public enum Kind: UInt8, Sendable { case wait, removed, ready }
+    public var kind: Kind
+    public var stream: UInt32
+    public var fd: Int32
+    /// epoll events: 1 read, 4 write (ready: also 8 error, 16 hang-up).
+    public var events: UInt32
+    public var at: Int64
+    /// The step running on the stream when interest was registered (0 outside a step).
+    public var task: UInt64
+}
+
 /// Receives the semantic intervals the model rebuilds, in stream order, during the one pass.
 ///
 /// Every method has an empty default, so an observer implements only what it needs. The model
 /// calls it generically (`TraceModel.consume(_:into:)`), so a concrete observer costs no dynamic
 /// dispatch. Names and sites resolve through the model passed to each call.
 public protocol TraceObserver {
-    /// A task appeared (its `taskCreate`, or its first event when that was lost).
+    /// A task appeared (its `taskCreate`, or its first event when that was lost). Called again
+    /// when a `taskCreate` arrives after the task's first event: its name may have changed.
     mutating func taskCreated(_ task: UInt64, at time: Int64, model: TraceModel)
     /// A step ended.
     mutating func step(_ step: StepRecord, model: TraceModel)
@@ -224,8 +294,18 @@ public protocol TraceObserver {
     mutating func poll(_ poll: PollRecord, model: TraceModel)
     /// A task finished, or the trace ended with it unfinished.
     mutating func taskFinished(_ summary: TaskSummary, model: TraceModel)
-    /// A user mark, span begin or span end (the raw event; resolve its name with `chunk`).
-    mutating func user(_ event: TraceEvent, chunk: DecodedChunk, model: TraceModel)
+    /// A task changed state (every transition, at its instant; see ``TaskTransition``).
+    mutating func taskTransition(_ transition: TaskTransition, model: TraceModel)
+    /// A callback began (its record comes at its end).
+    mutating func callbackBegan(handle: UInt64, stream: UInt32, at time: Int64, model: TraceModel)
+    /// A user span ended (or was left unclosed).
+    mutating func span(_ span: SpanRecord, model: TraceModel)
+    /// A user mark.
+    mutating func mark(_ mark: MarkRecord, model: TraceModel)
+    /// Readiness interest registered or removed, or a descriptor ready.
+    mutating func io(_ io: IORecord, model: TraceModel)
+    /// A stream's first chunk: its id and its thread (0 when the recorder did not know it).
+    mutating func streamSeen(_ stream: UInt32, threadID: UInt64, model: TraceModel)
     /// The recorder reported `count` events dropped between `from` and `to`.
     mutating func lost(count: UInt64, from: Int64, to: Int64, model: TraceModel)
     /// A loop started or stopped on a stream.
@@ -251,7 +331,12 @@ extension TraceObserver {
     public mutating func timer(_ timer: TimerRecord, model: TraceModel) {}
     public mutating func poll(_ poll: PollRecord, model: TraceModel) {}
     public mutating func taskFinished(_ summary: TaskSummary, model: TraceModel) {}
-    public mutating func user(_ event: TraceEvent, chunk: DecodedChunk, model: TraceModel) {}
+    public mutating func taskTransition(_ transition: TaskTransition, model: TraceModel) {}
+    public mutating func callbackBegan(handle: UInt64, stream: UInt32, at time: Int64, model: TraceModel) {}
+    public mutating func span(_ span: SpanRecord, model: TraceModel) {}
+    public mutating func mark(_ mark: MarkRecord, model: TraceModel) {}
+    public mutating func io(_ io: IORecord, model: TraceModel) {}
+    public mutating func streamSeen(_ stream: UInt32, threadID: UInt64, model: TraceModel) {}
     public mutating func lost(count: UInt64, from: Int64, to: Int64, model: TraceModel) {}
     public mutating func loop(started: Bool, stream: UInt32, at time: Int64, model: TraceModel) {}
     public mutating func taskObserved(_ task: UInt64, at time: Int64, model: TraceModel) {}
@@ -292,8 +377,24 @@ public struct ObserverPair<A: TraceObserver, B: TraceObserver>: TraceObserver {
     public mutating func taskFinished(_ summary: TaskSummary, model: TraceModel) {
         first.taskFinished(summary, model: model); second.taskFinished(summary, model: model)
     }
-    public mutating func user(_ event: TraceEvent, chunk: DecodedChunk, model: TraceModel) {
-        first.user(event, chunk: chunk, model: model); second.user(event, chunk: chunk, model: model)
+    public mutating func taskTransition(_ transition: TaskTransition, model: TraceModel) {
+        first.taskTransition(transition, model: model); second.taskTransition(transition, model: model)
+    }
+    public mutating func callbackBegan(handle: UInt64, stream: UInt32, at time: Int64, model: TraceModel) {
+        first.callbackBegan(handle: handle, stream: stream, at: time, model: model)
+        second.callbackBegan(handle: handle, stream: stream, at: time, model: model)
+    }
+    public mutating func span(_ span: SpanRecord, model: TraceModel) {
+        first.span(span, model: model); second.span(span, model: model)
+    }
+    public mutating func mark(_ mark: MarkRecord, model: TraceModel) {
+        first.mark(mark, model: model); second.mark(mark, model: model)
+    }
+    public mutating func io(_ io: IORecord, model: TraceModel) {
+        first.io(io, model: model); second.io(io, model: model)
+    }
+    public mutating func streamSeen(_ stream: UInt32, threadID: UInt64, model: TraceModel) {
+        first.streamSeen(stream, threadID: threadID, model: model); second.streamSeen(stream, threadID: threadID, model: model)
     }
     public mutating func lost(count: UInt64, from: Int64, to: Int64, model: TraceModel) {
         first.lost(count: count, from: from, to: to, model: model); second.lost(count: count, from: from, to: to, model: model)

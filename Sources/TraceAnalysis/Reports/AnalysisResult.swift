@@ -210,6 +210,9 @@ public struct BlockingFinding: Sendable, Codable, Equatable {
     /// otherwise).
     public var windowDurationNanos: Int64?
     public var impact: BlockingImpact
+    /// The tasks it held up, in id order (``TraceModel/delayedTasks``); the export lists the
+    /// same ones in its blocking slice's `delayed` arg.
+    public var delayedTasks: [UInt64] = []
     /// Where it blocked, from the watchdog's samples: the innermost user frame and the call it
     /// made, e.g. `in slowLookup() Lookup.swift:8 (usleep)`.
     public var blockedIn: String? = nil

@@ -173,7 +173,7 @@ public struct TraceAnalyzer: TraceObserver {
             findings.offer(d, BlockingFinding(kind: "step", task: s.task, name: model.name(ofTask: s.task), step: s.index,
                                               resumeSite: model.sites[s.resumeSite], suspendSite: model.sites[s.suspendSite],
                                               beginNanos: s.begin, durationNanos: d, windowDurationNanos: clipped(s.begin, s.end),
-                                              impact: impact))
+                                              impact: impact, delayedTasks: model.delayedTasks))
         }
         guard inWindow(s.begin) else { return }
         steps += 1
@@ -196,7 +196,8 @@ public struct TraceAnalyzer: TraceObserver {
             lastBlocking[c.stream] = (0, c.begin, c.end)
             findings.offer(d, BlockingFinding(kind: "callback", task: 0, name: "callback \(c.handle)", step: 0,
                                               resumeSite: model.sites[c.site], suspendSite: "", beginNanos: c.begin,
-                                              durationNanos: d, windowDurationNanos: clipped(c.begin, c.end), impact: impact))
+                                              durationNanos: d, windowDurationNanos: clipped(c.begin, c.end), impact: impact,
+                                              delayedTasks: model.delayedTasks))
         }
         guard inWindow(c.begin) else { return }
         callbacks += 1

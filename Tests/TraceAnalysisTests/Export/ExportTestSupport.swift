@@ -171,6 +171,8 @@ struct PerfettoExportCount {
     var flowStarts = Set<UInt64>()
     var flowEnds = Set<UInt64>()
     var packets = 0
+    /// Debug annotations by name (resolved through each sequence's interned names).
+    var annotations: [String: Int] = [:]
 
     init(path: String) throws {
         let bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
@@ -207,22 +209,44 @@ struct PerfettoExportCount {
         }
         var begins = 0, ends = 0, packets = 0
         var starts = Set<UInt64>(), terminations = Set<UInt64>()
+        // Debug annotation names interned per sequence: (sequence, iid) → name.
+        var keyNames: [[UInt64]: String] = [:]
+        var keys: [String: Int] = [:]
         while i < bytes.count {
             let key = varint(bytes, &i)
             let n = Int(varint(bytes, &i))
             precondition(key == 0x0A)
             packets += 1
+            var sequence: UInt64 = 0
+            fields(bytes[i..<(i + n)]) { field, v, _ in if field == 10 { sequence = v } }
             fields(bytes[i..<(i + n)]) { field, _, payload in
+                if field == 12 {
+                    fields(payload) { f, _, entry in
+                        guard f == 3 else { return }
+                        var iid: UInt64 = 0, name = ""
+                        fields(entry) { g, v, text in
+                            if g == 1 { iid = v }
+                            if g == 2 { name = String(decoding: text, as: UTF8.self) }
+                        }
+                        keyNames[[sequence, iid]] = name
+                    }
+                }
                 guard field == 11 else { return }
-                fields(payload) { f, v, _ in
+                fields(payload) { f, v, annotation in
                     if f == 9 && v == 1 { begins += 1 }
                     if f == 9 && v == 2 { ends += 1 }
                     if f == 47 { starts.insert(v) }
                     if f == 48 { terminations.insert(v) }
+                    if f == 4 {
+                        fields(annotation) { g, iid, _ in
+                            if g == 1 { keys[keyNames[[sequence, iid]] ?? "?", default: 0] += 1 }
+                        }
+                    }
                 }
             }
             i += n
         }
+        annotations = keys
         sliceBegins = begins
         sliceEnds = ends
         flowStarts = starts
