@@ -90,21 +90,33 @@ public class AnyLoopFuture: @unchecked Sendable {
     /// cancels the future (as awaiting it in asyncio does).
     ///
     /// The caller's `#fileID` and `#line` are recorded in the trace as the suspend site.
-    nonisolated(nonsending) public func waitDone(file: StaticString = #fileID, line: UInt = #line) async {
+    @inlinable @inline(__always)  // see EventLoop.suspend: inlined, the wait costs the caller one hop, not two
+    nonisolated(nonsending) public final func waitDone(file: StaticString = #fileID, line: UInt = #line) async {
         await waitDone(site: SourceSite(file: file, line: line, function: ""))
     }
 
-    @inline(__always)
-    nonisolated(nonsending) func waitDone(site: SourceSite?) async {
+    @inlinable @inline(__always)
+    nonisolated(nonsending) final func waitDone(site: SourceSite?) async {
+        guard beginAwait() else { return }
+        await loop.suspend(cancelling: self, site: site) { self.addWaiter($0) }
+    }
+
+    /// The synchronous start of an await: checks the thread and notes the interest; whether the
+    /// future is still pending (the awaiting task must suspend).
+    @usableFromInline
+    func beginAwait() -> Bool {
         loop.preconditionOnLoopThread("awaiting a LoopFuture")
         noteObserved(.awaited)
-        if state != .pending { return }
-        await loop.suspend(cancelling: self, site: site) { continuation in
-            if self.firstWaiter == nil, self.listeners.isEmpty {
-                self.firstWaiter = continuation
-            } else {
-                self.listeners.append(.waiter(continuation))
-            }
+        return state == .pending
+    }
+
+    /// Makes an awaiting task's continuation a listener, resumed when the future completes.
+    @usableFromInline
+    func addWaiter(_ continuation: UnsafeContinuation<Void, Never>) {
+        if firstWaiter == nil, listeners.isEmpty {
+            firstWaiter = continuation
+        } else {
+            listeners.append(.waiter(continuation))
         }
     }
 
@@ -212,9 +224,9 @@ final class WaiterRegistration: LoopWait, @unchecked Sendable {
 
 extension AnyLoopFuture: LoopWait {
     /// Awaiting a future and being cancelled cancels the future, as in asyncio.
-    func cancelWait() -> Bool { cancel() }
+    @usableFromInline func cancelWait() -> Bool { cancel() }
 
-    var waitIsOver: Bool { state != .pending }
+    @usableFromInline var waitIsOver: Bool { state != .pending }
 }
 
 /// A value that will be set later on the loop, as asyncio's `Future`.
@@ -300,14 +312,16 @@ public class LoopFuture<Value>: AnyLoopFuture, @unchecked Sendable {
     /// Cancelling the awaiting task cancels this future, as in asyncio.
     /// The caller's `#fileID` and `#line` are recorded in the trace as the suspend site.
     /// - Throws: `CancellationError` or the future's error.
-    nonisolated(nonsending) public func value(file: StaticString = #fileID, line: UInt = #line) async throws -> Value {
+    @inlinable @inline(__always)  // see EventLoop.suspend: inlined, the wait costs the caller one hop, not two
+    nonisolated(nonsending) public final func value(file: StaticString = #fileID, line: UInt = #line) async throws -> Value {
         await waitDone(file: file, line: line)
         return try result()
     }
 
     /// Waits for the result; see ``value(file:line:)``, which also records where the task
     /// waited (a property cannot take the caller's `#fileID`/`#line`, so this records no site).
-    nonisolated(nonsending) public var value: Value {
+    @inlinable @inline(__always)  // see EventLoop.suspend: inlined, the wait costs the caller one hop, not two
+    nonisolated(nonsending) public final var value: Value {
         get async throws {
             await waitDone(site: nil)
             return try result()
