@@ -28,9 +28,9 @@ public class AnyLoopFuture: @unchecked Sendable {
     /// generic code that sets, reads or destroys a `Value?` looks up `Optional<Value>`'s metadata
     /// in the runtime's cache each time (~1,000 instructions per ping-pong step in all), and an
     /// `Any` costs a dynamic cast (~400 instructions) per read.
-    @exclusivity(unchecked) final var valueStorage: (UInt, UInt, UInt) = (0, 0, 0)
+    @usableFromInline @exclusivity(unchecked) final var valueStorage: (UInt, UInt, UInt) = (0, 0, 0)
     /// The error of a future that failed.
-    @exclusivity(unchecked) var error_: (any Error)?
+    @usableFromInline @exclusivity(unchecked) var error_: (any Error)?
     @exclusivity(unchecked) var nextCallbackToken: UInt64 = 0
     /// Called synchronously by `cancel()` of a pending future (a gather cancels its children).
     var cancelHook: (() -> Void)?
@@ -84,7 +84,7 @@ public class AnyLoopFuture: @unchecked Sendable {
     /// Something took an interest in this future's outcome. Tasks record the first such interest
     /// as a `taskObserved` event, which lets the analysis find tasks nobody ever awaited; plain
     /// futures have no id in the trace and ignore it.
-    func noteObserved(_ how: TaskObservation) {}
+    @usableFromInline func noteObserved(_ how: TaskObservation) {}
 
     /// Waits until the future is done, without throwing; a cancellation of the waiting task
     /// cancels the future (as awaiting it in asyncio does).
@@ -169,7 +169,7 @@ public class AnyLoopFuture: @unchecked Sendable {
     }
 
     /// Marks the future done and wakes everyone listening, in the order they started listening.
-    func complete(_ newState: State) {
+    @usableFromInline func complete(_ newState: State) {
         state = newState
         // The first waiter started listening before every entry of `listeners`.
         if let waiter = firstWaiter {
@@ -235,12 +235,18 @@ extension AnyLoopFuture: LoopWait {
 /// ``setError(_:)`` or ``AnyLoopFuture/cancel()``; await it with `try await future.value`.
 /// Loop thread only.
 public class LoopFuture<Value>: AnyLoopFuture, @unchecked Sendable {
+    // The result's storage and `setResult`/`result()` are inlinable: specialized in the caller
+    // for its `Value`, storing and reading the result is a few moves (for `Void`, nothing), where
+    // the unspecialized generic code went through closures, `withUnsafeMutableBytes` and value
+    // witnesses (ping-pong: ~240 instructions per step).
+
     /// Whether a `Value` fits in `valueStorage`'s three words.
-    @inline(__always)
+    @inlinable @inline(__always)
     static var valueIsInline: Bool { MemoryLayout<Value>.size <= 24 && MemoryLayout<Value>.alignment <= 8 }
 
     /// Initializes the result storage with `value` (once, before completing as succeeded).
-    func storeValue(_ value: Value) {
+    @inlinable
+    final func storeValue(_ value: Value) {
         if Self.valueIsInline {
             // (Closures here return `Void` or `Value`, never a type built on `Value` such as
             // `UnsafeMutablePointer<Value>`, whose metadata would be looked up at run time.)
@@ -253,7 +259,8 @@ public class LoopFuture<Value>: AnyLoopFuture, @unchecked Sendable {
     }
 
     /// The result of a succeeded future.
-    var value_: Value {
+    @inlinable
+    final var value_: Value {
         if Self.valueIsInline {
             return withUnsafeMutableBytes(of: &valueStorage) { $0.baseAddress!.assumingMemoryBound(to: Value.self).pointee }
         }
@@ -261,7 +268,8 @@ public class LoopFuture<Value>: AnyLoopFuture, @unchecked Sendable {
     }
 
     deinit {
-        guard state == .succeeded else { return }
+        // A trivial result (`Void`, integers) needs no deinitialization: skip the generic walk.
+        guard state == .succeeded, !_isPOD(Value.self) || !Self.valueIsInline else { return }
         if Self.valueIsInline {
             withUnsafeMutableBytes(of: &valueStorage) { _ = $0.baseAddress!.assumingMemoryBound(to: Value.self).deinitialize(count: 1) }
         } else {
@@ -273,7 +281,8 @@ public class LoopFuture<Value>: AnyLoopFuture, @unchecked Sendable {
 
     /// Sets the result and wakes the future's waiters.
     /// - Throws: ``LoopError/invalidState(_:)`` when the future is already done.
-    public func setResult(_ value: Value) throws(LoopError) {
+    @inlinable
+    public final func setResult(_ value: Value) throws(LoopError) {
         loop.preconditionOnLoopThread("LoopFuture.setResult(_:)")
         guard state == .pending else { throw .invalidState("setResult on a future that is already \(state)") }
         storeValue(value)
@@ -296,7 +305,8 @@ public class LoopFuture<Value>: AnyLoopFuture, @unchecked Sendable {
     /// The result of a done future.
     /// - Throws: ``LoopError/invalidState(_:)`` if not done, `CancellationError` if cancelled, or
     ///   the error it failed with.
-    public func result() throws -> Value {
+    @inlinable
+    public final func result() throws -> Value {
         loop.preconditionOnLoopThread("LoopFuture.result()")
         noteObserved(.result)
         switch state {
