@@ -128,6 +128,15 @@ nonisolated(unsafe) let taskContextKey = UnsafeRawPointer(Unmanaged.passUnretain
 /// The type metadata of `currentLoopTaskContext`'s value.
 nonisolated(unsafe) let taskContextMetadata = unsafeBitCast(Unmanaged<LoopTaskContext>?.self as Any.Type, to: UnsafeRawPointer.self)
 
+/// `currentLoopTaskContext`, read straight from the runtime's task-local storage. `TaskLocal.get()`
+/// does the same lookup and then copies the value out through its type's generic metadata (~30
+/// instructions per await); the value here is one word, `Unmanaged<LoopTaskContext>?`, nil = 0.
+@inline(__always)
+func currentLoopTaskContextFast() -> Unmanaged<LoopTaskContext>? {
+    guard let storage = swift_task_localValueGet(taskContextKey) else { return nil }
+    return storage.load(as: Unmanaged<LoopTaskContext>?.self)
+}
+
 /// The running loop task's context, if its body (or one of its children) is running.
 var currentLoopTask: LoopTaskContext? {
     currentLoopTaskContext?.takeUnretainedValue()
@@ -237,24 +246,28 @@ extension EventLoop {
     @usableFromInline
     func beginWait(cancelling wait: any LoopWait, site: SourceSite?) -> WaitStart {
         let st = state
-        guard let context = currentLoopTask, context.taskPointer == st.pointee.runningJob else { return .otherTask }
-        if context.cancelPending {
-            context.cancelPending = false
-            wait.cancelWait()
-            if wait.waitIsOver { return .over }
+        // Borrowed, not retained: the loop task owns its context for as long as its body runs.
+        guard let unmanaged = currentLoopTaskContextFast() else { return .otherTask }
+        return unmanaged._withUnsafeGuaranteedRef { context in
+            guard context.taskPointer == st.pointee.runningJob else { return .otherTask }
+            if context.cancelPending {
+                context.cancelPending = false
+                wait.cancelWait()
+                if wait.waitIsOver { return .over }
+            }
+            // Set before `register` runs (nothing else can run in between), so that the closure
+            // passed on needs no context of its own: closure contexts of an async function live
+            // in its task's allocator, as its frame does.
+            st.pointee.suspendSite = site
+            context.waitingOn = wait
+            return .loopTask(unmanaged)
         }
-        // Set before `register` runs (nothing else can run in between), so that the closure
-        // passed on needs no context of its own: closure contexts of an async function live in
-        // its task's allocator, as its frame does.
-        st.pointee.suspendSite = site
-        context.waitingOn = wait
-        return .loopTask(.passUnretained(context))
     }
 
     /// The synchronous part of a loop task body's wait after its await.
     @usableFromInline
     func endWait(_ context: Unmanaged<LoopTaskContext>) {
-        context.takeUnretainedValue().waitingOn = nil
+        context._withUnsafeGuaranteedRef { $0.waitingOn = nil }
     }
 
     /// `suspend` for tasks other than a loop task's body. Kept out of `suspend`, which is inlined
