@@ -40,7 +40,9 @@ extension EventLoop {
         } else if inbox.hasItems {
             drainInbox()
         }
-        fireDueTimers()
+        // (Checked here: a call per iteration for an empty heap is ~20 instructions per step of
+        // a ping-pong.)
+        if !st.pointee.timers.isEmpty { fireDueTimers() }
         runReady()
     }
 

@@ -126,7 +126,7 @@ public final class EventLoop: @unchecked Sendable {
         traceOpenError = openError
         tracesForeignThreads = opened != nil
         serialFace.loop = self
-        taskFace.loop = self
+        taskFace.loopReference = .passUnretained(self)
         try SyscallError.check(lt_epoll_ctl(epollFD, Int32(LT_EPOLL_CTL_ADD), inbox.eventFD, UInt32(LT_EPOLLIN), Self.inboxToken),
                                "epoll_ctl(ADD, eventfd)")
         if let opened {

@@ -132,8 +132,8 @@ nonisolated(unsafe) let taskContextMetadata = unsafeBitCast(Unmanaged<LoopTaskCo
 /// does the same lookup and then copies the value out through its type's generic metadata (~30
 /// instructions per await); the value here is one word, `Unmanaged<LoopTaskContext>?`, nil = 0.
 @inline(__always)
-func currentLoopTaskContextFast() -> Unmanaged<LoopTaskContext>? {
-    guard let storage = swift_task_localValueGet(taskContextKey) else { return nil }
+func currentLoopTaskContextFast(key: UnsafeRawPointer = taskContextKey) -> Unmanaged<LoopTaskContext>? {
+    guard let storage = swift_task_localValueGet(key) else { return nil }
     return storage.load(as: Unmanaged<LoopTaskContext>?.self)
 }
 
@@ -247,7 +247,7 @@ extension EventLoop {
     func beginWait(cancelling wait: any LoopWait, site: SourceSite?) -> WaitStart {
         let st = state
         // Borrowed, not retained: the loop task owns its context for as long as its body runs.
-        guard let unmanaged = currentLoopTaskContextFast() else { return .otherTask }
+        guard let unmanaged = currentLoopTaskContextFast(key: st.pointee.taskContextKey) else { return .otherTask }
         return unmanaged._withUnsafeGuaranteedRef { context in
             guard context.taskPointer == st.pointee.runningJob else { return .otherTask }
             if context.cancelPending {
