@@ -8,6 +8,7 @@
 import Foundation
 import LoopRuntime
 import TraceFormat
+import TraceTestSupport
 import BenchSupport
 import PingPongFloor
 

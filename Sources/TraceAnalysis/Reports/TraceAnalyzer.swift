@@ -44,19 +44,17 @@ public struct TraceAnalyzer: TraceObserver {
     var longestSteps: TopList<AnalysisResult.StepRef>
     var longestCallbacks: TopList<AnalysisResult.CallbackRef>
 
+    var executorQueueDelay = LatencyStats()
+    var executorRunTime = LatencyStats()
+    var executorJobs: UInt64 = 0
+    var executorBusy: Int64 = 0
+    var executorWorkers: Set<UInt32> = []
     var rows: [TaskRow] = []
+    /// Suspended time of every task counted, by ``SuspendReason`` raw value.
+    var suspendedByReason: [Int64] = [0, 0, 0, 0, 0, 0]
     var omittedRows = 0
-    var lints: [Lint] = []
-    var lintCounts: [Lint.Kind: Int] = [:]
-    var unfinished: [TaskSummary] = []
-    /// Live tasks something already awaited (or read, or gave a done callback): `taskObserved`.
-    var observedLive: Set<UInt64> = []
-    /// Finished tasks nobody had observed when they finished: the never-awaited candidates. A
-    /// later `taskObserved` clears one; what is left at the end is linted (see `result`). What a
-    /// task's last step woke plays no part here (it did, and hid every task whose last step
-    /// completed a future or scheduled a callback), except for format 1.0 traces, which carry no
-    /// observations.
-    var neverAwaitedCandidates: [UInt64: (summary: TaskSummary, site: String)] = [:]
+    /// The task lints, one checker each (see `Lints/`).
+    var lints: TaskLints
 
     struct GroupKey: Hashable {
         var callback: Bool
@@ -71,6 +69,7 @@ public struct TraceAnalyzer: TraceObserver {
         findings = TopList(capacity: options.maxFindings)
         longestSteps = TopList(capacity: options.topSteps)
         longestCallbacks = TopList(capacity: options.topSteps)
+        lints = TaskLints(options: options)
     }
 
     @inline(__always) func inWindow(_ t: Int64) -> Bool { t >= window.lowerBound && t < window.upperBound }
@@ -117,6 +116,21 @@ public struct TraceAnalyzer: TraceObserver {
         case .thread: return "thread \(edge.wakerID)"
         case .executor: return "executor job \(edge.wakerID)"
         }
+    }
+
+    /// Nanoseconds by ``SuspendReason`` raw value as JSON: the reasons with time, by key.
+    func reasonTable(_ nanos: [Int64]) -> [String: Int64] {
+        var table: [String: Int64] = [:]
+        for reason in SuspendReason.allCases where nanos[Int(reason.rawValue)] > 0 { table[reason.key] = nanos[Int(reason.rawValue)] }
+        return table
+    }
+
+    func waitRef(_ w: TaskWait, _ model: TraceModel) -> WaitRef {
+        let site = model.sites[w.site]
+        let edge = w.wakerKind.map { WakeEdge(time: 0, stream: 0, task: 0, wakerKind: $0, wakerID: w.wakerID,
+                                              wakerTask: 0, wakerStep: 0, wakerCallback: 0) }
+        return WaitRef(reason: w.reason.key, on: SuspendReason.waitText(site: site, reason: w.reason), site: site,
+                       beginNanos: w.begin, durationNanos: w.nanos, waker: wakerText(edge, model))
     }
 
     func stepRef(_ s: StepRecord, _ model: TraceModel) -> AnalysisResult.StepRef {
@@ -234,6 +248,7 @@ public struct TraceAnalyzer: TraceObserver {
         if let f = t.finishedAt, f < window.lowerBound { return }
         tasksSeen += 1
         if t.outcome != nil { tasksFinished += 1 }
+        for (i, nanos) in t.suspendedByReason.enumerated() { suspendedByReason[i] += nanos }
         if rows.count < options.maxTaskRows {
             rows.append(TaskRow(id: t.id, parent: t.parent, name: t.name, createSite: model.sites[t.createSite],
                                 createdNanos: t.createdAt, finishedNanos: t.finishedAt,
@@ -243,22 +258,32 @@ public struct TraceAnalyzer: TraceObserver {
                                 wakers: Dictionary(uniqueKeysWithValues: WakerKind.allCases.compactMap { k in
                                     t.wakersByKind[Int(k.rawValue)] > 0 ? (k.description, t.wakersByKind[Int(k.rawValue)]) : nil
                                 }),
-                                selfWakes: t.selfWakes))
+                                selfWakes: t.selfWakes, suspendedByReason: reasonTable(t.suspendedByReason),
+                                longestWait: t.longestWait.map { waitRef($0, model) }))
         } else {
             omittedRows += 1
         }
-        // Lints.
-        let wakes = t.wakeups
-        if wakes >= options.spinMinWakeups && t.selfWakes * 10 >= wakes * 9 {
-            lint(.spin, t, "\(t.selfWakes) of \(wakes) wakeups were self-wakes", model.sites[t.lastSuspendSite])
-        }
-        let observed = observedLive.remove(t.id) != nil
-        if t.outcome != nil {
-            if !observed { neverAwaitedCandidates[t.id] = (t, model.sites[t.createSite]) }
-        } else {
-            lint(.unfinished, t, "\(t.endState) at the trace end", model.sites[t.lastSuspendSite])
-            if t.endState == .suspended && !t.pendingTimer { unfinished.append(t) }
-        }
+        lints.taskFinished(t, model: model)
+    }
+
+    public mutating func executorJob(_ job: ExecutorJobRecord, model: TraceModel) {
+        guard options.taskFilter == nil else { return }
+        let lo = max(job.begin, window.lowerBound), hi = min(job.end, window.upperBound)
+        if hi > lo { executorBusy += hi - lo }
+        guard overlapsWindow(job.begin, job.end) else { return }
+        executorWorkers.insert(job.workerStream)
+        guard inWindow(job.begin) else { return }
+        executorJobs += 1
+        executorRunTime.record(job.duration)
+        if let delay = job.queueDelay { executorQueueDelay.record(delay) }
+    }
+
+    public mutating func lockHeld(_ hold: LockHoldRecord, model: TraceModel) {
+        if hold.holder == 0 || model.isSelected(hold.holder) { lints.lockHeld(hold, model: model) }
+    }
+
+    public mutating func queueDepth(_ sample: QueueDepthRecord, model: TraceModel) {
+        lints.queueDepth(sample, model: model)
     }
 
     public mutating func loop(started: Bool, stream: UInt32, at time: Int64, model: TraceModel) {
@@ -266,45 +291,14 @@ public struct TraceAnalyzer: TraceObserver {
     }
 
     public mutating func taskObserved(_ task: UInt64, at time: Int64, model: TraceModel) {
-        if neverAwaitedCandidates.removeValue(forKey: task) == nil { observedLive.insert(task) }
-    }
-
-    /// Lints the never-awaited candidates left at the end. Format 1.1 traces carry `taskObserved`,
-    /// so what is left was never awaited, read or given a done callback: exact. Format 1.0 traces
-    /// do not: a finished task whose final step woke nobody counts, which misses nothing but also
-    /// flags tasks awaited only after they finished.
-    mutating func lintNeverAwaited(exact: Bool) {
-        for id in neverAwaitedCandidates.keys.sorted() {
-            let (t, site) = neverAwaitedCandidates[id]!
-            // Without observations, a task whose last step woke a waiter was probably awaited.
-            let guessed = !exact || !t.observationTracked
-            if guessed && t.waitersAtFinish > 0 { continue }
-            let how = !exact ? "no task was waiting and no done callback ran when it finished (format 1.0 trace: approximate)"
-                : !t.observationTracked ? "no task was waiting and no done callback ran when it finished (an unstructured Swift task: approximate)"
-                : "nothing awaited it, read its result or added a done callback"
-            lint(t.outcome == .failed ? .failedUnobserved : .neverAwaited, t, "\(t.outcome!); \(how)", site)
-        }
-        neverAwaitedCandidates = [:]
-    }
-
-    mutating func lint(_ kind: Lint.Kind, _ t: TaskSummary, _ detail: String, _ site: String) {
-        lintCounts[kind, default: 0] += 1
-        if lints.count < options.maxLints {
-            lints.append(Lint(kind: kind, task: t.id, name: t.name, detail: detail, site: site))
-        }
+        lints.taskObserved(task, model: model)
     }
 
     // MARK: - Result
 
     /// The figures, once the model has finished.
     public mutating func result(model: TraceModel, reader: TraceReader?) -> AnalysisResult {
-        lintNeverAwaited(exact: (reader?.header.minorVersion ?? TraceSpec.minorVersion) >= 1)
-        // Lost wakeups need the whole end state: decided after every task is in.
-        for t in unfinished where model.streamIsQuiescent(t.stream) {
-            lint(.lostWakeup, t, "suspended at the trace end with no timer, I/O or ready work left on its loop",
-                 model.sites[t.lastSuspendSite])
-        }
-        unfinished = []
+        let lintReport = lints.finish(model: model, formatMinor: reader?.header.minorVersion ?? TraceSpec.minorVersion)
         let first = model.firstTimestamp ?? 0
         let last = model.lastTimestamp
         let since = max(first, options.since ?? first)
@@ -327,8 +321,11 @@ public struct TraceAnalyzer: TraceObserver {
         var bySite = zip(siteOfStats, siteStats).map { AnalysisResult.SiteLatency(site: model.sites[$0.0], latency: $0.1.summary) }
         if otherSitesLateness.count > 0 { bySite.append(.init(site: "(other sites)", latency: otherSitesLateness.summary)) }
         bySite.sort { ($0.latency.maxNanos, $1.site) > ($1.latency.maxNanos, $0.site) }
-        let sortedLints = lints.sorted { ($0.kind.order, $0.task) < ($1.kind.order, $1.task) }
-        return AnalysisResult(
+        let executor = executorJobs == 0 && executorWorkers.isEmpty && model.unfinishedJobs == 0 ? nil : ExecutorReport(
+            jobs: executorJobs, unfinishedJobs: model.unfinishedJobs, workers: executorWorkers.count,
+            queueDelay: executorQueueDelay.summary, runTime: executorRunTime.summary, busyNanos: executorBusy,
+            utilization: span > 0 && !executorWorkers.isEmpty ? Double(executorBusy) / (Double(span) * Double(executorWorkers.count)) : 0)
+        var result = AnalysisResult(
             trace: .init(path: reader?.path ?? "", program: reader?.header.program ?? "", events: model.events,
                          chunks: reader?.chunksRead ?? 0, firstNanos: first, lastNanos: last, sinceNanos: since,
                          untilNanos: until, taskFilter: options.taskFilter?.text, damage: damage, abruptEnd: abruptEnd),
@@ -350,10 +347,11 @@ public struct TraceAnalyzer: TraceObserver {
                             groups: groups.values.sorted { ($0.totalNanos, $1.resumeSite, $1.suspendSite) > ($1.totalNanos, $0.resumeSite, $0.suspendSite) }),
             longestSteps: longestSteps.elements,
             longestCallbacks: longestCallbacks.elements,
-            tasks: .init(count: tasksSeen, rows: rows.sorted { $0.id < $1.id }, omitted: omittedRows),
-            lints: .init(count: lintCounts.values.reduce(0, +),
-                         byKind: Dictionary(uniqueKeysWithValues: lintCounts.map { ($0.key.rawValue, $0.value) }),
-                         items: sortedLints))
+            tasks: .init(count: tasksSeen, rows: rows.sorted { $0.id < $1.id }, omitted: omittedRows,
+                         suspendedByReason: reasonTable(suspendedByReason)),
+            lints: lintReport)
+        result.executor = executor
+        return result
     }
 }
 
@@ -363,8 +361,4 @@ extension BlockingGroup {
         totalNanos += d
         maxNanos = max(maxNanos, d)
     }
-}
-
-extension Lint.Kind {
-    var order: Int { Self.allCases.firstIndex(of: self)! }
 }

@@ -1,0 +1,153 @@
+import TraceFormat
+
+extension TraceModel {
+    // MARK: - The pass
+
+    /// Consumes one chunk's events.
+    public func consume<O: TraceObserver>(_ chunk: DecodedChunk, into observer: inout O) {
+        let events = chunk.events
+        guard !events.isEmpty else { return }
+        st.pointee.events += UInt64(events.count)
+        if st.pointee.firstTimestamp == nil || events[0].timestamp < st.pointee.firstTimestamp! {
+            st.pointee.firstTimestamp = events[0].timestamp
+        }
+        let s = stream(chunk.header.stream)
+        // The wire ids, read once per chunk: `EventType`'s static members live in another module,
+        // and matching against them costs a lazy-global access per case per event. Ordered by
+        // frequency so the common events take one or two compares.
+        let stepBegin = EventType.stepBegin.rawValue, stepEnd = EventType.stepEnd.rawValue
+        let wakeup = EventType.wakeup.rawValue, pollBegin = EventType.pollBegin.rawValue
+        let pollEnd = EventType.pollEnd.rawValue, taskCreate = EventType.taskCreate.rawValue
+        let callbackScheduled = EventType.callbackScheduled.rawValue
+        let callbackBegin = EventType.callbackBegin.rawValue, callbackEnd = EventType.callbackEnd.rawValue
+        let timerFired = EventType.timerFired.rawValue, ioWait = EventType.ioWait.rawValue
+        let userMark = EventType.userMark.rawValue, userSpanBegin = EventType.userSpanBegin.rawValue
+        let userSpanEnd = EventType.userSpanEnd.rawValue
+        let loopStart = EventType.loopStart.rawValue, loopStop = EventType.loopStop.rawValue
+        let lostEvents = EventType.lostEvents.rawValue
+        let taskObserved = EventType.taskObserved.rawValue
+        let callbackCancelled = EventType.callbackCancelled.rawValue
+        let wakeupSent = EventType.wakeupSent.rawValue
+        let taskUntracked = EventType.taskUntracked.rawValue
+        let executorSubmit = EventType.executorSubmit.rawValue, executorBegin = EventType.executorBegin.rawValue
+        let executorEnd = EventType.executorEnd.rawValue
+        let lockAcquired = EventType.lockAcquired.rawValue, lockReleased = EventType.lockReleased.rawValue
+        let queueDepth = EventType.queueDepth.rawValue
+        let firstStackType = EventType.imageDef.rawValue, lastStackType = EventType.watchdogStart.rawValue
+        events.withUnsafeBufferPointer { buffer in
+            for i in buffer.indices {
+                let e = buffer[i]
+                let type = e.type.rawValue
+                if type == stepBegin { self.stepBegin(e, s, &observer) }
+                else if type == stepEnd { self.stepEnd(e, s, chunk, &observer) }
+                else if type == wakeup { self.wakeup(e, s, &observer) }
+                else if type == pollBegin { self.pollBegin(e, s) }
+                else if type == pollEnd { self.pollEnd(e, s, &observer) }
+                else if type == timerFired { self.timerFired(e, s, &observer) }
+                else if type == callbackBegin { self.callbackBegin(e, s) }
+                else if type == callbackEnd { self.callbackEnd(e, s, &observer) }
+                else if type == callbackScheduled { self.callbackScheduled(e, s, chunk) }
+                else if type == taskCreate { self.taskCreate(e, s, chunk, &observer) }
+                else if type == ioWait { s.pointee.sawIOWait = true }
+                else if type == userMark || type == userSpanBegin || type == userSpanEnd { observer.user(e, chunk: chunk, model: self) }
+                else if type == loopStart || type == loopStop {
+                    observer.loop(started: type == loopStart, stream: e.stream, at: e.timestamp, model: self)
+                } else if type == lostEvents {
+                    st.pointee.lostEvents += e.args[0]
+                    observer.lost(count: e.args[0], from: e.signed(1), to: e.signed(2), model: self)
+                } else if type == taskObserved {
+                    observer.taskObserved(e.args[0], at: e.timestamp, model: self)
+                } else if type == callbackCancelled {
+                    self.callbackCancelled(e)
+                } else if type == taskUntracked {
+                    if let slot = st.pointee.taskIndex.find(e.args[0]) { tasks.pointer(slot).pointee.tracked = false }
+                } else if type == wakeupSent {
+                    s.pointee.sentTask = e.args[0]
+                    s.pointee.sentAt = e.signed(1)
+                } else if type == executorSubmit {
+                    self.executorSubmit(e, chunk, &observer)
+                } else if type == executorBegin {
+                    self.executorBegin(e)
+                } else if type == executorEnd {
+                    self.executorEnd(e, &observer)
+                } else if type == queueDepth {
+                    self.queueDepth(e, s, chunk, &observer)
+                } else if type == lockAcquired {
+                    self.lockAcquired(e, s, chunk)
+                } else if type == lockReleased {
+                    self.lockReleased(e, &observer)
+                } else if type >= firstStackType && type <= lastStackType {
+                    st.pointee.stackTable.add(e, chunk: chunk)
+                }
+            }
+        }
+        let last = events[events.count - 1].timestamp
+        if last > st.pointee.lastTimestamp { st.pointee.lastTimestamp = last }
+        if last > s.pointee.lastTimestamp { s.pointee.lastTimestamp = last }
+    }
+
+    /// Ends the pass: closes the open slices of every live task at the trace end and hands the
+    /// unfinished tasks to the observer as summaries with no outcome.
+    public func finish<O: TraceObserver>(into observer: inout O) {
+        let end = lastTimestamp
+        st.pointee.unfinishedJobs = finishJobs(&observer)
+        finishLocks(&observer)
+        var live: [(UInt64, Int32)] = []
+        forEachLiveTask { slot, t in live.append((t.pointee.id, slot)) }
+        live.sort { $0.0 < $1.0 }
+        for (_, slot) in live {
+            var t = tasks[slot]
+            observer.taskState(TaskStateSlice(task: t.id, state: t.state, begin: t.since, end: max(end, t.since), site: t.site), model: self)
+            switch t.state {
+            case .ready: t.readyWait += overlap(t.since, end)
+            case .suspended: withUnsafeMutablePointer(to: &t) { endWait($0, at: end, waker: nil, wakerID: 0) }
+            case .running: t.busy += overlap(t.since, end)
+            default: break
+            }
+            observer.taskFinished(summary(t, outcome: nil, finishedAt: nil), model: self)
+        }
+    }
+
+    /// The last event time of stream `id` (nil for a stream with no events).
+    public func lastTimestamp(ofStream id: UInt32) -> Int64? {
+        guard Int(id) < st.pointee.streamCount, st.pointee.streams[Int(id)].lastTimestamp != .min else { return nil }
+        return st.pointee.streams[Int(id)].lastTimestamp
+    }
+
+    /// Whether a stream had nothing pending at the end that could wake a task: no timer armed
+    /// and unfired, no I/O interest ever registered, nothing ready or queued.
+    public func streamIsQuiescent(_ id: UInt32) -> Bool {
+        guard let slot = st.pointee.streamSlots[id] else { return true }
+        if st.pointee.streams[slot].sawIOWait { return false }
+        var quiet = true
+        st.pointee.callbackIndex.forEach { _, slot in if callbacks[slot].stream == id { quiet = false } }
+        if !quiet { return false }
+        forEachLiveTask { _, t in
+            if t.pointee.stream == id && (t.pointee.state == .ready || t.pointee.state == .running || t.pointee.state == .created) { quiet = false }
+        }
+        return quiet
+    }
+
+    func summary(_ t: LiveTask, outcome: StepOutcome?, finishedAt: Int64?) -> TaskSummary {
+        var s = TaskSummary(id: t.id, parent: t.parent, name: name(ofTask: t.id), createSite: t.createSite, createdAt: t.createdAt,
+                            finishedAt: finishedAt, outcome: outcome, endState: outcome == nil ? t.state : .done)
+        s.steps = t.stepsInWindow
+        s.busyNanos = t.busy
+        s.maxStepNanos = t.maxStep
+        s.readyWaitNanos = t.readyWait
+        s.suspendedNanos = t.suspended
+        s.suspendedByReason = [t.suspendedBy.0, t.suspendedBy.1, t.suspendedBy.2, t.suspendedBy.3, t.suspendedBy.4, t.suspendedBy.5]
+        s.longestWait = t.longestWait.nanos > 0 ? t.longestWait : nil
+        s.wakersByKind = [t.wakers.0, t.wakers.1, t.wakers.2, t.wakers.3, t.wakers.4, t.wakers.5]
+        s.selfWakes = t.selfWakes
+        s.lastWakerTask = t.lastWakerTask
+        s.tasksWoken = t.tasksWoken
+        s.waitersAtFinish = outcome == nil ? 0 : t.wokeInStep
+        s.pendingTimer = t.pendingTimers > 0
+        s.lastSuspendSite = t.site
+        s.stream = t.stream
+        s.selected = t.selected
+        s.observationTracked = t.tracked
+        return s
+    }
+}

@@ -1,0 +1,229 @@
+import TraceFormat
+
+/// Rebuilds the semantic picture of a trace — task timelines, steps, callbacks, timers, polls,
+/// wake edges — from its events in one streaming pass, and hands each interval to a
+/// ``TraceObserver`` as soon as it closes.
+///
+/// Feed it every chunk in file order with ``consume(_:into:)`` (events within a stream arrive in
+/// time order), then call ``finish(into:)``. Memory follows the live population: live tasks,
+/// pending timers and queued callbacks, and the interned sites. A finished task is folded into a
+/// ``TaskSummary``, handed to the observer, and its slot reused.
+///
+/// The model is robust to damage: events around a lost chunk or a `lostEvents` record that do not
+/// fit the state machine (a `stepEnd` with no step running, a step that never ended) are counted
+/// in ``anomalies`` and skipped, never trapped on.
+///
+/// Not thread-safe: one pass, one thread.
+public final class TraceModel {
+    /// Steps and callbacks at least this long get a ``BlockingImpact`` (ns). Default 100 ms.
+    public let blockingThreshold: Int64
+    /// Only time inside this window counts toward per-task totals (steps are counted by their
+    /// begin). Default: everything.
+    public let window: Range<Int64>
+    /// Which tasks ``StepRecord`` consumers should count; see ``isSelected(_:)``.
+    public let taskFilter: TaskFilter?
+
+    /// The model's mutable state, behind a pointer: mutating a class's stored properties costs
+    /// a dynamic exclusivity check per access (~25 % of the pass when they were stored here),
+    /// a pointer's pointee costs none. Task records, callbacks and streams sit in manually
+    /// managed storage (``SlotPool``, `streams`) so each event updates them in place through a
+    /// pointer instead of copying a record out of an array and back. Touched only by the thread
+    /// running the pass.
+    struct State {
+        var sites = SiteTable()
+        var firstTimestamp: Int64?
+        var lastTimestamp: Int64 = 0
+        var events: UInt64 = 0
+        var lostEvents: UInt64 = 0
+        var anomalies: UInt64 = 0
+        var selectedTasks = 0
+        var peakLiveTasks = 0
+        var tasks = SlotPool<LiveTask>()
+        /// Task names by slot, apart from `LiveTask` so that the record stays trivially copyable.
+        var names: [String] = []
+        /// Names of finished tasks that had woken others: a wake edge names its waker when the
+        /// woken task's step is reported, often after the waker finished. The most recent
+        /// `retiredNameCapacity`, oldest evicted first, so memory stays bounded.
+        var retiredNames: [UInt64: String] = [:]
+        var retiredOrder: [UInt64] = []
+        var retiredNext = 0
+        var taskIndex = TaskIndex()
+        var callbacks = SlotPool<PendingCallback>()
+        var callbackIndex = IDTable(capacity: 1024)
+        /// Per-stream state in order of first appearance; `streamCount` initialized of
+        /// `streamCapacity`. Indexed through `streamSlots`, never by the stream id itself: ids come
+        /// from the file and may be as large as 2^32 − 1.
+        var streams: UnsafeMutablePointer<Stream> = .allocate(capacity: 4)
+        var streamCount = 0
+        var streamCapacity = 4
+        /// Stream id → index into `streams`.
+        var streamSlots: [UInt32: Int] = [:]
+        /// The stream seen last, and its index: consecutive chunks are mostly of one stream.
+        var lastStreamID: UInt32 = 0
+        var lastStreamSlot = -1
+        /// ``SuspendReason`` named by each site's operation, by ``SiteID``: `noOperation` when it
+        /// names none, `unclassified` until first needed (see `TraceModel+Waits`).
+        var siteReasons: [UInt8] = []
+        /// Thread-pool jobs seen in part, by job id (see `TraceModel+Executor`).
+        var jobs: [UInt64: PendingJob] = [:]
+        /// Jobs submitted and never finished, counted at the trace end.
+        var unfinishedJobs = 0
+        /// Locks held now, by lock id (see `TraceModel+Sync`).
+        var heldLocks: [UInt64: HeldLock] = [:]
+        /// Images, stacks and watchdog samples (rare records, collected as they come).
+        let stackTable = StackTable()
+    }
+    let st: UnsafeMutablePointer<State>
+
+    /// The trace's images, stacks and watchdog stall samples.
+    public var stacks: StackTable { st.pointee.stackTable }
+    /// The interned source sites.
+    public var sites: SiteTable { st.pointee.sites }
+    /// The text of a site.
+    public func site(_ id: SiteID) -> String { st.pointee.sites[id] }
+    /// The earliest and latest event timestamps seen (nil before any event).
+    public var firstTimestamp: Int64? {
+        get { st.pointee.firstTimestamp }
+        set { st.pointee.firstTimestamp = newValue }
+    }
+    public internal(set) var lastTimestamp: Int64 {
+        get { st.pointee.lastTimestamp }
+        set { st.pointee.lastTimestamp = newValue }
+    }
+    /// Events consumed.
+    public internal(set) var events: UInt64 {
+        get { st.pointee.events }
+        set { st.pointee.events = newValue }
+    }
+    /// Events the recorder reported lost (`lostEvents` records).
+    public internal(set) var lostEvents: UInt64 {
+        get { st.pointee.lostEvents }
+        set { st.pointee.lostEvents = newValue }
+    }
+    /// Events that did not fit the state machine (after damage or loss), skipped.
+    public internal(set) var anomalies: UInt64 {
+        get { st.pointee.anomalies }
+        set { st.pointee.anomalies = newValue }
+    }
+    /// Tasks that matched ``taskFilter`` (all tasks without a filter).
+    public internal(set) var selectedTasks: Int {
+        get { st.pointee.selectedTasks }
+        set { st.pointee.selectedTasks = newValue }
+    }
+    /// The most tasks alive at once.
+    public internal(set) var peakLiveTasks: Int {
+        get { st.pointee.peakLiveTasks }
+        set { st.pointee.peakLiveTasks = newValue }
+    }
+    var tasks: SlotPool<LiveTask> { st.pointee.tasks }
+    var callbacks: SlotPool<PendingCallback> { st.pointee.callbacks }
+
+
+    /// Creates a model.
+    /// - Parameters:
+    ///   - blockingThreshold: steps and callbacks at least this long (ns) get an impact.
+    ///   - window: the time window that per-task totals count.
+    ///   - taskFilter: which tasks are selected.
+    public init(blockingThreshold: Int64 = 100_000_000, window: Range<Int64> = Int64.min..<Int64.max,
+                taskFilter: TaskFilter? = nil) {
+        self.blockingThreshold = blockingThreshold
+        self.window = window
+        self.taskFilter = taskFilter
+        st = .allocate(capacity: 1)
+        st.initialize(to: State())
+    }
+
+    deinit {
+        st.pointee.tasks.deallocate()
+        st.pointee.callbacks.deallocate()
+        st.pointee.taskIndex.deallocate()
+        st.pointee.streams.deinitialize(count: st.pointee.streamCount)
+        st.pointee.streams.deallocate()
+        st.deinitialize(count: 1)
+        st.deallocate()
+    }
+
+    /// How many finished wakers' names the model keeps.
+    static let retiredNameCapacity = 16_384
+
+    /// The name of a live task, or of a recently finished one that had woken others ("" when
+    /// unknown).
+    public func name(ofTask id: UInt64) -> String {
+        if let slot = st.pointee.taskIndex.find(id) { return st.pointee.names[Int(slot)] }
+        return st.pointee.retiredNames[id] ?? ""
+    }
+
+    /// Keeps the name of a finishing task that woke others, for the wake edges that name it.
+    func retireName(_ id: UInt64, _ name: String) {
+        guard !name.isEmpty else { return }
+        if st.pointee.retiredOrder.count < Self.retiredNameCapacity {
+            st.pointee.retiredOrder.append(id)
+        } else {
+            let old = st.pointee.retiredOrder[st.pointee.retiredNext]
+            st.pointee.retiredNames[old] = nil
+            st.pointee.retiredOrder[st.pointee.retiredNext] = id
+            st.pointee.retiredNext = (st.pointee.retiredNext + 1) % Self.retiredNameCapacity
+        }
+        st.pointee.retiredNames[id] = name
+    }
+
+    /// Whether a live task matches ``taskFilter`` (true without a filter).
+    @inline(__always)
+    public func isSelected(_ id: UInt64) -> Bool {
+        guard taskFilter != nil else { return true }
+        return st.pointee.taskIndex.find(id).map { tasks[$0].selected } ?? false
+    }
+
+    /// Thread-pool jobs submitted and never finished by the trace end (withdrawn by their task's
+    /// cancellation, or still queued or running); set by ``finish(into:)``.
+    public var unfinishedJobs: Int { st.pointee.unfinishedJobs }
+
+    /// The number of tasks alive now.
+    public var liveTasks: Int { tasks.liveCount }
+
+    @inline(__always)
+    func overlap(_ a: Int64, _ b: Int64) -> Int64 {
+        let lo = max(a, window.lowerBound), hi = min(b, window.upperBound)
+        return hi > lo ? hi - lo : 0
+    }
+
+    /// The state of stream `id`, created on first use. Valid until the next call with a new id.
+    func stream(_ id: UInt32) -> UnsafeMutablePointer<Stream> {
+        if st.pointee.lastStreamSlot >= 0 && st.pointee.lastStreamID == id {
+            return st.pointee.streams + st.pointee.lastStreamSlot
+        }
+        let i: Int
+        if let slot = st.pointee.streamSlots[id] {
+            i = slot
+        } else {
+            i = st.pointee.streamCount
+            if i >= st.pointee.streamCapacity {
+                let capacity = st.pointee.streamCapacity * 2
+                let grown = UnsafeMutablePointer<Stream>.allocate(capacity: capacity)
+                grown.moveInitialize(from: st.pointee.streams, count: st.pointee.streamCount)
+                st.pointee.streams.deallocate()
+                st.pointee.streams = grown
+                st.pointee.streamCapacity = capacity
+            }
+            (st.pointee.streams + i).initialize(to: Stream())
+            st.pointee.streamCount = i + 1
+            st.pointee.streamSlots[id] = i
+        }
+        st.pointee.lastStreamID = id
+        st.pointee.lastStreamSlot = i
+        return st.pointee.streams + i
+    }
+
+    /// Every live task's slot, in slot order.
+    @inline(__always)
+    func forEachLiveTask(_ body: (Int32, UnsafeMutablePointer<LiveTask>) -> Void) {
+        let pool = st.pointee.tasks
+        for slot in 0..<Int32(pool.count) {
+            let t = pool.pointer(slot)
+            if t.pointee.live { body(slot, t) }
+        }
+    }
+
+    @inline(__always)
+    static func callbackKey(_ stream: UInt32, _ handle: UInt64) -> UInt64 { handle ^ (UInt64(stream) << 48) }
+}
