@@ -22,6 +22,9 @@ public final class TraceModel {
     public let window: Range<Int64>
     /// Which tasks ``StepRecord`` consumers should count; see ``isSelected(_:)``.
     public let taskFilter: TaskFilter?
+    /// Names the suspend chains and task entry points of unmodified code (factory mode); nil:
+    /// they read `image+0xOFFSET`.
+    public let suspendSiteResolver: SuspendSiteResolver?
 
     /// The model's mutable state, behind a pointer: mutating a class's stored properties costs
     /// a dynamic exclusivity check per access (~25 % of the pass when they were stored here),
@@ -72,6 +75,8 @@ public final class TraceModel {
         var heldLocks: [UInt64: HeldLock] = [:]
         /// Images, stacks and watchdog samples (rare records, collected as they come).
         let stackTable = StackTable()
+        /// The site of each `suspendStack` stack met so far.
+        var suspendSiteIDs: [StackTable.StackKey: SiteID] = [:]
     }
     let st: UnsafeMutablePointer<State>
 
@@ -124,11 +129,13 @@ public final class TraceModel {
     ///   - blockingThreshold: steps and callbacks at least this long (ns) get an impact.
     ///   - window: the time window that per-task totals count.
     ///   - taskFilter: which tasks are selected.
+    ///   - suspendSiteResolver: names unmodified code's suspend sites and tasks (nil: none).
     public init(blockingThreshold: Int64 = 100_000_000, window: Range<Int64> = Int64.min..<Int64.max,
-                taskFilter: TaskFilter? = nil) {
+                taskFilter: TaskFilter? = nil, suspendSiteResolver: SuspendSiteResolver? = nil) {
         self.blockingThreshold = blockingThreshold
         self.window = window
         self.taskFilter = taskFilter
+        self.suspendSiteResolver = suspendSiteResolver
         st = .allocate(capacity: 1)
         st.initialize(to: State())
     }
