@@ -78,12 +78,16 @@ extension EventLoop: TaskExecutor, SerialExecutor {
 
 /// The loop's `TaskExecutor` face.
 final class LoopTaskExecutor: TaskExecutor, SchedulingExecutor, @unchecked Sendable {
-    /// Set once, right after the loop's init; the loop owns this object.
-    unowned(unsafe) var loop: EventLoop!
+    /// Set once, right after the loop's init; the loop owns this object. Unmanaged and borrowed
+    /// in `enqueue`: loading an `unowned(unsafe)` reference into a strong one costs a retain and
+    /// a release per enqueue.
+    @exclusivity(unchecked) var loopReference: Unmanaged<EventLoop>!
+    var loop: EventLoop { loopReference.takeUnretainedValue() }
 
     func enqueue(_ job: consuming ExecutorJob) {
         let isTask = job.kind == .task
-        loop.enqueue(UnownedJob(job), route: .taskExecutor, isTask: isTask)
+        let unowned = UnownedJob(job)
+        loopReference._withUnsafeGuaranteedRef { $0.enqueue(unowned, route: .taskExecutor, isTask: isTask) }
     }
 
     func enqueue<C: Clock>(_ job: consuming ExecutorJob, after delay: C.Duration, tolerance: C.Duration?, clock: C) {

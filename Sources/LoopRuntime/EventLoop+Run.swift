@@ -48,7 +48,9 @@ extension EventLoop {
             st.pointee.polledLastIteration = false
             if inbox.hasItems { drainInbox() }
         }
-        fireDueTimers()
+        // (Checked here: a call per iteration for an empty heap is ~20 instructions per step of
+        // a ping-pong.)
+        if !st.pointee.timers.isEmpty { fireDueTimers() }
         runReady()
     }
 

@@ -130,7 +130,7 @@ public final class EventLoop: @unchecked Sendable {
         traceOpenError = openError
         tracesForeignThreads = opened != nil
         serialFace.loop = self
-        taskFace.loop = self
+        taskFace.loopReference = .passUnretained(self)
         try SyscallError.check(lt_epoll_ctl(epollFD, Int32(LT_EPOLL_CTL_ADD), inbox.eventFD, UInt32(LT_EPOLLIN), Self.inboxToken),
                                "epoll_ctl(ADD, eventfd)")
         if let opened {
@@ -186,10 +186,18 @@ public final class EventLoop: @unchecked Sendable {
 
     /// Whether the calling thread is the loop's owner.
     @inlinable
-    public var isOnLoopThread: Bool { pthread_equal(state.pointee.ownerThread, pthread_self()) != 0 }
+    public var isOnLoopThread: Bool {
+        #if os(Linux)
+        // glibc's pthread_t is the thread's address and pthread_equal compares it: comparing here
+        // saves a call into libc per check (a few per step).
+        state.pointee.ownerThread == pthread_self()
+        #else
+        pthread_equal(state.pointee.ownerThread, pthread_self()) != 0
+        #endif
+    }
 
     /// Fails with a message naming `api` unless called on the loop's owner thread.
-    @usableFromInline
+    @inlinable @inline(__always)
     func preconditionOnLoopThread(_ api: @autoclosure () -> String, file: StaticString = #fileID, line: UInt = #line) {
         precondition(isOnLoopThread, "\(api()) must be called on the event loop's thread", file: file, line: line)
     }

@@ -156,6 +156,10 @@ struct LoopState {
     /// Where the loop publishes each step's start to its watchdog; nil when there is none.
     var beacon: StepBeacon? = nil
 
+    /// `currentLoopTaskContext`'s key, copied here: reading the global costs a `swift_once`
+    /// check per await.
+    let taskContextKey = LoopRuntime.taskContextKey
+
     init(ownerThread: pthread_t) {
         self.ownerThread = ownerThread
     }

@@ -128,6 +128,15 @@ nonisolated(unsafe) let taskContextKey = UnsafeRawPointer(Unmanaged.passUnretain
 /// The type metadata of `currentLoopTaskContext`'s value.
 nonisolated(unsafe) let taskContextMetadata = unsafeBitCast(Unmanaged<LoopTaskContext>?.self as Any.Type, to: UnsafeRawPointer.self)
 
+/// `currentLoopTaskContext`, read straight from the runtime's task-local storage. `TaskLocal.get()`
+/// does the same lookup and then copies the value out through its type's generic metadata (~30
+/// instructions per await); the value here is one word, `Unmanaged<LoopTaskContext>?`, nil = 0.
+@inline(__always)
+func currentLoopTaskContextFast(key: UnsafeRawPointer = taskContextKey) -> Unmanaged<LoopTaskContext>? {
+    guard let storage = swift_task_localValueGet(key) else { return nil }
+    return storage.load(as: Unmanaged<LoopTaskContext>?.self)
+}
+
 /// The running loop task's context, if its body (or one of its children) is running.
 var currentLoopTask: LoopTaskContext? {
     currentLoopTaskContext?.takeUnretainedValue()
@@ -135,6 +144,7 @@ var currentLoopTask: LoopTaskContext? {
 
 /// What a loop task's body carries in a task-local: the task, and what it awaits. Loop thread
 /// only.
+@usableFromInline
 final class LoopTaskContext: @unchecked Sendable {
     unowned let task: any AnyLoopTask
     /// The task's runtime id (0 until the loop has seen it).
@@ -154,6 +164,7 @@ final class LoopTaskContext: @unchecked Sendable {
 }
 
 /// Something a task can wait for on the loop, which cancellation can end.
+@usableFromInline
 protocol LoopWait: AnyObject, Sendable {
     /// Ends the wait because the waiting task is cancelled. Loop thread.
     /// - Returns: whether the wait was still going on (and now ends, or, for a task, will end,
@@ -193,39 +204,77 @@ extension EventLoop {
     /// handler: each handler adds and removes a status record under the task's status lock.
     /// Other tasks (children, hand-written tasks) can be cancelled by Swift's structured
     /// cancellation and use `withTaskCancellationHandler`; for them cancellation is sticky.
-    @inline(__always)  // one executor check per await instead of one per nested call
+    ///
+    /// Inlinable, with everything but the await itself in plain calls (``beginWait(cancelling:site:)``,
+    /// ``endWait(_:)``): inlined into the caller's own async function, the wait costs that
+    /// function's one hop back to its executor after the await. A `nonisolated(nonsending)`
+    /// function of its own hops back to its caller's isolation before returning, and the caller
+    /// then hops again: each hop (`swift_task_switch`) looks up the task's executor preference
+    /// under its status-record lock (~250 instructions per await; ping-pong: 3,723 → 3,4xx per
+    /// step, see the commit).
+    @inlinable @inline(__always)
     nonisolated(nonsending) func suspend(cancelling wait: any LoopWait, site: SourceSite?,
                                          _ register: (UnsafeContinuation<Void, Never>) -> Void) async {
-        let st = state
-        if let context = currentLoopTask, context.taskPointer == st.pointee.runningJob {
-            if context.cancelPending {
-                // Delivered here, as asyncio's `_must_cancel`: what the task was about to await
-                // is cancelled, and awaited until that is over.
-                context.cancelPending = false
-                wait.cancelWait()
-                if wait.waitIsOver { return }
-            }
-            // Set before `register` runs (nothing else can run in between), so that the closure
-            // passed on needs no context of its own: closure contexts of an async function
-            // live in its task's allocator, as its frame does.
-            st.pointee.suspendSite = site
-            context.waitingOn = wait
+        switch beginWait(cancelling: wait, site: site) {
+        case .over:
+            return
+        case .loopTask(let context):
             // The executor-inheriting form: `withUnsafeContinuation(isolation:)` first hops to
-            // the caller's isolation, where this task already is, and each hop (swift_task_switch)
-            // looks up the task's executor preference under its status-record lock. This
-            // function hops back after the wait all the same.
+            // the caller's isolation, where this task already is, and each hop looks up the
+            // task's executor preference under its status-record lock.
             await _unsafeInheritExecutor_withUnsafeContinuation(register)
-            context.waitingOn = nil
-        } else {
+            endWait(context)
+        case .otherTask:
             await suspendWithCancellationHandler(cancelling: wait, site: site, register)
         }
+    }
+
+    /// How a wait begins (``suspend(cancelling:site:_:)``).
+    @usableFromInline
+    enum WaitStart {
+        /// The wait is over before it began (a pending cancellation ended it).
+        case over
+        /// The body of a loop task waits, without a cancellation handler.
+        case loopTask(Unmanaged<LoopTaskContext>)
+        /// Any other task waits, with a cancellation handler.
+        case otherTask
+    }
+
+    /// The synchronous part of a wait before its await: delivers a pending ``LoopTask/cancel()``
+    /// (as asyncio's `_must_cancel`: what the task was about to await is cancelled, and awaited
+    /// until that is over) and records the site and what the task waits for.
+    @usableFromInline
+    func beginWait(cancelling wait: any LoopWait, site: SourceSite?) -> WaitStart {
+        let st = state
+        // Borrowed, not retained: the loop task owns its context for as long as its body runs.
+        guard let unmanaged = currentLoopTaskContextFast(key: st.pointee.taskContextKey) else { return .otherTask }
+        return unmanaged._withUnsafeGuaranteedRef { context in
+            guard context.taskPointer == st.pointee.runningJob else { return .otherTask }
+            if context.cancelPending {
+                context.cancelPending = false
+                wait.cancelWait()
+                if wait.waitIsOver { return .over }
+            }
+            // Set before `register` runs (nothing else can run in between), so that the closure
+            // passed on needs no context of its own: closure contexts of an async function live
+            // in its task's allocator, as its frame does.
+            st.pointee.suspendSite = site
+            context.waitingOn = wait
+            return .loopTask(unmanaged)
+        }
+    }
+
+    /// The synchronous part of a loop task body's wait after its await.
+    @usableFromInline
+    func endWait(_ context: Unmanaged<LoopTaskContext>) {
+        context._withUnsafeGuaranteedRef { $0.waitingOn = nil }
     }
 
     /// `suspend` for tasks other than a loop task's body. Kept out of `suspend`, which is inlined
     /// into every loop await: an async function's frame holds the locals of all its paths, and
     /// a suspended task keeps its frames in its own allocator, whose first slab (~1 KB) a loop
     /// task would outgrow otherwise (a second slab per idle task).
-    @inline(never)
+    @usableFromInline @inline(never)
     nonisolated(nonsending) func suspendWithCancellationHandler(cancelling wait: any LoopWait, site: SourceSite?,
                                                                  _ register: (UnsafeContinuation<Void, Never>) -> Void) async {
         let st = state

@@ -20,4 +20,22 @@ struct RuntimeInternalsTests {
                 == "closure #1 in App.main()")
         #expect(EventLoop.taskName(fromEntrySymbol: "App.work(_:)") == "App.work(_:)")
     }
+
+    @Test("Reading the loop-task context straight from task-local storage agrees with TaskLocal.get")
+    func taskContextReadAgreesWithTaskLocal() throws {
+        // The await path reads `currentLoopTaskContext` through swift_task_localValueGet and a
+        // one-word load; a runtime that stored the value differently would make every loop await
+        // take the slow path or, worse, read garbage.
+        #expect(currentLoopTaskContextFast() == nil)
+        let loop = try EventLoop(trace: .off)
+        defer { loop.close() }
+        let task = loop.createTask { () -> Bool in
+            let fast = currentLoopTaskContextFast()?.toOpaque()
+            let slow = currentLoopTaskContext?.toOpaque()
+            async let child: Bool = currentLoopTaskContextFast()?.toOpaque() == slow
+            let childAgrees = await child
+            return fast != nil && fast == slow && childAgrees
+        }
+        #expect(try loop.runUntilComplete(task))
+    }
 }

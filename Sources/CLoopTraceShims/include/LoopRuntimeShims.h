@@ -27,6 +27,10 @@ LT_SWIFTCC uint32_t swift_task_getJobFlags(void *job);
 /// task, in reverse order.
 LT_SWIFTCC void swift_task_localValuePush(const void *key, void *value, const void *valueType);
 LT_SWIFTCC void swift_task_localValuePop(void);
+/// The storage of the innermost binding of task-local `key` in the current task (or the
+/// thread's fallback storage), NULL when unbound: what `TaskLocal.get()` reads before copying
+/// the value out through its type's metadata.
+LT_SWIFTCC void *swift_task_localValueGet(const void *key);
 
 /// The layout version of the runtime's private task structures; 1 means a task's 32-bit status
 /// flags sit at byte 96 with IsComplete = 0x2000 (read by the loop, when tracing, to tell a
