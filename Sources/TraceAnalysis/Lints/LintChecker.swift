@@ -28,9 +28,13 @@ struct LintCollector {
     var counts: [Lint.Kind: Int] = [:]
 
     mutating func add(_ kind: Lint.Kind, _ t: TaskSummary, _ detail: String, _ site: String) {
+        add(kind, id: t.id, name: t.name, detail, site)
+    }
+
+    mutating func add(_ kind: Lint.Kind, id: UInt64, name: String, _ detail: String, _ site: String) {
         counts[kind, default: 0] += 1
         if items.count < maxLints {
-            items.append(Lint(kind: kind, task: t.id, name: t.name, detail: detail, site: site))
+            items.append(Lint(kind: kind, task: id, name: name, detail: detail, site: site))
         }
     }
 

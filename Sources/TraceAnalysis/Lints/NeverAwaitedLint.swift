@@ -11,21 +11,40 @@ struct NeverAwaitedLint: LintChecker {
     /// and hid every task whose last step completed a future or scheduled a callback), except for
     /// format 1.0 traces, which carry no observations.
     var candidates: [UInt64: (summary: TaskSummary, site: String)] = [:]
+    /// Candidates decided before the end because `limits.lintCandidates` were held (a crafted
+    /// file, or a 1.0 trace of millions of tasks): a later observation cannot clear them.
+    var decidedEarly: UInt64 = 0
+    var sawObservation = false
 
     mutating func taskFinished(_ t: TaskSummary, model: TraceModel, into lints: inout LintCollector) {
         let observed = observedLive.remove(t.id) != nil
-        if t.outcome != nil && !observed { candidates[t.id] = (t, model.sites[t.createSite]) }
+        guard t.outcome != nil && !observed else { return }
+        if candidates.count >= model.limits.lintCandidates {
+            decidedEarly += UInt64(candidates.count)
+            decide(model: model, formatMinor: nil, into: &lints)
+        }
+        candidates[t.id] = (t, model.sites[t.createSite])
     }
 
     mutating func taskObserved(_ task: UInt64, model: TraceModel) {
-        if candidates.removeValue(forKey: task) == nil { observedLive.insert(task) }
+        sawObservation = true
+        guard candidates.removeValue(forKey: task) == nil else { return }
+        // Only tasks the model follows can finish later; past the limit, an observation of an
+        // unknown id (a crafted file names millions) is not kept.
+        if observedLive.count < model.limits.lintCandidates || model.isLive(task) { observedLive.insert(task) }
     }
 
     /// Format 1.1 traces carry `taskObserved`, so what is left was never awaited, read or given a
     /// done callback: exact. Format 1.0 traces do not: a finished task whose final step woke
     /// nobody counts, which misses nothing but also flags tasks awaited only after they finished.
     mutating func finish(model: TraceModel, formatMinor: UInt16, into lints: inout LintCollector) {
-        let exact = formatMinor >= 1
+        decide(model: model, formatMinor: formatMinor, into: &lints)
+    }
+
+    /// Lints the candidates held now and forgets them. `formatMinor` is nil before the end,
+    /// when the trace's version is not known here: observations seen so far stand for 1.1.
+    mutating func decide(model: TraceModel, formatMinor: UInt16?, into lints: inout LintCollector) {
+        let exact = formatMinor.map { $0 >= 1 } ?? sawObservation
         for id in candidates.keys.sorted() {
             let (t, site) = candidates[id]!
             // Without observations, a task whose last step woke a waiter was probably awaited.

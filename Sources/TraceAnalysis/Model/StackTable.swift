@@ -63,6 +63,17 @@ public final class StackTable {
         public var id: UInt64
     }
 
+    /// The most records of each kind kept (images, stacks, samples, ends, watchdogs), and
+    /// frames over all stacks: a crafted file can define a million stacks of 64 KiB each.
+    var maxRecords = Int.max
+    var maxFrames = Int.max
+    /// Bytes of image paths and build ids.
+    var maxImageTextBytes = Int.max
+    private var frameCount = 0
+    private var imageTextBytes = 0
+    /// Records past the limits, skipped.
+    public private(set) var overflowed: UInt64 = 0
+
     public init() {}
 
     /// Whether the trace had anything for this table.
@@ -71,11 +82,27 @@ public final class StackTable {
     /// Takes one event of the table's types; other types are ignored.
     public func add(_ e: TraceEvent, chunk: DecodedChunk) {
         switch e.type {
+        case .imageDef, .imageText:
+            if (images.count >= maxRecords || imageTextBytes >= maxImageTextBytes)
+                && images[UInt32(truncatingIfNeeded: e.args[0])] == nil { overflowed += 1; return }
+        case .stackDef:
+            if stacks.count >= maxRecords || frameCount >= maxFrames { overflowed += 1; return }
+        case .stallSample:
+            if samples.count >= maxRecords { overflowed += 1; return }
+        case .stallEnd:
+            if ends.count >= maxRecords { overflowed += 1; return }
+        case .watchdogStart:
+            if watchdogs.count >= maxRecords && watchdogs[e.stream] == nil { overflowed += 1; return }
+        default:
+            break
+        }
+        switch e.type {
         case .imageDef:
             let id = UInt32(truncatingIfNeeded: e.args[0])
             var image = images[id] ?? Image(id: id, path: "", buildID: "", loadBase: 0)
             image.path = chunk.text(e.args[1])
             image.buildID = chunk.text(e.args[2])
+            imageTextBytes += image.path.utf8.count + image.buildID.utf8.count
             image.loadBase = e.args[3]
             images[id] = image
         case .imageText:
@@ -87,8 +114,9 @@ public final class StackTable {
         case .stackDef:
             let key = StackKey(stream: e.stream, id: e.args[0])
             if stacks[key] == nil {
-                stacks[key] = Stack(kind: StackKind(rawValue: UInt8(truncatingIfNeeded: e.args[1])),
-                                    frames: Self.parseFrames(chunk.text(e.args[2])))
+                let frames = Self.parseFrames(chunk.text(e.args[2]))
+                frameCount += frames.count
+                stacks[key] = Stack(kind: StackKind(rawValue: UInt8(truncatingIfNeeded: e.args[1])), frames: frames)
             }
         case .stallSample:
             let syscall = e.signed(2)

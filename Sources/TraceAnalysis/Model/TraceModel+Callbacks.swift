@@ -18,6 +18,11 @@ extension TraceModel {
             // A handle rescheduled before it ran: forget the earlier schedule.
             dropCallback(old, key: key)
         }
+        guard st.pointee.liveBytes + Self.callbackCost <= limits.liveStateBytes else {
+            st.pointee.overflow.callbacks += 1
+            return
+        }
+        st.pointee.liveBytes += Self.callbackCost
         let slot = st.pointee.callbacks.allocate(PendingCallback(stream: e.stream, handle: handle, kind: kind, site: site,
                                                                  scheduledAt: queuedAt, due: due,
                                                                  readyAt: isTimer ? nil : queuedAt, armedBy: armedBy))
@@ -25,7 +30,7 @@ extension TraceModel {
         if isTimer {
             if armedBy != 0, let t = st.pointee.taskIndex.find(armedBy) { tasks.pointer(t).pointee.pendingTimers += 1 }
         } else {
-            s.pointee.queued.append((queuedAt, key))
+            enqueue(s, queuedAt, key)
             if armedBy != 0, s.pointee.runningSlot >= 0, kind == .soon { tasks.pointer(s.pointee.runningSlot).pointee.wokeInStep += 1 }
         }
     }
@@ -39,13 +44,42 @@ extension TraceModel {
         if let slot = st.pointee.callbackIndex.find(key) { dropCallback(slot, key: key) }
     }
 
+    /// Forgets a pending callback: out of the index, its slot free, its cost returned.
+    @inline(__always)
+    func releaseCallback(_ slot: Int32, key: UInt64) {
+        st.pointee.callbackIndex.remove(key)
+        st.pointee.callbacks.release(slot)
+        st.pointee.liveBytes -= Self.callbackCost
+    }
+
+    /// Puts a callback in its stream's ready queue. Entries leave at the next poll; a stream
+    /// that never polls (a crafted file) would grow its queue with every callback ever run, so
+    /// past a threshold the queue keeps only entries whose callback is still pending there,
+    /// which the live-state limit bounds.
+    @inline(__always)
+    func enqueue(_ s: UnsafeMutablePointer<Stream>, _ readyAt: Int64, _ key: UInt64) {
+        s.pointee.queued.append((readyAt, key))
+        if s.pointee.queued.count - s.pointee.queuedHead > s.pointee.queueCompactAt { compactQueue(s) }
+    }
+
+    func compactQueue(_ s: UnsafeMutablePointer<Stream>) {
+        let index = st.pointee.callbackIndex
+        let callbacks = self.callbacks
+        let kept = s.pointee.queued[s.pointee.queuedHead...].filter { entry in
+            guard let slot = index.find(entry.key) else { return false }
+            return callbacks[slot].readyAt == entry.readyAt
+        }
+        s.pointee.queued = kept
+        s.pointee.queuedHead = 0
+        s.pointee.queueCompactAt = max(Stream.queueCompactMinimum, kept.count * 2)
+    }
+
     func dropCallback(_ slot: Int32, key: UInt64) {
         let c = callbacks[slot]
         if c.readyAt == nil, c.armedBy != 0, let t = st.pointee.taskIndex.find(c.armedBy), tasks[t].pendingTimers > 0 {
             tasks.pointer(t).pointee.pendingTimers -= 1
         }
-        st.pointee.callbackIndex.remove(key)
-        st.pointee.callbacks.release(slot)
+        releaseCallback(slot, key: key)
     }
 
     func timerFired<O: TraceObserver>(_ e: TraceEvent, _ s: UnsafeMutablePointer<Stream>, _ observer: inout O) {
@@ -70,7 +104,7 @@ extension TraceModel {
                 }
             }
             c.pointee.readyAt = t
-            s.pointee.queued.append((t, key))
+            enqueue(s, t, key)
         }
         observer.timer(TimerRecord(stream: e.stream, handle: handle, due: due, fired: t, site: site), model: self)
     }
@@ -98,8 +132,7 @@ extension TraceModel {
             record.site = c.site
             record.scheduledAt = c.scheduledAt
             record.readyAt = c.readyAt
-            st.pointee.callbackIndex.remove(key)
-            st.pointee.callbacks.release(slot)
+            releaseCallback(slot, key: key)
         }
         if record.duration >= blockingThreshold {
             record.impact = impact(stream: e.stream, begin: begin, end: e.timestamp, excluding: 0)
@@ -120,8 +153,7 @@ extension TraceModel {
         while head < s.pointee.queued.count, s.pointee.queued[head].readyAt < horizon {
             let key = s.pointee.queued[head].key
             if let slot = st.pointee.callbackIndex.find(key), let ready = callbacks[slot].readyAt, ready < horizon {
-                st.pointee.callbackIndex.remove(key)
-                st.pointee.callbacks.release(slot)
+                releaseCallback(slot, key: key)
             }
             head += 1
         }

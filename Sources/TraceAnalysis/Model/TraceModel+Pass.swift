@@ -8,10 +8,13 @@ extension TraceModel {
         let events = chunk.events
         guard !events.isEmpty else { return }
         st.pointee.events += UInt64(events.count)
+        guard let s = stream(chunk.header.stream) else {
+            st.pointee.overflow.streamEvents += UInt64(events.count)
+            return
+        }
         if st.pointee.firstTimestamp == nil || events[0].timestamp < st.pointee.firstTimestamp! {
             st.pointee.firstTimestamp = events[0].timestamp
         }
-        let s = stream(chunk.header.stream)
         // The wire ids, read once per chunk: `EventType`'s static members live in another module,
         // and matching against them costs a lazy-global access per case per event. Ordered by
         // frequency so the common events take one or two compares.
@@ -92,8 +95,9 @@ extension TraceModel {
 
     /// The last event time of stream `id` (nil for a stream with no events).
     public func lastTimestamp(ofStream id: UInt32) -> Int64? {
-        guard Int(id) < st.pointee.streamCount, st.pointee.streams[Int(id)].lastTimestamp != .min else { return nil }
-        return st.pointee.streams[Int(id)].lastTimestamp
+        // By the stream's slot: `streams` is in order of first appearance, not indexed by id.
+        guard let slot = st.pointee.streamSlots[id], st.pointee.streams[slot].lastTimestamp != .min else { return nil }
+        return st.pointee.streams[slot].lastTimestamp
     }
 
     /// Whether a stream had nothing pending at the end that could wake a task: no timer armed
