@@ -12,6 +12,8 @@ let package = Package(
         .executable(name: "looptrace", targets: ["looptrace"]),
         // Preloaded by `looptrace record`, or linked into a program: traces it unmodified.
         .library(name: "LoopTraceAuto", type: .dynamic, targets: ["LoopTraceAuto"]),
+        // Seedable workloads and scratch directories shared by the tests and tools/bench.
+        .library(name: "TraceTestSupport", targets: ["TraceTestSupport"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -52,12 +54,13 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        .target(name: "TraceTestSupport", dependencies: ["TraceFormat"]),
         .target(name: "CLoopTraceAuto"),
         .target(name: "LoopTraceAuto", dependencies: ["LoopRuntime", "CLoopTraceAuto"]),
-        .testTarget(name: "TraceFormatTests", dependencies: ["TraceFormat"]),
-        .testTarget(name: "LoopRuntimeTests", dependencies: ["LoopRuntime", "TraceFormat"]),
-        .testTarget(name: "TraceAnalysisTests", dependencies: ["TraceAnalysis", "TraceFormat", "LoopRuntime"]),
-        .testTarget(name: "looptraceTests", dependencies: ["TraceFormat"]),
+        .testTarget(name: "TraceFormatTests", dependencies: ["TraceFormat", "TraceTestSupport"]),
+        .testTarget(name: "LoopRuntimeTests", dependencies: ["LoopRuntime", "TraceFormat", "TraceTestSupport"]),
+        .testTarget(name: "TraceAnalysisTests", dependencies: ["TraceAnalysis", "TraceFormat", "LoopRuntime", "TraceTestSupport"]),
+        .testTarget(name: "looptraceTests", dependencies: ["TraceFormat", "TraceTestSupport"]),
         .executableTarget(name: "tick-tock", dependencies: ["LoopRuntime"], path: "Sources/Examples/TickTock"),
         .executableTarget(name: "countdown", dependencies: ["LoopRuntime"], path: "Sources/Examples/Countdown"),
         .executableTarget(name: "shared-waiters", dependencies: ["LoopRuntime"], path: "Sources/Examples/SharedWaiters"),

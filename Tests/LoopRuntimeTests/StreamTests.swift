@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import TraceFormat
 @testable import LoopRuntime
+import TraceTestSupport
 
 /// A seeded generator (SplitMix64): the same stream for a seed, printed on failure.
 struct SeededGenerator: RandomNumberGenerator {

@@ -1,20 +1,7 @@
 import Foundation
 import TraceAnalysis
 import TraceFormat
-
-/// A temporary directory removed when the test ends.
-final class TemporaryDirectory {
-    let path: String
-
-    init() {
-        path = NSTemporaryDirectory() + "looptrace-analysis-tests-" + UUID().uuidString
-        try! FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-    }
-
-    deinit { try? FileManager.default.removeItem(atPath: path) }
-
-    func file(_ name: String) -> String { path + "/" + name }
-}
+import TraceTestSupport
 
 /// Records a trace on a synthetic clock: every event happens at the time given, in ns.
 final class SyntheticTrace {

@@ -3,6 +3,7 @@ import LoopRuntime
 import Testing
 import TraceAnalysis
 import TraceFormat
+import TraceTestSupport
 
 /// Programs on LoopRuntime that measure their own truth with the loop's clock while traced, one
 /// per case that the analysis once got wrong (issue 10). Timing margins are generous: the truth

@@ -3,6 +3,7 @@ import LoopRuntime
 import Testing
 import TraceAnalysis
 import TraceFormat
+import TraceTestSupport
 
 /// Programs on LoopRuntime with injected ground truth: what they did is measured inside the
 /// program with the loop's clock, and the analysis of their trace must agree within

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import TraceFormat
+import TraceTestSupport
 
 /// A small multi-chunk trace and where its chunks end.
 struct SampleTrace {

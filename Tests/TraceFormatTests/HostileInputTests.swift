@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import TraceFormat
+import TraceTestSupport
 
 @Suite("Hostile inputs and format 1.2's self-checks")
 struct HostileInputTests {

@@ -3,6 +3,7 @@ import Foundation
 import Synchronization
 import Testing
 @testable import TraceFormat
+import TraceTestSupport
 
 /// Minor page faults taken by the calling thread so far.
 func threadMinorFaults() -> Int {

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import TraceFormat
+import TraceTestSupport
 
 @Suite("Round trips")
 struct RoundTripTests {

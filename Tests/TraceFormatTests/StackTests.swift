@@ -1,6 +1,7 @@
 import Glibc
 import Testing
 import TraceFormat
+import TraceTestSupport
 
 @Suite("Stacks and images")
 struct StackTests {

@@ -1,19 +1,6 @@
 import Foundation
 import TraceFormat
-
-/// A temporary directory removed when the test ends.
-final class TemporaryDirectory {
-    let path: String
-
-    init() {
-        path = NSTemporaryDirectory() + "looptrace-tests-" + UUID().uuidString
-        try! FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-    }
-
-    deinit { try? FileManager.default.removeItem(atPath: path) }
-
-    func file(_ name: String) -> String { path + "/" + name }
-}
+import TraceTestSupport
 
 /// What one event should decode to: type, running task, arguments with strings resolved and
 /// times made relative to the event.

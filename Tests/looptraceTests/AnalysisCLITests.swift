@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TraceTestSupport
 
 /// The analysis commands (report, latency, blocking, steps, tasks, lints) run as a user runs
 /// them: the built binary, its exit codes (documented in `looptrace --help`: 0 success, 1 a
@@ -10,7 +11,7 @@ struct AnalysisCLITests {
     static let sample = root + "/traces/loop-shaped.trace"
 
     /// The sample cut in half: a damaged trace with some intact chunks.
-    static func halfSample(in scratch: Scratch) throws -> String {
+    static func halfSample(in scratch: TemporaryDirectory) throws -> String {
         let bytes = try Data(contentsOf: URL(fileURLWithPath: sample))
         let cut = scratch.path + "/half.trace"
         try bytes.prefix(bytes.count / 2).write(to: URL(fileURLWithPath: cut))
@@ -19,7 +20,7 @@ struct AnalysisCLITests {
 
     @Test("A missing file: one line on stderr, nothing on stdout, exit 66", arguments: commands)
     func missingFile(command: String) throws {
-        let scratch = Scratch()
+        let scratch = TemporaryDirectory(prefix: "cli")
         let result = try looptrace([command, scratch.path + "/missing.trace"])
         #expect(result.status == 66, "\(result.stderr)")
         let lines = result.stderr.split(separator: "\n")
@@ -31,7 +32,7 @@ struct AnalysisCLITests {
 
     @Test("Not a trace at all: exit 65 with one line on stderr", arguments: commands)
     func notATrace(command: String) throws {
-        let scratch = Scratch()
+        let scratch = TemporaryDirectory(prefix: "cli")
         let path = scratch.path + "/random.trace"
         _ = FileManager.default.createFile(atPath: path, contents: Data((0..<100).map { UInt8(($0 * 37 + 11) % 256) }))
         let result = try looptrace([command, path])
@@ -42,7 +43,7 @@ struct AnalysisCLITests {
 
     @Test("A damaged file: what was recovered is printed, then one line on what was lost, exit 65", arguments: commands)
     func damagedFile(command: String) throws {
-        let scratch = Scratch()
+        let scratch = TemporaryDirectory(prefix: "cli")
         let cut = try Self.halfSample(in: scratch)
         let text = try looptrace([command, "--no-color", cut])
         #expect(text.status == 65, "\(text.stderr)")
@@ -213,7 +214,7 @@ struct AnalysisCLITests {
         }
         let inside = try looptrace(["report", "--since", "1ms", Self.sample])
         #expect(inside.stderr.isEmpty, "\(inside.stderr)")
-        let scratch = Scratch()
+        let scratch = TemporaryDirectory(prefix: "cli")
         let export = try looptrace(["export", Self.sample, "-o", scratch.path + "/w.json"] + arguments)
         #expect(export.status == 0)
         #expect(export.stderr.contains("warning: nothing happens in the window"), "\(export.stderr)")

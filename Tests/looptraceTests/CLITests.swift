@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TraceTestSupport
 
 /// A product of this package's build (the `looptrace` binary, an example), which sits beside the
 /// test bundle.
@@ -44,12 +45,6 @@ let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingL
 let samples: [String] = ((try? FileManager.default.contentsOfDirectory(atPath: root + "/traces")) ?? [])
     .filter { $0.hasSuffix(".trace") }.sorted().map { root + "/traces/" + $0 }
 
-final class Scratch {
-    let path = NSTemporaryDirectory() + "looptrace-cli-" + UUID().uuidString
-    init() { try! FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true) }
-    deinit { try? FileManager.default.removeItem(atPath: path) }
-}
-
 @Suite("looptrace command line")
 struct CLITests {
     @Test("info, dump and validate succeed on every sample", arguments: samples)
@@ -76,7 +71,7 @@ struct CLITests {
 
     @Test("A sample cut in half: validate exits 65 with the offset and what was recovered; dump prints the recovered events")
     func truncatedSample() throws {
-        let scratch = Scratch()
+        let scratch = TemporaryDirectory(prefix: "cli")
         let sample = root + "/traces/loop-shaped.trace"
         let bytes = try Data(contentsOf: URL(fileURLWithPath: sample))
         let cut = scratch.path + "/half.trace"
@@ -99,7 +94,7 @@ struct CLITests {
     @Test("Bad input gets one line on stderr and the documented exit code",
           arguments: [("empty", 65), ("random", 65), ("directory", 66), ("missing", 66)] as [(String, Int32)])
     func badInput(kind: String, status: Int32) throws {
-        let scratch = Scratch()
+        let scratch = TemporaryDirectory(prefix: "cli")
         var path = scratch.path + "/" + kind
         switch kind {
         case "empty": _ = FileManager.default.createFile(atPath: path, contents: Data())
@@ -134,7 +129,7 @@ struct CLITests {
 
     @Test("validate --json lists the damage of a cut trace, with the offset, and exits 65")
     func validateJSONDamaged() throws {
-        let scratch = Scratch()
+        let scratch = TemporaryDirectory(prefix: "cli")
         let cut = try AnalysisCLITests.halfSample(in: scratch)
         let result = try looptrace(["validate", "--json", cut])
         #expect(result.status == 65)
@@ -151,7 +146,7 @@ struct CLITests {
     /// A truncated header's error said "file header at offset 20: …" without naming the file.
     @Test("A damaged header's error names the file", arguments: [20, 200])
     func headerErrorNamesTheFile(bytes: Int) throws {
-        let scratch = Scratch()
+        let scratch = TemporaryDirectory(prefix: "cli")
         let path = scratch.path + "/short.trace"
         try Data(contentsOf: URL(fileURLWithPath: root + "/traces/loop-shaped.trace")).prefix(bytes).write(to: URL(fileURLWithPath: path))
         for command in ["info", "validate", "report", "export"] {

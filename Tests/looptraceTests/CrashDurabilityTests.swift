@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TraceTestSupport
 
 /// Runs a built example with `LOOPTRACE` set and kills it with SIGKILL partway: once its trace
 /// holds more than `events` events (a chunk or more of the loop's stream flushed), or after 10 s.
@@ -37,7 +38,7 @@ struct CrashDurabilityTests {
     /// chunks written before the kill are intact, and at most the last one is cut short.
     @Test("A traced program killed with SIGKILL leaves a readable trace")
     func sigkillLosesAtMostTheLastInterval() throws {
-        let scratch = Scratch()
+        let scratch = TemporaryDirectory(prefix: "cli")
         let trace = scratch.path + "/killed.trace"
         // slow-service runs for about 0.3 s and flushes every 100 ms: its first chunk of the
         // loop's stream holds over 1,000 events.

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TraceTestSupport
 
 /// The hostile inputs that TraceFormatTests builds from a real sample (Tests/Fixtures/hostile),
 /// with the exit status every command must give: 0 with a correct analysis, or 65.
@@ -26,7 +27,7 @@ let rssLimitKiB = 256 * 1024
 /// Runs the built `looptrace` under `/usr/bin/time`, output discarded: the exit status, stderr
 /// and the peak resident set in KiB.
 func looptraceMeasured(_ arguments: [String]) throws -> (status: Int32, stderr: String, maxRSSKiB: Int) {
-    let scratch = Scratch()
+    let scratch = TemporaryDirectory(prefix: "cli")
     let rss = scratch.path + "/rss"
     let process = Process()
     process.executableURL = URL(fileURLWithPath: "/usr/bin/time")
@@ -59,7 +60,7 @@ struct HostileInputCLITests {
         guard Self.lightCommand[fixture].map({ $0 == command }) ?? true || Self.heavy else { return }
         let status = hostileFixtures.first { $0.name == fixture }!.status
         let path = root + "/Tests/Fixtures/hostile/\(fixture).trace"
-        let scratch = Scratch()
+        let scratch = TemporaryDirectory(prefix: "cli")
         for threads in [["--threads", "1"], []] {
             var arguments = [command, path] + threads
             if command == "export" { arguments += ["-o", scratch.path + "/out.json"] }

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TraceTestSupport
 
 /// Runs the built `looptrace` with its stdout sent to `stdout` (a file handle, e.g. /dev/full)
 /// and returns the exit status and stderr.
@@ -81,7 +82,7 @@ struct OutputCLITests {
 
     @Test("export -o /dev/stdout appends to an appending redirection instead of truncating it")
     func exportToDevStdoutAppends() throws {
-        let scratch = Scratch()
+        let scratch = TemporaryDirectory(prefix: "cli")
         let out = scratch.path + "/log"
         try "before\n".write(toFile: out, atomically: false, encoding: .utf8)
         let run = try shell("\"$LOOPTRACE\" export '\(Self.sample)' -o /dev/stdout >> '\(out)'")
@@ -94,7 +95,7 @@ struct OutputCLITests {
     /// the old content.
     @Test("An export through a symbolic link replaces the link's target and keeps the link")
     func exportThroughSymlink() throws {
-        let scratch = Scratch()
+        let scratch = TemporaryDirectory(prefix: "cli")
         try FileManager.default.createDirectory(atPath: scratch.path + "/real", withIntermediateDirectories: true)
         let target = scratch.path + "/real/target.json"
         try "old".write(toFile: target, atomically: false, encoding: .utf8)
@@ -126,7 +127,7 @@ struct OutputCLITests {
     /// (predictable: the pid) had the export truncate and fill the link's target.
     @Test("A link planted at the temporary file's name is not written through")
     func plantedTemporaryLink() throws {
-        let scratch = Scratch()
+        let scratch = TemporaryDirectory(prefix: "cli")
         let victim = scratch.path + "/victim.txt"
         try "keep me".write(toFile: victim, atomically: false, encoding: .utf8)
         // `exec` keeps the shell's pid, so $$ is the pid looptrace will have.
@@ -138,7 +139,7 @@ struct OutputCLITests {
 
     @Test("A symbolic link loop is exit 73 with one line")
     func symlinkLoop() throws {
-        let scratch = Scratch()
+        let scratch = TemporaryDirectory(prefix: "cli")
         try FileManager.default.createSymbolicLink(atPath: scratch.path + "/a", withDestinationPath: "b")
         try FileManager.default.createSymbolicLink(atPath: scratch.path + "/b", withDestinationPath: "a")
         let run = try looptrace(["export", Self.sample, "-o", scratch.path + "/a"])
@@ -148,7 +149,7 @@ struct OutputCLITests {
 
     @Test("An export to a FIFO is written into it, and the FIFO stays")
     func exportToFIFO() throws {
-        let scratch = Scratch()
+        let scratch = TemporaryDirectory(prefix: "cli")
         let fifo = scratch.path + "/out.fifo"
         #expect(mkfifo(fifo, 0o644) == 0)
         // The reader copies into a file, not a pipe this test would read only afterwards: a
@@ -181,7 +182,7 @@ struct OutputCLITests {
 
     @Test("An output in a missing directory is exit 73 and leaves nothing")
     func missingDirectory() throws {
-        let scratch = Scratch()
+        let scratch = TemporaryDirectory(prefix: "cli")
         let run = try looptrace(["export", Self.sample, "-o", scratch.path + "/no/such/dir/x.json"])
         #expect(run.status == 73, "\(run.stderr)")
         #expect(run.stderr.split(separator: "\n").count == 1)
@@ -190,7 +191,7 @@ struct OutputCLITests {
 
     @Test("-o naming the trace through a link is refused")
     func outputIsTheTraceThroughALink() throws {
-        let scratch = Scratch()
+        let scratch = TemporaryDirectory(prefix: "cli")
         let copy = scratch.path + "/t.trace"
         try FileManager.default.copyItem(atPath: Self.sample, toPath: copy)
         try FileManager.default.createSymbolicLink(atPath: scratch.path + "/alias.json", withDestinationPath: copy)
@@ -218,7 +219,7 @@ struct OutputCLITests {
         let full = try #require(FileHandle(forWritingAtPath: "/dev/full"))
         let help = try looptrace(["--help"], stdout: full)
         #expect(help.status == 74, "\(help.stderr)")
-        let scratch = Scratch()
+        let scratch = TemporaryDirectory(prefix: "cli")
         let cut = try AnalysisCLITests.halfSample(in: scratch)
         for command in ["report", "dump"] {
             let run = try looptrace([command, cut], stdout: full)
@@ -239,7 +240,7 @@ struct OutputCLITests {
     /// them behind.
     @Test("A crash ends the CLI by its signal at once, without starting the backtracer helper")
     func crashStartsNoBacktracer() throws {
-        let scratch = Scratch()
+        let scratch = TemporaryDirectory(prefix: "cli")
         let fifo = scratch.path + "/blocked.fifo"
         #expect(mkfifo(fifo, 0o644) == 0)
         // Opening a FIFO with no reader blocks: the CLI sits in openat(2) until the signal.
@@ -271,7 +272,7 @@ struct OutputCLITests {
 
     @Test("A FIFO as the trace is refused with exit 66 instead of hanging")
     func fifoInput() throws {
-        let scratch = Scratch()
+        let scratch = TemporaryDirectory(prefix: "cli")
         let fifo = scratch.path + "/in.fifo"
         #expect(mkfifo(fifo, 0o644) == 0)
         let run = try looptrace(["info", fifo])

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TraceTestSupport
 
 /// Small programs the record tests build with the toolchain's compilers, once per test run.
 enum RecordFixtures {
@@ -86,7 +87,7 @@ struct RecordTests {
           arguments: [(["exit", "0"], Int32(0), false), (["exit", "3"], Int32(3), false), (["signal", "15"], Int32(15), true)])
     func exitStatusPassesThrough(arguments: [String], status: Int32, signaled: Bool) throws {
         let program = try #require(RecordFixtures.asyncMain, "swiftc could not build the fixture")
-        let scratch = Scratch()
+        let scratch = TemporaryDirectory(prefix: "cli")
         let trace = scratch.path + "/fixture.trace"
         let run = try runProgram(looptracePath, ["record", "-o", trace, "--", program] + arguments)
         #expect(run.status == status, "\(run.stderr)")
@@ -100,7 +101,7 @@ struct RecordTests {
     @Test("SIGINT sent to record reaches the program, which finishes its trace and dies of SIGINT")
     func sigintReachesTheProgram() throws {
         let program = try #require(RecordFixtures.asyncMain, "swiftc could not build the fixture")
-        let scratch = Scratch()
+        let scratch = TemporaryDirectory(prefix: "cli")
         let trace = scratch.path + "/waiting.trace"
         let run = try runProgram(looptracePath, ["record", "-o", trace, "--", program, "wait"],
                                  signalAfter: (0.3, SIGINT, trace))
@@ -114,7 +115,7 @@ struct RecordTests {
 
     @Test("A sync-main program, a statically linked one and a C program each get one line, and their own exit status")
     func unattachableProgramsGetOneLine() throws {
-        let scratch = Scratch()
+        let scratch = TemporaryDirectory(prefix: "cli")
         let cases: [(String?, [String], String, Int32)] = [
             (builtProduct("slow-service").path, ["--help"], "its main is synchronous", -1),
             (RecordFixtures.staticRuntime, ["exit", "3"], "links the Swift runtime statically", 3),
@@ -133,7 +134,7 @@ struct RecordTests {
 
     @Test("plain-concurrency under record runs on one thread with unchanged output; the child it spawns is not traced")
     func childrenAreNotTraced() throws {
-        let scratch = Scratch()
+        let scratch = TemporaryDirectory(prefix: "cli")
         let trace = scratch.path + "/plain.trace"
         let plain = try runProgram(plainConcurrency, [])
         let run = try runProgram(looptracePath, ["record", "-o", trace, "--", plainConcurrency],
@@ -149,7 +150,7 @@ struct RecordTests {
 
     @Test("Without the handshake variable the preloaded library leaves the default executors alone")
     func noHandshakeNoEffect() throws {
-        let scratch = Scratch()
+        let scratch = TemporaryDirectory(prefix: "cli")
         let without = try runProgram(plainConcurrency, [], environment: ["LD_PRELOAD": library, "PLAIN_CONCURRENCY_THREADS": "1"],
                                      removing: ["LOOPTRACE"])
         #expect(without.status == 0)
@@ -162,7 +163,7 @@ struct RecordTests {
 
     @Test("The plain-concurrency trace lists every task and finds the ~150 ms blocking step")
     func plainConcurrencyTrace() throws {
-        let scratch = Scratch()
+        let scratch = TemporaryDirectory(prefix: "cli")
         let trace = scratch.path + "/plain.trace"
         let run = try runProgram(looptracePath, ["record", "-o", trace, "--", plainConcurrency])
         #expect(run.status == 0, "\(run.stderr)")

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TraceTestSupport
 
 /// Runs a built program with `environment` added, optionally through `sh -c` with a prefix
 /// (`ulimit …;`), and returns its status and output.
@@ -47,7 +48,7 @@ struct TracedProgramTests {
     @Test("A recording onto a full filesystem: exit 0, one warning line, and the trace written so far reads intact",
           .enabled(if: canMountTmpfs, "needs to mount a tmpfs (root)"))
     func fullFilesystemWarnsOnce() throws {
-        let scratch = Scratch()
+        let scratch = TemporaryDirectory(prefix: "cli")
         let mountPoint = scratch.path + "/small"
         try FileManager.default.createDirectory(atPath: mountPoint, withIntermediateDirectories: true)
         #expect(mount("tmpfs", mountPoint, "tmpfs", 0, "size=128k") == 0)
@@ -67,7 +68,7 @@ struct TracedProgramTests {
     @Test("A write error while recording (a file size limit): exit 0, one warning line",
           .disabled(if: underThreadSanitizer, "ThreadSanitizer's runtime dies of the file size limit"))
     func writeErrorWarnsOnce() throws {
-        let scratch = Scratch()
+        let scratch = TemporaryDirectory(prefix: "cli")
         let trace = scratch.path + "/limited.trace"
         // 64 KiB of file, then every write fails with EFBIG; SIGXFSZ ignored, as a server would.
         let run = try runBuiltProgram("trace-probe", ["flood", "1000"], environment: ["LOOPTRACE": trace],
@@ -85,7 +86,7 @@ struct TracedProgramTests {
     /// lost, validate exited 65.
     @Test("Two loops on two threads in one traced process: the trace validates and every event of both streams is there")
     func twoLoopsOnTwoThreads() throws {
-        let scratch = Scratch()
+        let scratch = TemporaryDirectory(prefix: "cli")
         let trace = scratch.path + "/two.trace"
         let run = try runBuiltProgram("trace-probe", ["two-loops", "50", "20"], environment: ["LOOPTRACE": trace])
         #expect(run.status == 0)
@@ -131,7 +132,7 @@ struct TracedProgramTests {
     /// A second `EventLoop.run` in the same process truncated the first run's trace.
     @Test("A second EventLoop.run in a traced process appends to the trace")
     func secondRunAppends() throws {
-        let scratch = Scratch()
+        let scratch = TemporaryDirectory(prefix: "cli")
         let trace = scratch.path + "/seq.trace"
         let run = try runBuiltProgram("trace-probe", ["sequential", "5", "3"], environment: ["LOOPTRACE": trace])
         #expect(run.status == 0)
@@ -144,7 +145,7 @@ struct TracedProgramTests {
 
     @Test("LOOPTRACE with %p names a file per process")
     func percentPNamesAFilePerProcess() throws {
-        let scratch = Scratch()
+        let scratch = TemporaryDirectory(prefix: "cli")
         let run = try runBuiltProgram("trace-probe", ["steps", "2", "2"], environment: ["LOOPTRACE": "run-%p.trace"], in: scratch.path)
         #expect(run.status == 0)
         let pid = try #require(lines(run.stdout).first { $0.hasPrefix("pid ") }?.dropFirst(4))
@@ -154,7 +155,7 @@ struct TracedProgramTests {
 
     @Test("LOOPTRACE_MAX_MEMORY that is not a size: one warning line, the default cap, and the run is traced")
     func invalidMaxMemoryWarns() throws {
-        let scratch = Scratch()
+        let scratch = TemporaryDirectory(prefix: "cli")
         let trace = scratch.path + "/capped.trace"
         let run = try runBuiltProgram("trace-probe", ["steps", "2", "2"],
                                  environment: ["LOOPTRACE": trace, "LOOPTRACE_MAX_MEMORY": "lots"])

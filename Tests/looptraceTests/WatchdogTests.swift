@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TraceTestSupport
 
 /// Runs `watchdog-fixture MODE` with `LOOPTRACE=trace` (and `extra` variables); returns its
 /// output and exit status.
@@ -56,7 +57,7 @@ struct WatchdogTests {
           arguments: cases.indices)
     func blockingStepNamesTheInnermostUserFunction(index: Int) throws {
         let (mode, function, callText) = Self.cases[index]
-        let scratch = Scratch()
+        let scratch = TemporaryDirectory(prefix: "cli")
         let trace = scratch.path + "/\(mode).trace"
         let run = try recordFixture(mode, trace: trace)
         #expect(run.status == 0)
@@ -76,7 +77,7 @@ struct WatchdogTests {
 
     @Test("A step blocked in usleep(300 ms) still takes 300 ms with the watchdog sampling it")
     func samplingDoesNotShortenASleep() throws {
-        let scratch = Scratch()
+        let scratch = TemporaryDirectory(prefix: "cli")
         let trace = scratch.path + "/usleep.trace"
         let run = try recordFixture("usleep", trace: trace, environment: ["LOOPTRACE_WATCHDOG": "20ms"])
         let millis = try #require(Int(run.stdout.split(separator: " ").dropFirst().first ?? ""), "\(run.stdout)")
@@ -87,7 +88,7 @@ struct WatchdogTests {
 
     @Test("A step shorter than the threshold gets no sample")
     func shortStepIsNotSampled() throws {
-        let scratch = Scratch()
+        let scratch = TemporaryDirectory(prefix: "cli")
         let trace = scratch.path + "/short.trace"
         _ = try recordFixture("short", trace: trace)
         let dump = try looptrace(["dump", trace])
@@ -97,7 +98,7 @@ struct WatchdogTests {
 
     @Test("LOOPTRACE_WATCHDOG=off records no watchdog")
     func watchdogCanBeTurnedOff() throws {
-        let scratch = Scratch()
+        let scratch = TemporaryDirectory(prefix: "cli")
         let trace = scratch.path + "/off.trace"
         _ = try recordFixture("usleep", trace: trace, environment: ["LOOPTRACE_WATCHDOG": "off"])
         let dump = try looptrace(["dump", trace])
@@ -108,7 +109,7 @@ struct WatchdogTests {
 
     @Test("A program that deadlocks and is killed by timeout leaves a trace whose report names the blocked call")
     func deadlockedProgramLeavesItsStall() throws {
-        let scratch = Scratch()
+        let scratch = TemporaryDirectory(prefix: "cli")
         let trace = scratch.path + "/deadlock.trace"
         let run = try recordFixture("deadlock", trace: trace, timeoutSeconds: 2)
         // 124 or 137 from timeout, or SIGKILL's 9 when timeout kills itself the same way.
@@ -124,7 +125,7 @@ struct WatchdogTests {
 
     @Test("Stacks of a rebuilt binary say 'stale image', of a deleted one 'image missing', never wrong names")
     func symbolizationChecksBuildIDs() throws {
-        let scratch = Scratch()
+        let scratch = TemporaryDirectory(prefix: "cli")
         let binary = scratch.path + "/fixture"
         try FileManager.default.copyItem(at: builtProduct("watchdog-fixture"), to: URL(fileURLWithPath: binary))
         let trace = scratch.path + "/usleep.trace"
@@ -144,7 +145,7 @@ struct WatchdogTests {
 
     @Test("The export puts the stack in the blocking slice's args and an instant per sample")
     func exportCarriesStacks() throws {
-        let scratch = Scratch()
+        let scratch = TemporaryDirectory(prefix: "cli")
         let trace = scratch.path + "/usleep.trace"
         _ = try recordFixture("usleep", trace: trace)
         let json = scratch.path + "/usleep.json"

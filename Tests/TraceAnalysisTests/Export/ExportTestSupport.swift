@@ -2,24 +2,22 @@ import Foundation
 import Testing
 @testable import TraceAnalysis
 import TraceFormat
+import TraceTestSupport
 
 /// A synthetic trace for the export tests: every event at the ns given, one stream.
 final class ExportTestTrace {
-    let directory: String
+    let scratch = TemporaryDirectory(prefix: "export-tests")
+    var directory: String { scratch.path }
     let path: String
     let recorder: TraceRecorder
     let stream: TraceStream
 
     init() throws {
-        directory = NSTemporaryDirectory() + "looptrace-export-tests-" + UUID().uuidString
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        path = directory + "/synthetic.trace"
+        path = scratch.file("synthetic.trace")
         recorder = try TraceRecorder(.init(path: path, bufferBytes: 16 << 10, programName: "export-tests", arguments: [],
                                            syntheticClock: true))
         stream = recorder.makeStream()
     }
-
-    deinit { try? FileManager.default.removeItem(atPath: directory) }
 
     /// Runs `body` with the stream's clock at `nanos`.
     func at(_ nanos: UInt64, _ body: (TraceStream) -> Void) {

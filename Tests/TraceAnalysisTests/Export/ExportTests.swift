@@ -2,6 +2,7 @@ import Foundation
 import Testing
 @testable import TraceAnalysis
 import TraceFormat
+import TraceTestSupport
 
 @Suite("Export")
 struct ExportTests {

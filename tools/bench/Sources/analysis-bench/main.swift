@@ -10,6 +10,7 @@
 import Foundation
 import TraceAnalysis
 import TraceFormat
+import TraceTestSupport
 
 func nowNanos() -> UInt64 { DispatchTime.now().uptimeNanoseconds }
 func peakRSSMiB() -> Double {

@@ -9,6 +9,7 @@
 import Foundation
 import TraceAnalysis
 import TraceFormat
+import TraceTestSupport
 
 let args = CommandLine.arguments
 

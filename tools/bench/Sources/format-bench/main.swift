@@ -9,6 +9,7 @@
 // reading a ≥ 100 M-event trace, and zlib against libdeflate. Medians with min/max.
 import Foundation
 import TraceFormat
+import TraceTestSupport
 
 if let i = CommandLine.arguments.firstIndex(of: "--read-rss"), i + 1 < CommandLine.arguments.count {
     // Child mode: read the trace and report this process's peak RSS.

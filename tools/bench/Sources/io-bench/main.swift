@@ -1,7 +1,7 @@
 // io-bench: LoopRuntime's streams, thread pool and queue against Python's asyncio and uvloop, in
 // one invocation (the workloads of tools/peers/io_workloads.py, defined the same way).
 //
-//   swift run -c release --package-path tools/bench io-bench [--quick] [--no-python]
+//   swift run -c release --package-path tools/bench io-bench [--quick] [--no-python] [--json]
 //
 // Figures: TCP echo round trips/s over 127.0.0.1 with 1 and 100 connections (64-byte messages,
 // tracing off and on), runInExecutor round trips/s (16 tasks), LoopQueue put/get pairs/s
@@ -12,9 +12,16 @@ import Foundation
 import LoopRuntime
 import BenchSupport
 
-let arguments = CommandLine.arguments
-let quick = arguments.contains("--quick")
-let withPython = !arguments.contains("--no-python")
+let report = BenchReport(name: "io-bench", usage: """
+    usage: swift run -c release --package-path tools/bench io-bench [--quick] [--no-python] [--json]
+
+    LoopRuntime's TCP echo (1 and 100 connections), runInExecutor and LoopQueue, untraced and
+    traced, against Python's asyncio and uvloop (tools/peers/io_workloads.py) in one invocation.
+      --quick      smaller workloads and 3 runs per figure instead of 5
+      --no-python  skip the asyncio and uvloop peers
+    """)
+let quick = report.flag("--quick")
+let withPython = !report.flag("--no-python")
 let runs = quick ? 3 : 5
 let echoRoundTrips = quick ? 5_000 : 20_000
 let executorRoundTrips = quick ? 5_000 : 20_000
@@ -22,18 +29,6 @@ let queueItems = quick ? 50_000 : 200_000
 let scratch = NSTemporaryDirectory() + "looptrace-io-bench-\(getpid())"
 try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
 defer { try? FileManager.default.removeItem(atPath: scratch) }
-
-struct Summary {
-    var samples: [Double]
-    var median: Double { let s = samples.sorted(); return s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2 }
-    var text: String { "\(rate(median)) [\(rate(samples.min()!)) – \(rate(samples.max()!))]" }
-}
-
-func rate(_ v: Double) -> String {
-    if v >= 1e6 { return String(format: "%.2f M", v / 1e6) }
-    if v >= 1e3 { return String(format: "%.1f k", v / 1e3) }
-    return String(format: "%.1f", v)
-}
 
 nonisolated(unsafe) var traceCount = 0  // main thread only
 func destination(_ traced: Bool) -> EventLoop.TraceDestination {
@@ -102,52 +97,28 @@ func queuePairs(traced: Bool) throws -> Double {
     }
 }
 
-func measure(_ body: () throws -> Double) rethrows -> Summary {
-    var samples: [Double] = []
-    for _ in 0..<runs { samples.append(try body()) }
-    return Summary(samples: samples)
-}
+func measure(_ body: () throws -> Double) rethrows -> Summary { try BenchSupport.measure(runs: runs, body) }
 
 // MARK: Python peers
 
-let root = repositoryRoot
-
-/// The venv's python when tools/peers/setup.sh has made it, else the system's python3 (asyncio
-/// only).
-let python: (path: String, uvloop: Bool)? = {
-    guard withPython else { return nil }
-    let venv = "\(root)/tools/peers/.venv/bin/python"
-    if shell("\(venv) -c 'import uvloop'").0 == 0 { return (venv, true) }
-    return shell("python3 -c 'import asyncio'").0 == 0 ? ("python3", false) : nil
-}()
+let python = withPython ? PeerPython.find() : nil
 
 func peer(_ loop: String, _ arguments: String) -> Summary? {
-    guard let python, loop == "asyncio" || python.uvloop else { return nil }
-    var samples: [Double] = []
-    for _ in 0..<runs {
-        let (status, out) = shell("\(python.path) \(root)/tools/peers/io_workloads.py --loop \(loop) \(arguments)")
-        guard status == 0, let line = out.split(separator: "\n").last,
-              let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
-              let value = object["value"] as? Double else { return nil }
-        samples.append(value)
-    }
-    return Summary(samples: samples)
+    python?.measure("io_workloads.py", loop: loop, arguments, runs: runs)
 }
 
 // MARK: Report
 
-print("io-bench — \(arguments.joined(separator: " "))")
-print("machine: \(ProcessInfo.processInfo.activeProcessorCount) CPUs; \(runs) runs per figure; median [min – max]; per second")
-if withPython, python?.uvloop != true { print("(no uvloop: run tools/peers/setup.sh for the uvloop column)") }
+report.printHeader()
+print("\(runs) runs per figure; median [min – max]; per second")
+if withPython, python?.hasUvloop != true { print("(no uvloop: run tools/peers/setup.sh for the uvloop column)") }
 print("")
 
-func row(_ cells: [String]) {
-    print(zip(cells, [28, 30, 30, 30, 30]).map { $0.padding(toLength: $1, withPad: " ", startingAt: 0) }.joined())
-}
+func row(_ cells: [String]) { print(tableRow(cells, widths: [28, 30, 30, 30, 30])) }
 
 func ratio(_ a: Summary?, _ b: Summary?) -> String {
     guard let a, let b, b.median > 0 else { return "—" }
-    return String(format: "%.2f×", a.median / b.median)
+    return times(a.median / b.median)
 }
 
 row(["workload", "LoopRuntime, off", "LoopRuntime, traced", "asyncio", "uvloop"])
@@ -171,9 +142,16 @@ do {
     lines.append(("Queue put/get, pairs/s", off, on, peer("asyncio", sizes), peer("uvloop", sizes)))
 }
 for (name, off, on, asyncio, uvloop) in lines {
-    row([name, off.text, on.text, asyncio?.text ?? "—", uvloop?.text ?? "—"])
+    row([name, off.description, on.description, asyncio?.description ?? "—", uvloop?.description ?? "—"])
+    report.record("\(name), tracing off", unit: "per s", off)
+    report.record("\(name), traced", unit: "per s", on)
+    if let asyncio { report.record("\(name), asyncio", unit: "per s", asyncio) }
+    if let uvloop { report.record("\(name), uvloop", unit: "per s", uvloop) }
+    report.record("\(name), traced ÷ tracing off", unit: "ratio", .ratio(on, off))
+    if let uvloop { report.record("\(name), tracing off ÷ uvloop", unit: "ratio", .ratio(off, uvloop)) }
 }
 print("\nratios (medians): off ÷ uvloop, off ÷ asyncio, traced ÷ off")
 for (name, off, on, asyncio, uvloop) in lines {
     row([name, ratio(off, uvloop), ratio(off, asyncio), ratio(on, off)])
 }
+report.finish()

@@ -1,13 +1,14 @@
 // loop-bench: LoopRuntime against Python's asyncio and uvloop and Swift's default executor, on the
 // peer workloads of shared/notes/baselines.md, all in one invocation.
 //
-//   swift run -c release --package-path tools/bench loop-bench [--quick] [--no-python]
+//   swift run -c release --package-path tools/bench loop-bench [--quick] [--no-python] [--json]
 //
 // Each figure is the median of several separate runs (Python: separate processes), with min/max.
 // The ratios compare figures measured in this invocation only.
 import Foundation
 import LoopRuntime
 import TraceFormat
+import TraceTestSupport
 import BenchSupport
 
 // Every run in this process, traced or not, happens in a multi-threaded process: an idle thread
@@ -24,13 +25,31 @@ let idleThreadStarted: Bool = {
     }, nil) == 0
 }()
 
+let report = BenchReport(name: "loop-bench", usage: """
+    usage: swift run -c release --package-path tools/bench loop-bench [--quick] [--no-python] [--json]
+                                                                      [--keep-traces]
+           loop-bench --only WORKLOAD [--repeat N]
+
+    LoopRuntime on the peer workloads of shared/notes/baselines.md (ping-pong, callSoon churn,
+    sleep(0) fan-out, timers), untraced and traced, against Python's asyncio and uvloop and
+    Swift's default executor, in one invocation; then the watchdog's cost, trace sizes and
+    memory per idle task.
+      --quick        a tenth of the sizes and 3 runs per figure instead of 5
+      --no-python    skip the asyncio and uvloop peers
+      --keep-traces  keep the traced runs' trace files (their paths are printed)
+      --only W       run one workload alone and print its figure (for perf and callgrind):
+                     pingpong, pingpong-traced, pingpong-traced-nowatchdog, callsoon, sleep0,
+                     sleep0-traced, default-pingpong, timers, timers-traced, idle-memory-loop,
+                     idle-memory-swift
+      --repeat N     with --only: run it N times
+    """)
 let arguments = CommandLine.arguments
-let quick = arguments.contains("--quick")
-let withPython = !arguments.contains("--no-python") && !arguments.contains("--only")
+let quick = report.flag("--quick")
+let withPython = !report.flag("--no-python") && !report.flag("--only")
 let runs = quick ? 3 : 5
 let scratch = NSTemporaryDirectory() + "looptrace-loop-bench-\(getpid())"
 try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
-let keepTraces = arguments.contains("--keep-traces")
+let keepTraces = report.flag("--keep-traces")
 defer { if !keepTraces { try? FileManager.default.removeItem(atPath: scratch) } }
 
 // Sizes: baselines.md's, or a tenth with --quick.
@@ -39,18 +58,6 @@ let churnCallbacks = quick ? 100_000 : 1_000_000
 let fanoutTasks = quick ? 1_000 : 10_000
 let fanoutYields = 100
 let timerCount = quick ? 10_000 : 100_000
-
-struct Summary: CustomStringConvertible {
-    var samples: [Double]
-    var median: Double { let s = samples.sorted(); return s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2 }
-    var description: String { "\(rate(median)) [\(rate(samples.min()!)) – \(rate(samples.max()!))]" }
-}
-
-func rate(_ v: Double) -> String {
-    if v >= 1e6 { return String(format: "%.2f M", v / 1e6) }
-    if v >= 1e3 { return String(format: "%.0f k", v / 1e3) }
-    return String(format: "%.1f", v)
-}
 
 func seconds(_ body: () throws -> Void) rethrows -> Double {
     let t0 = DispatchTime.now().uptimeNanoseconds
@@ -63,16 +70,18 @@ enum Tracing { case off, on }
 /// The traces the traced runs wrote, for the size figures.
 nonisolated(unsafe) var tracePaths: [String] = []
 
-/// File bytes per event of the traces written since `mark`.
-func bytesPerEvent(since mark: Int) -> String {
-    var bytes: Int64 = 0
-    var events = 0
+/// File bytes per event of each trace written since `mark`, and the events per trace.
+func bytesPerEvent(since mark: Int) -> (perEvent: Summary, eventsPerTrace: Int)? {
+    var perEvent: [Double] = []
+    var total = 0
     for path in tracePaths[mark...] {
         guard let reader = try? TraceReader(path: path) else { continue }
+        var events = 0
         try? reader.forEachChunk { events += $0.events.count }
-        bytes += reader.fileSize
+        if events > 0 { perEvent.append(Double(reader.fileSize) / Double(events)) }
+        total += events
     }
-    return events == 0 ? "n/a" : String(format: "%.2f B/event (%d events)", Double(bytes) / Double(events), events / max(1, tracePaths.count - mark))
+    return perEvent.isEmpty ? nil : (Summary(samples: perEvent), total / perEvent.count)
 }
 
 /// State shared by the tasks of one loop; they all run on the loop's thread.
@@ -302,29 +311,15 @@ func defaultExecutorPingPong() -> Double {
 
 // MARK: - Python peers
 
-let root = repositoryRoot
-
-let python: String? = {
-    guard withPython else { return nil }
-    let (status, out) = shell("\(root)/tools/peers/setup.sh")
-    let path = out.split(separator: "\n").last.map(String.init)
-    return status == 0 ? path : nil
-}()
+let python = withPython ? PeerPython.find() : nil
 
 func peer(_ loop: String, _ workload: String, _ sizes: String) -> [String: Any]? {
-    guard let python else { return nil }
-    let (status, out) = shell("\(python) \(root)/tools/peers/asyncio_workloads.py --loop \(loop) --workload \(workload) \(sizes)")
-    guard status == 0, let line = out.split(separator: "\n").last else { return nil }
-    return try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
+    guard loop != "uvloop" || python?.hasUvloop == true else { return nil }
+    return python?.run("asyncio_workloads.py", "--loop \(loop) --workload \(workload) \(sizes)")
 }
 
 func peerRate(_ loop: String, _ workload: String, _ sizes: String) -> Summary? {
-    var samples: [Double] = []
-    for _ in 0..<runs {
-        guard let v = peer(loop, workload, sizes)?["value"] as? Double else { return nil }
-        samples.append(v)
-    }
-    return Summary(samples: samples)
+    python?.measure("asyncio_workloads.py", loop: loop, "--workload \(workload) \(sizes)", runs: runs)
 }
 
 /// Runs `body` with the loop watchdog on (the default, 50 ms) or off (`LOOPTRACE_WATCHDOG=off`,
@@ -368,19 +363,12 @@ if let i = arguments.firstIndex(of: "--only"), i + 1 < arguments.count {
 
 // MARK: - Report
 
-func measure(_ body: () throws -> Double) rethrows -> Summary {
-    var samples: [Double] = []
-    for _ in 0..<runs { samples.append(try body()) }
-    return Summary(samples: samples)
-}
+func measure(_ body: () throws -> Double) rethrows -> Summary { try BenchSupport.measure(runs: runs, body) }
 
-func row(_ cells: [String]) {
-    let widths = [34, 26, 26, 26]
-    print(zip(cells, widths).map { $0.padding(toLength: $1, withPad: " ", startingAt: 0) }.joined())
-}
+func row(_ cells: [String]) { print(tableRow(cells, widths: [34, 26, 26, 26])) }
 
-print("loop-bench — \(arguments.joined(separator: " "))")
-print("machine: \(ProcessInfo.processInfo.activeProcessorCount) CPUs; \(runs) runs per figure; median [min – max]; rates per second")
+report.printHeader()
+print("\(runs) runs per figure; median [min – max]; rates per second")
 print(idleThreadStarted
       ? "process: multi-threaded for every run (an idle thread is started first: glibc's single-thread lock fast paths would flatter untraced runs)\n"
       : "process: NO idle thread (LOOPBENCH_SINGLE_THREAD=1 or pthread_create failed): untraced runs use glibc's single-thread fast paths\n")
@@ -405,6 +393,18 @@ let pyPP = peerRate("asyncio", "pingpong", sizes.pingpong), uvPP = peerRate("uvl
 let pyCS = peerRate("asyncio", "callsoon", sizes.callsoon), uvCS = peerRate("uvloop", "callsoon", sizes.callsoon)
 let pyS0 = peerRate("asyncio", "sleep0", sizes.sleep0), uvS0 = peerRate("uvloop", "sleep0", sizes.sleep0)
 
+for (name, unit, off, on) in [("ping-pong", "steps/s", ppOff, ppOn), ("callSoon churn", "callbacks/s", csOff, csOn),
+                               ("sleep(0) fan-out", "steps/s", s0Off, s0On)] {
+    report.record("\(name), tracing off", unit: unit, off)
+    report.record("\(name), traced", unit: unit, on)
+}
+report.record("ping-pong, Swift default executor", unit: "steps/s", ppDefault)
+for (name, unit, asyncio, uvloop) in [("ping-pong", "steps/s", pyPP, uvPP), ("callSoon churn", "callbacks/s", pyCS, uvCS),
+                                      ("sleep(0) fan-out", "steps/s", pyS0, uvS0)] {
+    if let asyncio { report.record("\(name), asyncio", unit: unit, asyncio) }
+    if let uvloop { report.record("\(name), uvloop", unit: unit, uvloop) }
+}
+
 row(["workload", "LoopRuntime, tracing off", "LoopRuntime, tracing on", "Swift default executor"])
 row(["ping-pong steps/s", "\(ppOff)", "\(ppOn)", "\(ppDefault)"])
 row(["callSoon churn callbacks/s", "\(csOff)", "\(csOn)", "—"])
@@ -416,14 +416,19 @@ row(["callSoon churn callbacks/s", pyCS.map { "\($0)" } ?? "n/a", uvCS.map { "\(
 row(["sleep(0) fan-out steps/s", pyS0.map { "\($0)" } ?? "n/a", uvS0.map { "\($0)" } ?? "n/a", ""])
 
 print("\nratios (medians of this invocation)")
-func ratio(_ a: Summary, _ b: Summary?) -> String { b.map { String(format: "%.2f×", a.median / $0.median) } ?? "n/a" }
-print("  ping-pong, tracing off ÷ uvloop            \(ratio(ppOff, uvPP))   goal ≥ 8×")
-print("  ping-pong, traced ÷ untraced               \(ratio(ppOn, ppOff))   goal ≥ 0.90")
-print("  ping-pong, tracing off ÷ default executor  \(ratio(ppOff, ppDefault))   goal ≥ 2×")
-print("  callSoon, tracing off ÷ uvloop             \(ratio(csOff, uvCS))")
-print("  callSoon, traced ÷ untraced                \(ratio(csOn, csOff))")
-print("  sleep(0), tracing off ÷ uvloop             \(ratio(s0Off, uvS0))")
-print("  sleep(0), traced ÷ untraced                \(ratio(s0On, s0Off))")
+/// Prints `a ÷ b` and records it.
+@MainActor func ratio(_ name: String, _ a: Summary, _ b: Summary?, goal: String? = nil) {
+    let goalText = goal.map { "   goal \($0.replacingOccurrences(of: ">=", with: "≥").replacingOccurrences(of: "<=", with: "≤"))" } ?? ""
+    print("  " + name.padding(toLength: 43, withPad: " ", startingAt: 0) + (b.map { times(a.median / $0.median) } ?? "n/a") + goalText)
+    if let b { report.record(name, unit: "ratio", .ratio(a, b), goal: goal) }
+}
+ratio("ping-pong, tracing off ÷ uvloop", ppOff, uvPP, goal: ">= 8")
+ratio("ping-pong, traced ÷ untraced", ppOn, ppOff, goal: ">= 0.90")
+ratio("ping-pong, tracing off ÷ default executor", ppOff, ppDefault, goal: ">= 2")
+ratio("callSoon, tracing off ÷ uvloop", csOff, uvCS)
+ratio("callSoon, traced ÷ untraced", csOn, csOff, goal: ">= 0.90")
+ratio("sleep(0), tracing off ÷ uvloop", s0Off, uvS0)
+ratio("sleep(0), traced ÷ untraced", s0On, s0Off, goal: ">= 0.90")
 
 // The watchdog's cost: what the loop thread pays per step to publish each step's start (the
 // watchdog thread itself sleeps between checks). Traced ping-pong with the watchdog on and off,
@@ -433,17 +438,19 @@ for _ in 0..<runs {
     watchdogOff.append(try watchdog(false) { try pingPong(.on) })
     watchdogOn.append(try watchdog(true) { try pingPong(.on) })
 }
-let perStep = zip(watchdogOn, watchdogOff).map { 1e9 / $0 - 1e9 / $1 }.sorted()
+let perStep = Summary(samples: zip(watchdogOn, watchdogOff).map { 1e9 / $0 - 1e9 / $1 })
 print("\nloop watchdog (traced ping-pong, runs interleaved)")
 print("  watchdog off                               \(Summary(samples: watchdogOff))")
 print("  watchdog on (50 ms)                        \(Summary(samples: watchdogOn))")
-print(String(format: "  cost per step, on − off                    %+.2f ns [%+.2f – %+.2f]   goal ≤ 1 ns (timing noise is larger: see --only pingpong-traced-nowatchdog under callgrind)",
-             perStep[perStep.count / 2], perStep.first!, perStep.last!))
+print("  cost per step, on − off                    \(perStep.formatted { String(format: "%+.2f ns", $0) })   goal ≤ 1 ns (timing noise is larger: see --only pingpong-traced-nowatchdog under callgrind)")
+report.record("watchdog cost per traced ping-pong step, on − off", unit: "ns/step", perStep, goal: "<= 1")
 
 print("\ntrace size of the traced runs (file bytes per event, all overhead included)")
-print("  ping-pong                                  \(ppSize)")
-print("  callSoon churn                             \(csSize)")
-print("  sleep(0) fan-out (\(fanoutTasks) tasks)                \(s0Size)   goal ≤ 2.0")
+for (name, size) in [("ping-pong", ppSize), ("callSoon churn", csSize), ("sleep(0) fan-out (\(fanoutTasks) tasks)", s0Size)] {
+    let text = size.map { "\($0.perEvent.formatted { String(format: "%.2f", $0) }) B/event (\($0.eventsPerTrace) events)" } ?? "n/a"
+    print("  " + name.padding(toLength: 43, withPad: " ", startingAt: 0) + text + "   goal ≤ 2.0")
+    if let size { report.record("\(name), traced, file bytes per event", unit: "B/event", size.perEvent, goal: "<= 2.0") }
+}
 
 // Each in a fresh process (a heap that earlier runs grew would hide part of the growth).
 func idleMemory(_ which: String) -> Summary? {
@@ -457,14 +464,15 @@ func idleMemory(_ which: String) -> Summary? {
 }
 print("\nmemory per idle task (RSS growth ÷ \(idleTasks) suspended tasks, bytes; fresh process per run)")
 let memLoop = idleMemory("loop"), memSwift = idleMemory("swift")
-func bytes(_ s: Summary?) -> String {
-    guard let s else { return "n/a" }
-    return String(format: "%.0f [%.0f – %.0f]", s.median, s.samples.min()!, s.samples.max()!)
-}
+func bytes(_ s: Summary?) -> String { s?.formatted { String(format: "%.0f", $0) } ?? "n/a" }
 print("  LoopRuntime task asleep in loop.sleep      \(bytes(memLoop))")
 print("  plain Swift Task on a continuation         \(bytes(memSwift))")
+if let memLoop { report.record("memory per idle LoopRuntime task", unit: "bytes", memLoop) }
+if let memSwift { report.record("memory per idle Swift task", unit: "bytes", memSwift) }
 if let l = memLoop, let w = memSwift {
     print(String(format: "  LoopRuntime beyond Swift's own             %.0f   goal ≤ 1024", l.median - w.median))
+    report.record("memory per idle LoopRuntime task beyond Swift's own", unit: "bytes",
+                  Summary(median: l.median - w.median, min: l.min - w.max, max: l.max - w.min), goal: "<= 1024")
 }
 
 print("\ntimer lateness (fire − due, µs; \(timerCount) timers, delays uniform in [0, 10] ms, 100 per ms)")
@@ -472,6 +480,9 @@ row(["loop", "p50", "p99", "earliest / max"])
 for (name, tracing) in [("LoopRuntime, tracing off", Tracing.off), ("LoopRuntime, tracing on", .on)] {
     let l = try timerLateness(tracing)
     row([name, String(format: "%.1f", l.p50), String(format: "%.1f", l.p99), String(format: "%+.1f / %.1f", l.earliest, l.max)])
+    // One run each: a figure of its own, not a median.
+    report.record("timer lateness p99, \(name)", unit: "µs", Summary(samples: [l.p99]), goal: "<= 100")
+    report.record("timer lateness earliest, \(name)", unit: "µs", Summary(samples: [l.earliest]), goal: ">= 0")
 }
 for loop in ["asyncio", "uvloop"] {
     if let r = peer(loop, "timers", sizes.timers), let p50 = r["p50_us"] as? Double, let p99 = r["p99_us"] as? Double,
@@ -480,3 +491,4 @@ for loop in ["asyncio", "uvloop"] {
     }
 }
 print("  goal: p99 ≤ 100 µs and never early")
+report.finish()

@@ -4,6 +4,7 @@
 //   swift run -c release --package-path tools/bench trace-gen loop-shaped big.trace 100000000
 import Foundation
 import TraceFormat
+import TraceTestSupport
 
 func usage() -> Never {
     FileHandle.standardError.write(Data("""

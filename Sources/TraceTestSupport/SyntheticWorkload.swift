@@ -1,3 +1,4 @@
+import TraceFormat
 #if canImport(Glibc)
 import Glibc
 #endif
