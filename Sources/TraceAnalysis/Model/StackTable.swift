@@ -84,7 +84,10 @@ public final class StackTable {
         switch e.type {
         case .imageDef, .imageText:
             if (images.count >= maxRecords || imageTextBytes >= maxImageTextBytes)
-                && images[UInt32(truncatingIfNeeded: e.args[0])] == nil { overflowed += 1; return }
+                && images[UInt32(truncatingIfNeeded: e.type == .imageDef ? e.imageDef.image : e.imageText.image)] == nil {
+                overflowed += 1
+                return
+            }
         case .stackDef:
             if stacks.count >= maxRecords || frameCount >= maxFrames { overflowed += 1; return }
         case .stallSample:
@@ -98,35 +101,39 @@ public final class StackTable {
         }
         switch e.type {
         case .imageDef:
-            let id = UInt32(truncatingIfNeeded: e.args[0])
+            let v = e.imageDef
+            let id = UInt32(truncatingIfNeeded: v.image)
             var image = images[id] ?? Image(id: id, path: "", buildID: "", loadBase: 0)
-            image.path = chunk.text(e.args[1])
-            image.buildID = chunk.text(e.args[2])
+            image.path = chunk.text(v.path)
+            image.buildID = chunk.text(v.buildID)
             imageTextBytes += image.path.utf8.count + image.buildID.utf8.count
-            image.loadBase = e.args[3]
+            image.loadBase = v.loadBase
             images[id] = image
         case .imageText:
-            let id = UInt32(truncatingIfNeeded: e.args[0])
+            let v = e.imageText
+            let id = UInt32(truncatingIfNeeded: v.image)
             var image = images[id] ?? Image(id: id, path: "", buildID: "", loadBase: 0)
-            image.textStart = e.args[1]
-            image.textSize = e.args[2]
+            image.textStart = v.textStart
+            image.textSize = v.textSize
             images[id] = image
         case .stackDef:
-            let key = StackKey(stream: e.stream, id: e.args[0])
+            let v = e.stackDef
+            let key = StackKey(stream: e.stream, id: v.stack)
             if stacks[key] == nil {
-                let frames = Self.parseFrames(chunk.text(e.args[2]))
+                let frames = Self.parseFrames(chunk.text(v.frames))
                 frameCount += frames.count
-                stacks[key] = Stack(kind: StackKind(rawValue: UInt8(truncatingIfNeeded: e.args[1])), frames: frames)
+                stacks[key] = Stack(kind: v.kind, frames: frames)
             }
         case .stallSample:
-            let syscall = e.signed(2)
-            samples.append(Sample(stream: e.stream, time: e.timestamp, task: e.args[0], stepStart: e.signed(1),
+            let v = e.stallSample
+            let syscall = v.syscall
+            samples.append(Sample(stream: e.stream, time: e.timestamp, task: v.task, stepStart: v.stepStart,
                                   syscall: syscall >= 0 ? syscall : nil,
-                                  stack: e.args[3] == 0 ? nil : stacks[StackKey(stream: e.stream, id: e.args[3])]))
+                                  stack: v.stack == 0 ? nil : stacks[StackKey(stream: e.stream, id: v.stack)]))
         case .stallEnd:
-            ends.append((e.stream, e.signed(0)))
+            ends.append((e.stream, e.stallEnd.stepStart))
         case .watchdogStart:
-            watchdogs[e.stream] = (UInt32(truncatingIfNeeded: e.args[0]), Int64(bitPattern: e.args[1]))
+            watchdogs[e.stream] = (UInt32(truncatingIfNeeded: e.watchdogStart.loopStream), Int64(bitPattern: e.watchdogStart.thresholdNanos))
         default:
             break
         }

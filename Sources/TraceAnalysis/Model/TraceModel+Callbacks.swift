@@ -4,10 +4,11 @@ extension TraceModel {
     // MARK: - Callbacks and timers
 
     func callbackScheduled(_ e: TraceEvent, _ s: UnsafeMutablePointer<Stream>, _ chunk: DecodedChunk) {
-        let handle = e.args[0]
-        let kind = CallbackKind(rawValue: UInt8(truncatingIfNeeded: e.args[1]))
-        let due = e.signed(2)
-        let site = st.pointee.sites.intern(stream: e.stream, stringID: e.args[3], chunk: chunk)
+        let v = e.callbackScheduled
+        let handle = v.handle
+        let kind = v.kind
+        let due = v.due
+        let site = st.pointee.sites.intern(stream: e.stream, stringID: v.site, chunk: chunk)
         let key = Self.callbackKey(e.stream, handle)
         let isTimer = kind == .later || kind == .at
         // A threadsafe callback is due since the other thread sent it (format 1.2; before, `due`
@@ -40,7 +41,7 @@ extension TraceModel {
     /// cancellation; a 1.0 trace's cancelled timers stay pending to the end, which only ever
     /// hides a `lostWakeup`, never invents one.
     func callbackCancelled(_ e: TraceEvent) {
-        let key = Self.callbackKey(e.stream, e.args[0])
+        let key = Self.callbackKey(e.stream, e.callbackCancelled.handle)
         if let slot = st.pointee.callbackIndex.find(key) { dropCallback(slot, key: key) }
     }
 
@@ -83,8 +84,8 @@ extension TraceModel {
     }
 
     func timerFired<O: TraceObserver>(_ e: TraceEvent, _ s: UnsafeMutablePointer<Stream>, _ observer: inout O) {
-        let handle = e.args[0]
-        var due = e.signed(1)
+        let handle = e.timerFired.handle
+        var due = e.timerFired.due
         let t = e.timestamp
         let key = Self.callbackKey(e.stream, handle)
         var site: SiteID = 0
@@ -111,12 +112,13 @@ extension TraceModel {
 
     func callbackBegin(_ e: TraceEvent, _ s: UnsafeMutablePointer<Stream>) {
         if s.pointee.callbackBegin >= 0 { st.pointee.anomalies += 1 }
-        s.pointee.callbackKey = Self.callbackKey(e.stream, e.args[0])
+        s.pointee.callbackKey = Self.callbackKey(e.stream, e.callbackBegin.handle)
         s.pointee.callbackBegin = e.timestamp
     }
 
     func callbackEnd<O: TraceObserver>(_ e: TraceEvent, _ s: UnsafeMutablePointer<Stream>, _ observer: inout O) {
-        let key = Self.callbackKey(e.stream, e.args[0])
+        let handle = e.callbackEnd.handle
+        let key = Self.callbackKey(e.stream, handle)
         guard s.pointee.callbackBegin >= 0, s.pointee.callbackKey == key else {
             st.pointee.anomalies += 1
             s.pointee.callbackBegin = -1
@@ -124,7 +126,7 @@ extension TraceModel {
         }
         let begin = s.pointee.callbackBegin
         s.pointee.callbackBegin = -1
-        var record = CallbackRecord(stream: e.stream, handle: e.args[0], kind: nil, site: 0, scheduledAt: nil,
+        var record = CallbackRecord(stream: e.stream, handle: handle, kind: nil, site: 0, scheduledAt: nil,
                                     readyAt: nil, begin: begin, end: e.timestamp, impact: nil)
         if let slot = st.pointee.callbackIndex.find(key) {
             let c = callbacks[slot]
@@ -144,7 +146,7 @@ extension TraceModel {
 
     func pollBegin(_ e: TraceEvent, _ s: UnsafeMutablePointer<Stream>) {
         s.pointee.pollBegin = e.timestamp
-        s.pointee.pollTimeout = e.signed(0)
+        s.pointee.pollTimeout = e.pollBegin.timeoutNanos
         // Everything queued before the previous iteration began has run or was cancelled (the
         // loop runs, each iteration, what was ready when it began).
         let horizon = s.pointee.lastPollBegin
@@ -172,6 +174,6 @@ extension TraceModel {
         }
         s.pointee.pollBegin = -1
         observer.poll(PollRecord(stream: e.stream, begin: begin, end: e.timestamp, timeoutNanos: s.pointee.pollTimeout,
-                                 readyCount: Int(e.args[0])), model: self)
+                                 readyCount: Int(e.pollEnd.readyCount)), model: self)
     }
 }

@@ -52,17 +52,18 @@ extension TraceModel {
                 else if type == loopStart || type == loopStop {
                     observer.loop(started: type == loopStart, stream: e.stream, at: e.timestamp, model: self)
                 } else if type == lostEvents {
-                    st.pointee.lostEvents += e.args[0]
-                    observer.lost(count: e.args[0], from: e.signed(1), to: e.signed(2), model: self)
+                    let v = e.lostEvents
+                    st.pointee.lostEvents += v.count
+                    observer.lost(count: v.count, from: v.from, to: v.to, model: self)
                 } else if type == taskObserved {
-                    observer.taskObserved(e.args[0], at: e.timestamp, model: self)
+                    observer.taskObserved(e.taskObserved.task, at: e.timestamp, model: self)
                 } else if type == callbackCancelled {
                     self.callbackCancelled(e)
                 } else if type == taskUntracked {
-                    if let slot = st.pointee.taskIndex.find(e.args[0]) { tasks.pointer(slot).pointee.tracked = false }
+                    if let slot = st.pointee.taskIndex.find(e.taskUntracked.task) { tasks.pointer(slot).pointee.tracked = false }
                 } else if type == wakeupSent {
-                    s.pointee.sentTask = e.args[0]
-                    s.pointee.sentAt = e.signed(1)
+                    s.pointee.sentTask = e.wakeupSent.task
+                    s.pointee.sentAt = e.wakeupSent.sent
                 } else if type >= firstStackType && type <= lastStackType {
                     st.pointee.stackTable.add(e, chunk: chunk)
                 }

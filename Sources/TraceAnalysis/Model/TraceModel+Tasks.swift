@@ -41,15 +41,16 @@ extension TraceModel {
     }
 
     func taskCreate<O: TraceObserver>(_ e: TraceEvent, _ s: UnsafeMutablePointer<Stream>, _ chunk: DecodedChunk, _ observer: inout O) {
-        let id = e.args[0]
-        let site = st.pointee.sites.intern(stream: e.stream, stringID: e.args[3], chunk: chunk)
+        let v = e.taskCreate
+        let id = v.task
+        let site = st.pointee.sites.intern(stream: e.stream, stringID: v.site, chunk: chunk)
         if let old = st.pointee.taskIndex.find(id) {
             // Seen before its creation record (reordered streams) or an id reused: refresh.
-            let name = chunk.text(e.args[2])
+            let name = chunk.text(v.name)
             st.pointee.liveBytes += Self.liveCost(taskName: name) - Self.liveCost(taskName: st.pointee.names[Int(old)])
             st.pointee.names[Int(old)] = name
             let t = tasks.pointer(old)
-            t.pointee.parent = e.args[1]
+            t.pointee.parent = v.parent
             t.pointee.createSite = site
             t.pointee.createdAt = e.timestamp
             let sel = matches(id, st.pointee.names[Int(old)])
@@ -57,19 +58,20 @@ extension TraceModel {
             t.pointee.selected = sel
             return
         }
-        newTask(id, parent: e.args[1], name: chunk.text(e.args[2]), site: site, createdAt: e.timestamp,
+        newTask(id, parent: v.parent, name: chunk.text(v.name), site: site, createdAt: e.timestamp,
                 stream: e.stream, at: e.timestamp, &observer)
     }
 
     func wakeup<O: TraceObserver>(_ e: TraceEvent, _ s: UnsafeMutablePointer<Stream>, _ observer: inout O) {
-        let id = e.args[0]
+        let v = e.wakeup
+        let id = v.task
         var t = e.timestamp
         // Woken from another thread: ready since that thread sent the wakeup, not since the loop
         // took it from its inbox (`wakeupSent`, format 1.2).
         let sentAt: Int64? = s.pointee.sentTask == id && s.pointee.sentTask != 0 ? s.pointee.sentAt : nil
         s.pointee.sentTask = 0
-        let kind = WakerKind(rawValue: UInt8(truncatingIfNeeded: e.args[1])) ?? .thread
-        let wakerID = e.args[2]
+        let kind = v.waker ?? .thread
+        let wakerID = v.wakerID
         var edge = WakeEdge(time: e.timestamp, stream: e.stream, task: id, wakerKind: kind, wakerID: wakerID,
                             wakerTask: 0, wakerStep: 0, wakerCallback: 0)
         if kind == .task, wakerID != 0, s.pointee.runningTask == wakerID, s.pointee.runningSlot >= 0 {
@@ -138,7 +140,7 @@ extension TraceModel {
                 old.pointee.since = t
             }
         }
-        let id = e.args[0]
+        let id = e.stepBegin.task
         let slot = slot(id, stream: e.stream, at: t, &observer)
         guard slot >= 0 else {
             // Past the limits: its step is skipped, and so is the `stepEnd` that closes it.
@@ -197,8 +199,8 @@ extension TraceModel {
         s.pointee.runningSlot = -1
         s.pointee.runningTask = 0
         let task = tasks.pointer(slot)
-        let outcome = StepOutcome(rawValue: UInt8(truncatingIfNeeded: e.args[0])) ?? .suspended
-        let suspendSite = st.pointee.sites.intern(stream: e.stream, stringID: e.args[1], chunk: chunk)
+        let outcome = e.stepEnd.outcome ?? .suspended
+        let suspendSite = st.pointee.sites.intern(stream: e.stream, stringID: e.stepEnd.site, chunk: chunk)
         let duration = t - begin
         task.pointee.busy += overlap(begin, t)
         if begin >= window.lowerBound && begin < window.upperBound {
