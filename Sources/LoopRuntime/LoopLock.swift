@@ -1,3 +1,4 @@
+import Atomics
 import DequeModule
 import TraceFormat
 
@@ -12,8 +13,14 @@ import TraceFormat
 /// site, with the operation in the function part), and its wakeup names the task or callback
 /// that released the lock.
 ///
+/// Traced holding: `lockAcquired` (with the acquiring site) and `lockReleased` (with the number
+/// of waiting tasks), so that `looptrace lints` finds a lock held across a long await.
+///
 /// Loop thread only; bound to the loop that first uses it.
 public final class LoopLock: @unchecked Sendable {
+    /// The lock's id in traces, unique in the process.
+    let id = LoopLock.ids.loadThenWrappingIncrement(ordering: .relaxed) + 1
+    static let ids = ManagedAtomic<UInt64>(0)
     // loop thread only
     private var binding = LoopBinding()
     private var locked = false
@@ -30,13 +37,15 @@ public final class LoopLock: @unchecked Sendable {
     ///   not hold the lock.
     nonisolated(nonsending) public func acquire(file: StaticString = #fileID, line: UInt = #line) async throws {
         let loop = binding.get("LoopLock.acquire")
+        let site = SourceSite(file: file, line: line, function: "Lock.acquire")
         if !locked, waiters.allSatisfy({ $0.state == .cancelled }) {
             locked = true
+            loop.state.pointee.tracer?.lockAcquired(lock: id, site: site)
             return
         }
         let waiter = LoopWaiter()
         waiters.append(waiter)
-        let cancelled = await waiter.wait(on: loop, site: SourceSite(file: file, line: line, function: "Lock.acquire"))
+        let cancelled = await waiter.wait(on: loop, site: site)
         waiters.remove(waiter)
         if cancelled {
             // Woken but cancelled before it could take the lock: the lock is free, so the next
@@ -45,6 +54,7 @@ public final class LoopLock: @unchecked Sendable {
             throw CancellationError()
         }
         locked = true
+        loop.state.pointee.tracer?.lockAcquired(lock: id, site: site)
     }
 
     /// Takes the lock whatever cancellation arrives meanwhile (a condition re-acquiring it
@@ -54,6 +64,7 @@ public final class LoopLock: @unchecked Sendable {
         let loop = binding.get("LoopLock.acquire")
         if !locked, waiters.allSatisfy({ $0.state == .cancelled }) {
             locked = true
+            loop.state.pointee.tracer?.lockAcquired(lock: id, site: site)
             return false
         }
         // A shielded waiter is never cancelled, so it is always the one `release` wakes: a task
@@ -63,6 +74,7 @@ public final class LoopLock: @unchecked Sendable {
         let cancelled = await waiter.wait(on: loop, site: site)
         waiters.remove(waiter)
         locked = true
+        loop.state.pointee.tracer?.lockAcquired(lock: id, site: site)
         return cancelled
     }
 
@@ -72,6 +84,7 @@ public final class LoopLock: @unchecked Sendable {
         binding.check("LoopLock.release")
         guard locked else { throw .invalidState("LoopLock.release() of a lock that is not acquired") }
         locked = false
+        binding.tracer?.lockReleased(lock: id, waiters: waiters.count)
         wakeUpFirst()
     }
 

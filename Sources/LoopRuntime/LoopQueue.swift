@@ -1,3 +1,4 @@
+import Atomics
 import DequeModule
 import TraceFormat
 
@@ -11,8 +12,13 @@ import TraceFormat
 /// callback whose `put` or `get` made room, and its step ends suspended at
 /// `File.swift:40:Queue.get` (or `Queue.put`, `Queue.join`).
 ///
+/// Traced depth: every put and get records `queueDepth` with its site and the number of
+/// elements left, so that `looptrace lints` finds a queue that only grows.
+///
 /// Loop thread only; bound to the loop that first uses it.
 public final class LoopQueue<Element>: @unchecked Sendable {
+    /// The queue's id in traces, unique in the process.
+    let id = LoopQueueIDs.next.loadThenWrappingIncrement(ordering: .relaxed) + 1
     /// Which element ``get(file:line:)`` takes.
     public enum Order {
         /// The oldest (asyncio's `Queue`).
@@ -76,18 +82,19 @@ public final class LoopQueue<Element>: @unchecked Sendable {
                 throw CancellationError()
             }
         }
-        try! putNowait(element)
+        try! putNowait(element, file: file, line: line)
     }
 
     /// Puts `element` in the queue without waiting.
     /// - Throws: ``LoopQueueError/full`` when the queue is full.
-    public func putNowait(_ element: Element) throws(LoopQueueError) {
+    public func putNowait(_ element: Element, file: StaticString = #fileID, line: UInt = #line) throws(LoopQueueError) {
         binding.check("LoopQueue.putNowait")
         if isFull { throw .full }
         switch order {
         case .fifo, .lifo: items.append(element)
         case .priority(let less): heapPush(element, less)
         }
+        binding.tracer?.queueDepth(queue: id, depth: count, site: SourceSite(file: file, line: line, function: "Queue.put"))
         unfinishedTasks += 1
         finished.clear()
         wakeUpNext(&getters)
@@ -109,12 +116,12 @@ public final class LoopQueue<Element>: @unchecked Sendable {
                 throw CancellationError()
             }
         }
-        return try! getNowait()
+        return try! getNowait(file: file, line: line)
     }
 
     /// Takes an element without waiting.
     /// - Throws: ``LoopQueueError/empty`` when the queue is empty.
-    public func getNowait() throws(LoopQueueError) -> Element {
+    public func getNowait(file: StaticString = #fileID, line: UInt = #line) throws(LoopQueueError) -> Element {
         binding.check("LoopQueue.getNowait")
         if isEmpty { throw .empty }
         let element: Element
@@ -123,6 +130,7 @@ public final class LoopQueue<Element>: @unchecked Sendable {
         case .lifo: element = items.removeLast()
         case .priority(let less): element = heapPop(less)
         }
+        binding.tracer?.queueDepth(queue: id, depth: count, site: SourceSite(file: file, line: line, function: "Queue.get"))
         wakeUpNext(&putters)
         return element
     }
@@ -190,6 +198,11 @@ public final class LoopQueue<Element>: @unchecked Sendable {
         }
         return top
     }
+}
+
+/// Ids of queues in traces (a generic class cannot have stored static properties).
+enum LoopQueueIDs {
+    static let next = ManagedAtomic<UInt64>(0)
 }
 
 extension LoopQueue where Element: Comparable {

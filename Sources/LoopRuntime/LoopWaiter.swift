@@ -90,6 +90,14 @@ struct LoopBinding {
         return current
     }
 
+    /// The trace stream of the bound loop, or before any wait of the loop running on this thread
+    /// (nil when not tracing): for the primitives' own events (`lockAcquired`, `queueDepth`).
+    @inline(__always)
+    var tracer: TraceStream? {
+        if let loop { return loop.state.pointee.tracer }
+        return EventLoop.current?.state.pointee.tracer
+    }
+
     /// For operations that never wait (`set`, `release`, `putNowait`, …): on the bound loop's
     /// thread once bound; before any wait, from anywhere single-threaded use allows (asyncio's
     /// primitives too can be set up before the loop runs).

@@ -100,6 +100,10 @@ public struct EventType: RawRepresentable, Hashable, Sendable, Comparable, Custo
     public static let taskUntracked = EventType(35)
     public static let executorFactory = EventType(46)
     public static let runtimeJob = EventType(47)
+    // 50–57: synchronization primitives (format 1.3). See `TraceStream+Sync`.
+    public static let lockAcquired = EventType(50)
+    public static let lockReleased = EventType(51)
+    public static let queueDepth = EventType(52)
 
     /// The spec row of this type, if this reader knows it.
     @inlinable public var spec: EventSpec? { TraceSpec.byType[Int(rawValue)] }
@@ -187,7 +191,7 @@ public enum TraceSpec {
     public static let majorVersion: UInt16 = 1
     /// The minor version this code writes. A reader accepts any minor version and skips event
     /// types it does not know, using the schema stored in the file header.
-    public static let minorVersion: UInt16 = 2
+    public static let minorVersion: UInt16 = 3
 
     static let stepOutcomeNames = ["suspended", "yielded", "completed", "failed", "cancelled"]
     static let wakerKindNames = ["task", "callback", "timer", "io", "thread", "executor"]
@@ -312,6 +316,18 @@ public enum TraceSpec {
         EventSpec(type: .runtimeJob, name: "runtimeJob", args: [ArgSpec("kind", .uvarint)], timed: true,
                   sinceMinor: 2,
                   summary: "The running step or callback is a Swift runtime job, not a task: kind 192–194 a default-actor drain, run for the step's task (the one that scheduled it); 196 an isolated deinit."),
+        // Synchronization primitives (wire ids 50–57): what `lints` needs to see a lock held
+        // across an await and a queue that only grows.
+        EventSpec(type: .lockAcquired, name: "lockAcquired",
+                  args: [ArgSpec("lock", .uvarint), ArgSpec("site", .string)], timed: true, sinceMinor: 3,
+                  summary: "The running task takes `LoopLock` `lock` (an id unique in the process) at `site` (`File.swift:40:Lock.acquire`); it holds it until `lockReleased`. A `LoopCondition` re-taking its lock after a wait records one too."),
+        EventSpec(type: .lockReleased, name: "lockReleased",
+                  args: [ArgSpec("lock", .uvarint), ArgSpec("waiters", .uvarint)], timed: true, sinceMinor: 3,
+                  summary: "Lock `lock` is released (by the running task or callback, not necessarily its holder); `waiters` tasks were waiting for it."),
+        EventSpec(type: .queueDepth, name: "queueDepth",
+                  args: [ArgSpec("queue", .uvarint), ArgSpec("depth", .uvarint), ArgSpec("site", .string)],
+                  timed: true, sinceMinor: 3,
+                  summary: "A put or get on `LoopQueue` `queue` (an id unique in the process) at `site` (`File.swift:40:Queue.put`) left `depth` elements in it."),
     ]
 
     /// The spec rows indexed by wire id (nil where unassigned).

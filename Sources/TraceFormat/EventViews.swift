@@ -429,6 +429,44 @@
     @inlinable public var kind: UInt64 { event.args.a0 }
 }
 
+/// A `lockAcquired` event (wire id 50, since 1.3): The running task takes `LoopLock` `lock` (an id unique in the process) at `site` (`File.swift:40:Lock.acquire`); it holds it until `lockReleased`. A `LoopCondition` re-taking its lock after a wait records one too.
+@frozen public struct LockAcquiredEvent: Sendable {
+    /// The event viewed.
+    public let event: TraceEvent
+    /// Views `event`, which must be a `lockAcquired`.
+    @inlinable @inline(__always) public init(_ event: TraceEvent) { self.event = event }
+    /// `lock` (argument 0, uvarint): unsigned.
+    @inlinable public var lock: UInt64 { event.args.a0 }
+    /// `site` (argument 1, string): a string id for `DecodedChunk.string(_:)`, 0 for none.
+    @inlinable public var site: UInt64 { event.args.a1 }
+}
+
+/// A `lockReleased` event (wire id 51, since 1.3): Lock `lock` is released (by the running task or callback, not necessarily its holder); `waiters` tasks were waiting for it.
+@frozen public struct LockReleasedEvent: Sendable {
+    /// The event viewed.
+    public let event: TraceEvent
+    /// Views `event`, which must be a `lockReleased`.
+    @inlinable @inline(__always) public init(_ event: TraceEvent) { self.event = event }
+    /// `lock` (argument 0, uvarint): unsigned.
+    @inlinable public var lock: UInt64 { event.args.a0 }
+    /// `waiters` (argument 1, uvarint): unsigned.
+    @inlinable public var waiters: UInt64 { event.args.a1 }
+}
+
+/// A `queueDepth` event (wire id 52, since 1.3): A put or get on `LoopQueue` `queue` (an id unique in the process) at `site` (`File.swift:40:Queue.put`) left `depth` elements in it.
+@frozen public struct QueueDepthEvent: Sendable {
+    /// The event viewed.
+    public let event: TraceEvent
+    /// Views `event`, which must be a `queueDepth`.
+    @inlinable @inline(__always) public init(_ event: TraceEvent) { self.event = event }
+    /// `queue` (argument 0, uvarint): unsigned.
+    @inlinable public var queue: UInt64 { event.args.a0 }
+    /// `depth` (argument 1, uvarint): unsigned.
+    @inlinable public var depth: UInt64 { event.args.a1 }
+    /// `site` (argument 2, string): a string id for `DecodedChunk.string(_:)`, 0 for none.
+    @inlinable public var site: UInt64 { event.args.a2 }
+}
+
 extension TraceEvent {
     /// This event as a `loopStart`; only meaningful when `type == .loopStart`.
     @inlinable public var loopStart: LoopStartEvent { LoopStartEvent(self) }
@@ -502,4 +540,10 @@ extension TraceEvent {
     @inlinable public var executorFactory: ExecutorFactoryEvent { ExecutorFactoryEvent(self) }
     /// This event as a `runtimeJob`; only meaningful when `type == .runtimeJob`.
     @inlinable public var runtimeJob: RuntimeJobEvent { RuntimeJobEvent(self) }
+    /// This event as a `lockAcquired`; only meaningful when `type == .lockAcquired`.
+    @inlinable public var lockAcquired: LockAcquiredEvent { LockAcquiredEvent(self) }
+    /// This event as a `lockReleased`; only meaningful when `type == .lockReleased`.
+    @inlinable public var lockReleased: LockReleasedEvent { LockReleasedEvent(self) }
+    /// This event as a `queueDepth`; only meaningful when `type == .queueDepth`.
+    @inlinable public var queueDepth: QueueDepthEvent { QueueDepthEvent(self) }
 }

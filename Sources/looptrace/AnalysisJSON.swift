@@ -36,7 +36,7 @@ struct AnalysisJSON: Encodable {
 
     enum Key: String, CodingKey {
         case schema, trace, counts, loop, schedulingDelay, worstSchedulingDelay, callbackQueueDelay, timerLateness,
-             timerLatenessBySite, stepDuration, windows, blocking, longestSteps, longestCallbacks, busiestTasks, tasks, lints
+             timerLatenessBySite, stepDuration, windows, executor, blocking, longestSteps, longestCallbacks, busiestTasks, tasks, lints
     }
 
     func encode(to encoder: any Encoder) throws {
@@ -60,6 +60,7 @@ struct AnalysisJSON: Encodable {
             try c.encode(r.timerLatenessBySite, forKey: .timerLatenessBySite)
             try c.encode(r.stepDuration, forKey: .stepDuration)
             try c.encode(r.windows, forKey: .windows)
+            try c.encodeIfPresent(r.executor, forKey: .executor)
         case .blocking:
             try c.encode(r.blocking, forKey: .blocking)
         case .steps(let top):

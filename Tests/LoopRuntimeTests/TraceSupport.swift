@@ -1,3 +1,4 @@
+@_exported import TraceTestSupport
 import Foundation
 import TraceFormat
 @testable import LoopRuntime

@@ -1,7 +1,7 @@
 import Foundation
 import TraceAnalysis
 import TraceFormat
-import TraceTestSupport
+@_exported import TraceTestSupport
 
 /// Records a trace on a synthetic clock: every event happens at the time given, in ns.
 final class SyntheticTrace {

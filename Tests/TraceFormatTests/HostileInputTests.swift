@@ -99,7 +99,7 @@ struct HostileInputTests {
         let path = dir.file("s.trace")
         write(sample.bytes, to: path)
         let reader = try TraceReader(path: path, options: .init(threads: 1))
-        #expect(reader.header.minorVersion == 2)
+        #expect(reader.header.minorVersion == TraceSpec.minorVersion)
         #expect(reader.header.closedCleanly)
         #expect(reader.header.flushIntervalNanos == 1_000_000)
         var sequences: [UInt32] = []

@@ -1,6 +1,6 @@
 import Foundation
 import TraceFormat
-import TraceTestSupport
+@_exported import TraceTestSupport
 
 /// What one event should decode to: type, running task, arguments with strings resolved and
 /// times made relative to the event.

@@ -1,6 +1,6 @@
 import Foundation
 import Testing
-import TraceTestSupport
+@_exported import TraceTestSupport
 
 /// A product of this package's build (the `looptrace` binary, an example), which sits beside the
 /// test bundle.

@@ -11,6 +11,10 @@ protocol LintChecker {
     mutating func taskFinished(_ t: TaskSummary, model: TraceModel, into lints: inout LintCollector)
     /// Something took an interest in a task's outcome.
     mutating func taskObserved(_ task: UInt64, model: TraceModel)
+    /// A lock was released, or the trace ended with it held.
+    mutating func lockHeld(_ hold: LockHoldRecord, model: TraceModel)
+    /// A queue's depth after a put or get.
+    mutating func queueDepth(_ sample: QueueDepthRecord, model: TraceModel)
     /// The pass ended; `formatMinor` is the trace's format minor version.
     mutating func finish(model: TraceModel, formatMinor: UInt16, into lints: inout LintCollector)
 }
@@ -18,6 +22,8 @@ protocol LintChecker {
 extension LintChecker {
     mutating func taskFinished(_ t: TaskSummary, model: TraceModel, into lints: inout LintCollector) {}
     mutating func taskObserved(_ task: UInt64, model: TraceModel) {}
+    mutating func lockHeld(_ hold: LockHoldRecord, model: TraceModel) {}
+    mutating func queueDepth(_ sample: QueueDepthRecord, model: TraceModel) {}
     mutating func finish(model: TraceModel, formatMinor: UInt16, into lints: inout LintCollector) {}
 }
 
@@ -28,13 +34,15 @@ struct LintCollector {
     var counts: [Lint.Kind: Int] = [:]
 
     mutating func add(_ kind: Lint.Kind, _ t: TaskSummary, _ detail: String, _ site: String) {
-        add(kind, id: t.id, name: t.name, detail, site)
+        add(kind, task: t.id, name: t.name, detail, site)
     }
 
-    mutating func add(_ kind: Lint.Kind, id: UInt64, name: String, _ detail: String, _ site: String) {
+    /// A lint about something other than a finished task (a lock, a queue): `task` and `name`
+    /// say which task it concerns most (0 and "" for none).
+    mutating func add(_ kind: Lint.Kind, task: UInt64, name: String, _ detail: String, _ site: String) {
         counts[kind, default: 0] += 1
         if items.count < maxLints {
-            items.append(Lint(kind: kind, task: id, name: name, detail: detail, site: site))
+            items.append(Lint(kind: kind, task: task, name: name, detail: detail, site: site))
         }
     }
 
@@ -53,10 +61,22 @@ struct TaskLints {
     var neverAwaited = NeverAwaitedLint()
     var unfinished = UnfinishedLint()
     var lostWakeup = LostWakeupLint()
+    var lockHeld: LockHeldAcrossAwaitLint
+    var growingQueue: GrowingQueueLint
 
     init(options: AnalysisOptions) {
         collector = LintCollector(maxLints: options.maxLints)
         spin = SpinLint(minWakeups: options.spinMinWakeups)
+        lockHeld = LockHeldAcrossAwaitLint(threshold: options.blockingThreshold)
+        growingQueue = GrowingQueueLint(minGrowth: options.queueGrowthMinItems)
+    }
+
+    mutating func lockHeld(_ hold: LockHoldRecord, model: TraceModel) {
+        lockHeld.lockHeld(hold, model: model)
+    }
+
+    mutating func queueDepth(_ sample: QueueDepthRecord, model: TraceModel) {
+        growingQueue.queueDepth(sample, model: model)
     }
 
     mutating func taskFinished(_ t: TaskSummary, model: TraceModel) {
@@ -73,6 +93,8 @@ struct TaskLints {
     mutating func finish(model: TraceModel, formatMinor: UInt16) -> AnalysisResult.LintReport {
         neverAwaited.finish(model: model, formatMinor: formatMinor, into: &collector)
         lostWakeup.finish(model: model, formatMinor: formatMinor, into: &collector)
+        lockHeld.finish(model: model, formatMinor: formatMinor, into: &collector)
+        growingQueue.finish(model: model, formatMinor: formatMinor, into: &collector)
         return collector.report
     }
 }

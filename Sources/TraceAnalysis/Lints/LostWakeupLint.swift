@@ -19,7 +19,7 @@ struct LostWakeupLint: LintChecker {
             let quiet = quiescent[c.stream] ?? model.streamIsQuiescent(c.stream)
             quiescent[c.stream] = quiet
             guard quiet else { continue }
-            lints.add(.lostWakeup, id: c.id, name: c.name, "suspended at the trace end with no timer, I/O or ready work left on its loop",
+            lints.add(.lostWakeup, task: c.id, name: c.name, "suspended at the trace end with no timer, I/O or ready work left on its loop",
                       model.sites[c.site])
         }
         candidates = []

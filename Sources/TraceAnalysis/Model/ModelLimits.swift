@@ -33,6 +33,8 @@ public struct ModelLimits: Sendable, Equatable {
         public var taskEvents: UInt64 = 0
         /// Callbacks scheduled past the live-state budget, not followed.
         public var callbacks: UInt64 = 0
+        /// Thread-pool jobs and lock acquisitions past the live-state budget, not followed.
+        public var jobsAndLocks: UInt64 = 0
         /// Events of streams past the stream limit, skipped.
         public var streamEvents: UInt64 = 0
         /// Site references past the site limit, shown as "(other site)".
@@ -55,6 +57,7 @@ public struct ModelLimits: Sendable, Equatable {
             func add(_ n: UInt64, _ text: String) { if n > 0 { out.append("\(n) \(text)") } }
             add(taskEvents, "events about tasks past the model's live-state limit (\(Self.size(limits.liveStateBytes))) skipped")
             add(callbacks, "callbacks scheduled past the model's live-state limit (\(Self.size(limits.liveStateBytes))) not followed")
+            add(jobsAndLocks, "thread-pool jobs or lock acquisitions past the model's live-state limit (\(Self.size(limits.liveStateBytes))) not followed")
             add(streamEvents, "events of streams past the limit of \(limits.streams) streams skipped")
             add(sites, "site references past the limit of \(limits.sites) sites or \(Self.size(limits.siteTextBytes)) shown as \"\(SiteTable.otherSite)\"")
             add(stackRecords, "stack, stall or image records past the limit of \(limits.stackRecords) skipped")

@@ -32,6 +32,10 @@ extension TraceModel {
         let callbackCancelled = EventType.callbackCancelled.rawValue
         let wakeupSent = EventType.wakeupSent.rawValue
         let taskUntracked = EventType.taskUntracked.rawValue
+        let executorSubmit = EventType.executorSubmit.rawValue, executorBegin = EventType.executorBegin.rawValue
+        let executorEnd = EventType.executorEnd.rawValue
+        let lockAcquired = EventType.lockAcquired.rawValue, lockReleased = EventType.lockReleased.rawValue
+        let queueDepth = EventType.queueDepth.rawValue
         let firstStackType = EventType.imageDef.rawValue, lastStackType = EventType.watchdogStart.rawValue
         events.withUnsafeBufferPointer { buffer in
             for i in buffer.indices {
@@ -64,6 +68,18 @@ extension TraceModel {
                 } else if type == wakeupSent {
                     s.pointee.sentTask = e.wakeupSent.task
                     s.pointee.sentAt = e.wakeupSent.sent
+                } else if type == executorSubmit {
+                    self.executorSubmit(e, chunk, &observer)
+                } else if type == executorBegin {
+                    self.executorBegin(e)
+                } else if type == executorEnd {
+                    self.executorEnd(e, &observer)
+                } else if type == queueDepth {
+                    self.queueDepth(e, s, chunk, &observer)
+                } else if type == lockAcquired {
+                    self.lockAcquired(e, s, chunk)
+                } else if type == lockReleased {
+                    self.lockReleased(e, &observer)
                 } else if type >= firstStackType && type <= lastStackType {
                     st.pointee.stackTable.add(e, chunk: chunk)
                 }
@@ -78,6 +94,8 @@ extension TraceModel {
     /// unfinished tasks to the observer as summaries with no outcome.
     public func finish<O: TraceObserver>(into observer: inout O) {
         let end = lastTimestamp
+        st.pointee.unfinishedJobs = finishJobs(&observer)
+        finishLocks(&observer)
         var live: [(UInt64, Int32)] = []
         forEachLiveTask { slot, t in live.append((t.pointee.id, slot)) }
         live.sort { $0.0 < $1.0 }
@@ -86,7 +104,7 @@ extension TraceModel {
             observer.taskState(TaskStateSlice(task: t.id, state: t.state, begin: t.since, end: max(end, t.since), site: t.site), model: self)
             switch t.state {
             case .ready: t.readyWait += overlap(t.since, end)
-            case .suspended: t.suspended += overlap(t.since, end)
+            case .suspended: withUnsafeMutablePointer(to: &t) { endWait($0, at: end, waker: nil, wakerID: 0) }
             case .running: t.busy += overlap(t.since, end)
             default: break
             }
@@ -123,6 +141,8 @@ extension TraceModel {
         s.maxStepNanos = t.maxStep
         s.readyWaitNanos = t.readyWait
         s.suspendedNanos = t.suspended
+        s.suspendedByReason = [t.suspendedBy.0, t.suspendedBy.1, t.suspendedBy.2, t.suspendedBy.3, t.suspendedBy.4, t.suspendedBy.5]
+        s.longestWait = t.longestWait.nanos > 0 ? t.longestWait : nil
         s.wakersByKind = [t.wakers.0, t.wakers.1, t.wakers.2, t.wakers.3, t.wakers.4, t.wakers.5]
         s.selfWakes = t.selfWakes
         s.lastWakerTask = t.lastWakerTask

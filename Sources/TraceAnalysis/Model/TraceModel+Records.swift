@@ -25,6 +25,10 @@ extension TraceModel {
         var maxStep: Int64 = 0
         var readyWait: Int64 = 0
         var suspended: Int64 = 0
+        /// Suspended time by ``SuspendReason`` raw value, and the longest single wait (see
+        /// `TraceModel+Waits`).
+        var suspendedBy: (Int64, Int64, Int64, Int64, Int64, Int64) = (0, 0, 0, 0, 0, 0)
+        var longestWait = LongestWait()
         var wakers: (Int, Int, Int, Int, Int, Int) = (0, 0, 0, 0, 0, 0)
         var selfWakes = 0
         var lastWakerTask: UInt64 = 0

@@ -112,7 +112,7 @@ extension TraceModel {
         case .created, .suspended:
             observer.taskState(TaskStateSlice(task: id, state: task.pointee.state, begin: task.pointee.since, end: t,
                                               site: task.pointee.site), model: self)
-            if task.pointee.state == .suspended { task.pointee.suspended += overlap(task.pointee.since, t) }
+            if task.pointee.state == .suspended { endWait(task, at: t, waker: kind, wakerID: wakerID) }
             task.pointee.state = .ready
             task.pointee.since = t
             task.pointee.readyAt = t
@@ -163,7 +163,7 @@ extension TraceModel {
             task.pointee.stepReadyAt = task.pointee.readyAt
             task.pointee.stepWake = task.pointee.pendingWake
         case .suspended:
-            task.pointee.suspended += overlap(task.pointee.since, t)
+            endWait(task, at: t, waker: nil, wakerID: 0)
             task.pointee.stepReadyAt = nil
             task.pointee.stepWake = nil
         default:

@@ -63,6 +63,15 @@ public final class TraceModel {
         /// The stream seen last, and its index: consecutive chunks are mostly of one stream.
         var lastStreamID: UInt32 = 0
         var lastStreamSlot = -1
+        /// ``SuspendReason`` named by each site's operation, by ``SiteID``: `noOperation` when it
+        /// names none, `unclassified` until first needed (see `TraceModel+Waits`).
+        var siteReasons: [UInt8] = []
+        /// Thread-pool jobs seen in part, by job id (see `TraceModel+Executor`).
+        var jobs: [UInt64: PendingJob] = [:]
+        /// Jobs submitted and never finished, counted at the trace end.
+        var unfinishedJobs = 0
+        /// Locks held now, by lock id (see `TraceModel+Sync`).
+        var heldLocks: [UInt64: HeldLock] = [:]
         /// Images, stacks and watchdog samples (rare records, collected as they come).
         let stackTable = StackTable()
         /// Bytes of live task records, their names and pending callbacks, held under
@@ -160,6 +169,21 @@ public final class TraceModel {
     /// entry and its place in the stream's queue.
     static let callbackCost = MemoryLayout<PendingCallback>.stride + 48
 
+    /// What a pending thread-pool job or a held lock costs against `limits.liveStateBytes`: a
+    /// dictionary entry.
+    static let recordCost = 128
+
+    /// Takes a job's or a held lock's cost from the live-state budget; false (counted) when it
+    /// does not fit.
+    func admitRecord() -> Bool {
+        guard st.pointee.liveBytes + Self.recordCost <= limits.liveStateBytes else {
+            st.pointee.overflow.jobsAndLocks += 1
+            return false
+        }
+        st.pointee.liveBytes += Self.recordCost
+        return true
+    }
+
     /// Whether the task with this id is alive in the model now.
     public func isLive(_ id: UInt64) -> Bool { st.pointee.taskIndex.find(id) != nil }
 
@@ -206,6 +230,10 @@ public final class TraceModel {
         guard taskFilter != nil else { return true }
         return st.pointee.taskIndex.find(id).map { tasks[$0].selected } ?? false
     }
+
+    /// Thread-pool jobs submitted and never finished by the trace end (withdrawn by their task's
+    /// cancellation, or still queued or running); set by ``finish(into:)``.
+    public var unfinishedJobs: Int { st.pointee.unfinishedJobs }
 
     /// The number of tasks alive now.
     public var liveTasks: Int { tasks.liveCount }

@@ -168,6 +168,10 @@ public struct TaskSummary: Sendable, Equatable {
     public var readyWaitNanos: Int64 = 0
     /// Sum of suspended time (stepEnd → the next wakeup, or the trace end).
     public var suspendedNanos: Int64 = 0
+    /// Suspended time by ``SuspendReason`` raw value: the parts of `suspendedNanos`.
+    public var suspendedByReason: [Int64] = [0, 0, 0, 0, 0, 0]
+    /// Its longest single wait inside the window (nil when it never waited).
+    public var longestWait: TaskWait?
     /// Wakeups received, by ``WakerKind`` raw value.
     public var wakersByKind: [Int] = [0, 0, 0, 0, 0, 0]
     /// Wakeups received from itself.
@@ -224,6 +228,13 @@ public protocol TraceObserver {
     /// Something first took an interest in a task's outcome (awaited it, read its result or
     /// added a done callback); before or after the task finished.
     mutating func taskObserved(_ task: UInt64, at time: Int64, model: TraceModel)
+    /// A thread-pool job finished (reported once its submit, begin and end are all seen; at the
+    /// trace end, jobs whose submit was never seen).
+    mutating func executorJob(_ job: ExecutorJobRecord, model: TraceModel)
+    /// A lock was released, or the trace ended with it held (format 1.3).
+    mutating func lockHeld(_ hold: LockHoldRecord, model: TraceModel)
+    /// A put or get left a queue at a new depth (format 1.3).
+    mutating func queueDepth(_ sample: QueueDepthRecord, model: TraceModel)
 }
 
 extension TraceObserver {
@@ -239,6 +250,9 @@ extension TraceObserver {
     public mutating func lost(count: UInt64, from: Int64, to: Int64, model: TraceModel) {}
     public mutating func loop(started: Bool, stream: UInt32, at time: Int64, model: TraceModel) {}
     public mutating func taskObserved(_ task: UInt64, at time: Int64, model: TraceModel) {}
+    public mutating func executorJob(_ job: ExecutorJobRecord, model: TraceModel) {}
+    public mutating func lockHeld(_ hold: LockHoldRecord, model: TraceModel) {}
+    public mutating func queueDepth(_ sample: QueueDepthRecord, model: TraceModel) {}
 }
 
 /// Feeds two observers from the same pass (analysis and export together).
@@ -285,5 +299,14 @@ public struct ObserverPair<A: TraceObserver, B: TraceObserver>: TraceObserver {
     }
     public mutating func taskObserved(_ task: UInt64, at time: Int64, model: TraceModel) {
         first.taskObserved(task, at: time, model: model); second.taskObserved(task, at: time, model: model)
+    }
+    public mutating func executorJob(_ job: ExecutorJobRecord, model: TraceModel) {
+        first.executorJob(job, model: model); second.executorJob(job, model: model)
+    }
+    public mutating func lockHeld(_ hold: LockHoldRecord, model: TraceModel) {
+        first.lockHeld(hold, model: model); second.lockHeld(hold, model: model)
+    }
+    public mutating func queueDepth(_ sample: QueueDepthRecord, model: TraceModel) {
+        first.queueDepth(sample, model: model); second.queueDepth(sample, model: model)
     }
 }

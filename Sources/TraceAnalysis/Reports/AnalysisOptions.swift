@@ -20,6 +20,9 @@ public struct AnalysisOptions: Sendable {
     public var maxLints: Int = 1_000
     /// The spin lint needs at least this many wakeups.
     public var spinMinWakeups: Int = 100
+    /// The growing-queue lint needs the queue's depth to have risen by at least this many
+    /// elements.
+    public var queueGrowthMinItems: Int = 100
     /// Timer lateness is broken down for at most this many arming sites.
     public var maxTimerSites: Int = 256
     /// Decoding threads.

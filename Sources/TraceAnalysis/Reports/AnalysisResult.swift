@@ -20,6 +20,9 @@ public struct AnalysisResult: Sendable, Codable, Equatable {
     public var longestCallbacks: [CallbackRef]
     public var tasks: TaskTable
     public var lints: LintReport
+    /// The thread pools' jobs (`runInExecutor`): executor queue delay and pool utilization
+    /// (nil when the trace has no job).
+    public var executor: ExecutorReport? = nil
     /// What the loop watchdog sampled during long steps, with stacks (traces of format 1.2 with
     /// watchdog samples; nil otherwise).
     public var stalls: StallReport? = nil
@@ -156,6 +159,9 @@ public struct AnalysisResult: Sendable, Codable, Equatable {
         public var rows: [TaskRow]
         /// Tasks beyond the row limit, folded into counts only.
         public var omitted: Int
+        /// The suspended time of every task alive in the window (rows and omitted ones), split
+        /// by reason as `TaskRow.suspendedByReason`.
+        public var suspendedByReason: [String: Int64]? = nil
     }
 
     public struct LintReport: Sendable, Codable, Equatable {
@@ -164,6 +170,27 @@ public struct AnalysisResult: Sendable, Codable, Equatable {
         /// The first lints (at most `maxLints`), by kind then task id.
         public var items: [Lint]
     }
+}
+
+/// Thread-pool jobs in the window (by their begin), from `executorSubmit` → `executorBegin` →
+/// `executorEnd`.
+public struct ExecutorReport: Sendable, Codable, Equatable {
+    /// Jobs that ran and began in the window.
+    public var jobs: UInt64
+    /// Jobs submitted and never finished by the trace end: withdrawn by their task's
+    /// cancellation, or still queued or running.
+    public var unfinishedJobs: Int
+    /// Worker threads that ran a job (each records on a stream of its own).
+    public var workers: Int
+    /// Executor queue delay: submit → a worker begins the job (the wait for a free worker).
+    public var queueDelay: LatencySummary
+    /// How long jobs ran on their workers.
+    public var runTime: LatencySummary
+    /// Time the workers spent running jobs, inside the window.
+    public var busyNanos: Int64
+    /// Pool utilization: busy ÷ (workers × span). Near 1 with a growing queue delay: the pool is
+    /// saturated.
+    public var utilization: Double
 }
 
 /// A step or callback that ran at least the blocking threshold.
@@ -221,6 +248,27 @@ public struct TaskRow: Sendable, Codable, Equatable {
     /// Wakeups received by waker kind (task, callback, timer, io, thread), self-wakes included.
     public var wakers: [String: Int]
     public var selfWakes: Int
+    /// `suspendedNanos` split by what the task waited for (``SuspendReason`` keys: `io`,
+    /// `lockOrQueue`, `sleep`, `executor`, `otherTask`, `other`); reasons with no time are left
+    /// out.
+    public var suspendedByReason: [String: Int64]? = nil
+    /// Its longest single wait (absent when it never waited).
+    public var longestWait: WaitRef? = nil
+}
+
+/// One wait of a task: what it waited on, for how long, and what woke it.
+public struct WaitRef: Sendable, Codable, Equatable {
+    /// A ``SuspendReason`` key.
+    public var reason: String
+    /// What it waited on, for people: `Lock.acquire at Cache.swift:40`.
+    public var on: String
+    /// The suspend site's full text ("" when unknown).
+    public var site: String
+    public var beginNanos: Int64
+    public var durationNanos: Int64
+    /// What ended the wait, as the step lists name wakers (`task holder #3 step 2`, `io fd 7`);
+    /// absent when it was still waiting at the trace end.
+    public var waker: String?
 }
 
 /// A problem found in a task's timeline.
@@ -237,6 +285,13 @@ public struct Lint: Sendable, Codable, Equatable {
         /// Failed while no task waited for it and no done callback was registered: its error
         /// was not retrieved when it was raised.
         case failedUnobserved
+        /// A lock held across at least one await for at least the blocking threshold: every task
+        /// that wants it waits behind an unrelated wait (format 1.3). One per acquiring site; the
+        /// task is the holder of the longest such hold.
+        case lockHeldAcrossAwait
+        /// A queue whose depth only grew: puts outpace gets and it never drained (format 1.3).
+        /// One per queue; the task is the one whose put last raised it.
+        case growingQueue
     }
     public var kind: Kind
     public var task: UInt64

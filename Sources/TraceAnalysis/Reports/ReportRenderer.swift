@@ -68,6 +68,9 @@ public struct ReportRenderer {
         let r = result
         var rows: [(String, String, String)] = []
         rows.append(("tasks", "\(count(r.counts.tasks)) (\(count(r.counts.tasksFinished)) finished, peak \(count(r.counts.peakLiveTasks)) live)", pointer("tasks")))
+        if let split = r.tasks.suspendedByReason, !split.isEmpty {
+            rows.append(("suspended", suspendedSplit(split), pointer("tasks")))
+        }
         rows.append(("steps", "\(count(r.counts.steps)) steps, \(count(r.counts.callbacks)) callbacks, \(count(r.counts.timersFired)) timers; longest step \(d(r.stepDuration.maxNanos))", pointer("steps")))
         rows.append(("loop", loopBreakdown(r.loop), pointer("latency --window 100ms")))
         var sched = "p50 \(d(r.schedulingDelay.p50Nanos)), p99 \(d(r.schedulingDelay.p99Nanos))"
@@ -97,6 +100,28 @@ public struct ReportRenderer {
         out += abruptEnd()
         out += damage()
         return out
+    }
+
+    /// Tasks' suspended time and its split by reason, in ``SuspendReason`` order: `1.20 s: I/O
+    /// 45.0 %, sleep 55.0 %`.
+    func suspendedSplit(_ split: [String: Int64]) -> String {
+        let total = split.values.reduce(0, +)
+        return "\(d(total)) in all: " + SuspendReason.allCases.compactMap { reason in
+            split[reason.key].map { "\(reason) \(pct(total > 0 ? Double($0) / Double(total) : 0))" }
+        }.joined(separator: ", ")
+    }
+
+    /// A task's suspended time by reason, in ``SuspendReason`` order: `I/O 24.70 ms, other task 1.00 ms`.
+    func reasonCells(_ split: [String: Int64]?) -> String {
+        guard let split else { return "" }
+        return SuspendReason.allCases.compactMap { reason in split[reason.key].map { "\(reason) \(d($0))" } }
+            .joined(separator: ", ")
+    }
+
+    /// A wait, for the tasks table: `50.12 ms Lock.acquire at Cache.swift:40 ← task holder #3`.
+    func waitCell(_ w: WaitRef?) -> String {
+        guard let w else { return "-" }
+        return "\(d(w.durationNanos)) \(w.on)" + (w.waker.map { " ← \($0)" } ?? " (no wakeup)")
     }
 
     /// Where the loop's time went, adding up to 100 %: busy in steps and callbacks, the loop's
@@ -168,8 +193,11 @@ public struct ReportRenderer {
         let r = result
         var out = header("latency")
         out += "\n" + style.bold("scheduling delay") + " (wakeup → step begin)\n"
-        out += latencyTable([("scheduling delay", r.schedulingDelay), ("callback queue delay", r.callbackQueueDelay),
-                             ("timer lateness", r.timerLateness), ("step duration", r.stepDuration)])
+        var rows = [("scheduling delay", r.schedulingDelay), ("callback queue delay", r.callbackQueueDelay),
+                    ("timer lateness", r.timerLateness), ("step duration", r.stepDuration)]
+        if let e = r.executor { rows += [("executor queue delay", e.queueDelay), ("executor job run time", e.runTime)] }
+        out += latencyTable(rows)
+        if let e = r.executor { out += "\n" + threadPool(e) }
         if r.schedulingDelay.count > 0 { out += "\n" + histogram(r.schedulingDelay) }
         if !r.timerLatenessBySite.isEmpty {
             out += "\n" + style.bold("timer lateness by arming site") + " (due → fired)\n"
@@ -190,6 +218,15 @@ public struct ReportRenderer {
         }
         out += damage()
         return out
+    }
+
+    /// The thread pools' line: jobs, workers, utilization.
+    func threadPool(_ e: ExecutorReport) -> String {
+        var line = style.bold("thread pool") + " (runInExecutor): \(count(e.jobs)) jobs on \(e.workers) worker thread(s), "
+            + "utilization \(pct(e.utilization)) (busy \(d(e.busyNanos)) of \(e.workers) × \(d(result.trace.spanNanos)))"
+        if e.queueDelay.count > 0 { line += "; queue delay p99 \(d(e.queueDelay.p99Nanos)), max \(d(e.queueDelay.maxNanos))" }
+        if e.unfinishedJobs > 0 { line += "; \(count(e.unfinishedJobs)) job(s) never finished" }
+        return line + "\n"
     }
 
     func normalised(_ xs: [Double]) -> [Double] {
@@ -288,8 +325,8 @@ public struct ReportRenderer {
         let wakers = WakerKindOrder.names.compactMap { k in row.wakers[k].map { "\(k) \($0)" } }.joined(separator: ", ")
         return [String(repeating: "  ", count: indent) + "\(row.name) #\(row.id)", row.parent == 0 ? "-" : "#\(row.parent)",
                 row.createdNanos.map(t) ?? "?", row.finishedNanos.map(t) ?? "-", row.outcome, count(row.steps),
-                d(row.busyNanos), d(row.readyWaitNanos), d(row.suspendedNanos),
-                wakers + (row.selfWakes > 0 ? " (\(row.selfWakes) self)" : "")]
+                d(row.busyNanos), d(row.readyWaitNanos), d(row.suspendedNanos), reasonCells(row.suspendedByReason),
+                wakers + (row.selfWakes > 0 ? " (\(row.selfWakes) self)" : ""), waitCell(row.longestWait)]
     }
 
     /// `looptrace tasks`.
@@ -298,7 +335,7 @@ public struct ReportRenderer {
         var out = header("tasks")
         var table = TextTable([("task", .left), ("parent", .left), ("created", .right), ("finished", .right),
                                ("outcome", .left), ("steps", .right), ("busy", .right), ("ready-wait", .right),
-                               ("suspended", .right), ("wakers", .left)])
+                               ("suspended", .right), ("suspended on", .left), ("wakers", .left), ("longest wait", .left)])
         if tree {
             let ids = Set(r.tasks.rows.map(\.id))
             var children: [UInt64: [TaskRow]] = [:]
@@ -328,7 +365,7 @@ public struct ReportRenderer {
         guard l.count > 0 else { return out + style.green("  no lints") + "\n" + damage() }
         var table = TextTable([("lint", .left), ("task", .left), ("detail", .left), ("site", .left)])
         for item in l.items {
-            table.add([item.kind.rawValue, "\(item.name) #\(item.task)", item.detail, item.site])
+            table.add([item.kind.rawValue, item.task == 0 ? item.name : "\(item.name) #\(item.task)", item.detail, item.site])
         }
         out += table.render(style: style)
         if l.items.count < l.count { out += "  … \(count(l.count - l.items.count)) more\n" }

@@ -44,7 +44,14 @@ public struct TraceAnalyzer: TraceObserver {
     var longestSteps: TopList<AnalysisResult.StepRef>
     var longestCallbacks: TopList<AnalysisResult.CallbackRef>
 
+    var executorQueueDelay = LatencyStats()
+    var executorRunTime = LatencyStats()
+    var executorJobs: UInt64 = 0
+    var executorBusy: Int64 = 0
+    var executorWorkers: Set<UInt32> = []
     var rows: [TaskRow] = []
+    /// Suspended time of every task counted, by ``SuspendReason`` raw value.
+    var suspendedByReason: [Int64] = [0, 0, 0, 0, 0, 0]
     var omittedRows = 0
     /// The task lints, one checker each (see `Lints/`).
     var lints: TaskLints
@@ -122,6 +129,21 @@ public struct TraceAnalyzer: TraceObserver {
         case .thread: return "thread \(edge.wakerID)"
         case .executor: return "executor job \(edge.wakerID)"
         }
+    }
+
+    /// Nanoseconds by ``SuspendReason`` raw value as JSON: the reasons with time, by key.
+    func reasonTable(_ nanos: [Int64]) -> [String: Int64] {
+        var table: [String: Int64] = [:]
+        for reason in SuspendReason.allCases where nanos[Int(reason.rawValue)] > 0 { table[reason.key] = nanos[Int(reason.rawValue)] }
+        return table
+    }
+
+    func waitRef(_ w: TaskWait, _ model: TraceModel) -> WaitRef {
+        let site = model.sites[w.site]
+        let edge = w.wakerKind.map { WakeEdge(time: 0, stream: 0, task: 0, wakerKind: $0, wakerID: w.wakerID,
+                                              wakerTask: 0, wakerStep: 0, wakerCallback: 0) }
+        return WaitRef(reason: w.reason.key, on: SuspendReason.waitText(site: site, reason: w.reason), site: site,
+                       beginNanos: w.begin, durationNanos: w.nanos, waker: wakerText(edge, model))
     }
 
     func stepRef(_ s: StepRecord, _ model: TraceModel) -> AnalysisResult.StepRef {
@@ -239,6 +261,7 @@ public struct TraceAnalyzer: TraceObserver {
         if let f = t.finishedAt, f < window.lowerBound { return }
         tasksSeen += 1
         if t.outcome != nil { tasksFinished += 1 }
+        for (i, nanos) in t.suspendedByReason.enumerated() { suspendedByReason[i] += nanos }
         if rows.count < options.maxTaskRows {
             rows.append(TaskRow(id: t.id, parent: t.parent, name: t.name, createSite: model.sites[t.createSite],
                                 createdNanos: t.createdAt, finishedNanos: t.finishedAt,
@@ -248,11 +271,32 @@ public struct TraceAnalyzer: TraceObserver {
                                 wakers: Dictionary(uniqueKeysWithValues: WakerKind.allCases.compactMap { k in
                                     t.wakersByKind[Int(k.rawValue)] > 0 ? (k.description, t.wakersByKind[Int(k.rawValue)]) : nil
                                 }),
-                                selfWakes: t.selfWakes))
+                                selfWakes: t.selfWakes, suspendedByReason: reasonTable(t.suspendedByReason),
+                                longestWait: t.longestWait.map { waitRef($0, model) }))
         } else {
             omittedRows += 1
         }
         lints.taskFinished(t, model: model)
+    }
+
+    public mutating func executorJob(_ job: ExecutorJobRecord, model: TraceModel) {
+        guard options.taskFilter == nil else { return }
+        let lo = max(job.begin, window.lowerBound), hi = min(job.end, window.upperBound)
+        if hi > lo { executorBusy += hi - lo }
+        guard overlapsWindow(job.begin, job.end) else { return }
+        executorWorkers.insert(job.workerStream)
+        guard inWindow(job.begin) else { return }
+        executorJobs += 1
+        executorRunTime.record(job.duration)
+        if let delay = job.queueDelay { executorQueueDelay.record(delay) }
+    }
+
+    public mutating func lockHeld(_ hold: LockHoldRecord, model: TraceModel) {
+        if hold.holder == 0 || model.isSelected(hold.holder) { lints.lockHeld(hold, model: model) }
+    }
+
+    public mutating func queueDepth(_ sample: QueueDepthRecord, model: TraceModel) {
+        lints.queueDepth(sample, model: model)
     }
 
     public mutating func loop(started: Bool, stream: UInt32, at time: Int64, model: TraceModel) {
@@ -294,7 +338,11 @@ public struct TraceAnalyzer: TraceObserver {
         var bySite = zip(siteOfStats, siteStats).map { AnalysisResult.SiteLatency(site: model.sites[$0.0], latency: $0.1.summary) }
         if otherSitesLateness.count > 0 { bySite.append(.init(site: "(other sites)", latency: otherSitesLateness.summary)) }
         bySite.sort { ($0.latency.maxNanos, $1.site) > ($1.latency.maxNanos, $0.site) }
-        return AnalysisResult(
+        let executor = executorJobs == 0 && executorWorkers.isEmpty && model.unfinishedJobs == 0 ? nil : ExecutorReport(
+            jobs: executorJobs, unfinishedJobs: model.unfinishedJobs, workers: executorWorkers.count,
+            queueDelay: executorQueueDelay.summary, runTime: executorRunTime.summary, busyNanos: executorBusy,
+            utilization: span > 0 && !executorWorkers.isEmpty ? Double(executorBusy) / (Double(span) * Double(executorWorkers.count)) : 0)
+        var result = AnalysisResult(
             trace: .init(path: reader?.path ?? "", program: reader?.header.program ?? "", events: model.events,
                          chunks: reader?.chunksRead ?? 0, firstNanos: first, lastNanos: last, sinceNanos: since,
                          untilNanos: until, taskFilter: options.taskFilter?.text, damage: damage, abruptEnd: abruptEnd),
@@ -316,8 +364,11 @@ public struct TraceAnalyzer: TraceObserver {
                             groups: groups.values.sorted { ($0.totalNanos, $1.resumeSite, $1.suspendSite) > ($1.totalNanos, $0.resumeSite, $0.suspendSite) }),
             longestSteps: longestSteps.elements,
             longestCallbacks: longestCallbacks.elements,
-            tasks: .init(count: tasksSeen, rows: rows.sorted { $0.id < $1.id }, omitted: omittedRows),
+            tasks: .init(count: tasksSeen, rows: rows.sorted { $0.id < $1.id }, omitted: omittedRows,
+                         suspendedByReason: reasonTable(suspendedByReason)),
             lints: lintReport)
+        result.executor = executor
+        return result
     }
 }
 

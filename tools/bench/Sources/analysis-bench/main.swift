@@ -40,7 +40,7 @@ func value(_ flag: String) -> String? { args.firstIndex(of: flag).flatMap { $0 +
 let childThreads = Int(value("--threads") ?? "") ?? TraceReader.defaultThreads
 
 /// The analysis pass of `report` over `path`: its events. Never inlined, so that callgrind can
-/// count the instructions of exactly this call (`--toggle-collect=*analyzeOnce*`).
+/// count the instructions of exactly this call (`--toggle-collect` on its mangled name).
 @inline(never)
 func analyzeOnce(_ path: String) -> UInt64 {
     var options = AnalysisOptions()
@@ -170,8 +170,10 @@ if report.flag("--no-callgrind") {
         Callgrind.instructionsPerUnit(executable: executable, arguments: { [mode, traces[$0]!.path, "--threads", "1"] },
                                       units: { traces[$0]!.events }, sizes: sizes, toggle: symbol)
     }
-    if let decode = perEvent("--child-decode", "*decodeOnce*"),
-       let analyze = perEvent("--child-analyze", "*analyzeOnce*") {
+    // The functions' own mangled names, anchored at the end: `*decodeOnce*` would also match
+    // the closure and the thunk around it, and each match toggles collection off again.
+    if let decode = perEvent("--child-decode", "*10decodeOnceys6UInt64VSSF"),
+       let analyze = perEvent("--child-analyze", "*11analyzeOnceys6UInt64VSSF") {
         let model = analyze - decode
         print(String(format: "callgrind, one thread: decode (inflate included) %.1f instructions/event, model and figures %.1f, the whole pass %.1f",
                      decode, model, analyze))

@@ -1,0 +1,38 @@
+// Emitters for the synchronization primitives' events (format 1.3, wire ids 50–57). Called on the
+// loop thread from `LoopLock` and `LoopQueue`: the same shape as every emit (one clock read, one
+// capacity check, raw stores), so a traced acquire or put costs a few ns and no allocation.
+extension TraceStream {
+    /// The running task takes lock `lock` at `site`.
+    @inlinable public func lockAcquired(lock: UInt64, site: SourceSite) {
+        let t = now()
+        guard begin(t), let siteID = self.site(site, t) else { return }
+        var p = state.pointee.cursor
+        head(&p, .lockAcquired, t)
+        p.putVarint(lock)
+        p.putVarint(siteID)
+        commit(p)
+    }
+
+    /// Lock `lock` is released while `waiters` tasks wait for it.
+    @inlinable public func lockReleased(lock: UInt64, waiters: Int) {
+        let t = now()
+        guard begin(t) else { return }
+        var p = state.pointee.cursor
+        head(&p, .lockReleased, t)
+        p.putVarint(lock)
+        p.putVarint(UInt64(truncatingIfNeeded: waiters))
+        commit(p)
+    }
+
+    /// A put or get at `site` left `depth` elements in queue `queue`.
+    @inlinable public func queueDepth(queue: UInt64, depth: Int, site: SourceSite) {
+        let t = now()
+        guard begin(t), let siteID = self.site(site, t) else { return }
+        var p = state.pointee.cursor
+        head(&p, .queueDepth, t)
+        p.putVarint(queue)
+        p.putVarint(UInt64(truncatingIfNeeded: depth))
+        p.putVarint(siteID)
+        commit(p)
+    }
+}
