@@ -48,7 +48,9 @@ void lt_dispatch_main_queue_drain(void) {
 
 long lt_symbol_name(const void *address, char *out, long capacity) {
     Dl_info info;
-    if (capacity <= 0 || dladdr(address, &info) == 0 || info.dli_sname == NULL) return 0;
+    // Only a symbol that starts exactly there: dladdr names the nearest exported symbol before
+    // an address, which for a local function (a closure) is some other function.
+    if (capacity <= 0 || dladdr(address, &info) == 0 || info.dli_sname == NULL || info.dli_saddr != address) return 0;
     static char *(*demangle)(const char *, size_t, char *, size_t *, uint32_t) = NULL;
     if (demangle == NULL) {
         demangle = (char *(*)(const char *, size_t, char *, size_t *, uint32_t))dlsym(RTLD_DEFAULT, "swift_demangle");

@@ -105,7 +105,8 @@ extension EventLoop {
         process.mainTaskRecorded = true
         guard let tracer = state.pointee.tracer else { return }
         tracer.taskCreate(task: 1, parent: 0, name: "main", site: nil)
-        tracer.taskObserved(task: 1, how: .awaited)
+        // The runtime reads its outcome (the exit status, an error); nothing awaits it.
+        tracer.taskObserved(task: 1, how: .result)
         state.pointee.taskNames[1] = "main"
         state.pointee.highestTaskID = max(state.pointee.highestTaskID, 1)
     }
@@ -200,26 +201,34 @@ extension EventLoop {
     }
 
     /// Names a task the loop did not create, first seen on the process loop: after the function
-    /// its body starts in (where it was created), else after its parent.
+    /// its body starts in (where it was created) when the dynamic symbol table names it exactly,
+    /// else after its parent; then `offline` is true, and the trace gets where its body starts
+    /// (`taskEntry`) for the reader to name it from the full symbol table.
     func unmodifiedTaskName(_ task: UInt64, _ pointer: UnsafeMutableRawPointer, parent: UInt64,
-                            process: ProcessLoop) -> String {
+                            process: ProcessLoop) -> (name: String, offline: Bool) {
         let st = state
         if task == 1 {
             // The async main task, enqueued before the loop runs (see recordMainTask).
             process.mainTaskRecorded = true
-            return "main"
+            return ("main", false)
         }
         let entry = RuntimeInternals.resumeFunction(of: pointer)
-        if let name = process.entryNames[entry] { return name }
-        if let symbol = RuntimeInternals.functionName(at: entry) {
-            let name = Self.taskName(fromEntrySymbol: symbol)
-            process.entryNames[entry] = name
-            return name
+        // Looked up once per entry point, found or not: `dladdr` scans symbol tables (46,000
+        // instructions a call under callgrind, over half of plain-concurrency's when repeated).
+        let known: String?
+        if let cached = process.entryNames[entry] {
+            known = cached
+        } else {
+            // A thunk (`Task.detached`'s, a task group's) calls the closure the program wrote,
+            // which the task's initial context holds: left to the reader (`taskEntry`).
+            known = RuntimeInternals.functionName(at: entry).flatMap { $0.contains("thunk") ? nil : Self.taskName(fromEntrySymbol: $0) }
+            process.entryNames[entry] = .some(known)
         }
+        if let known { return (known, false) }
         let parentName = st.pointee.taskNames[parent] ?? (parent == 0 ? "task" : "task\(parent)")
         let index = st.pointee.childCounts[parent, default: 0] + 1
         st.pointee.childCounts[parent] = index
-        return "\(parentName).\(index)"
+        return ("\(parentName).\(index)", entry != 0)
     }
 
     /// A task name from the demangled symbol of its entry point: the runtime's thunks

@@ -35,10 +35,18 @@ extension EventLoop {
         // A zero-timeout poll is a syscall per iteration for nothing when no descriptor is
         // registered: the inbox has its own flag. Skipping it is what lets a busy loop of task
         // steps run at memory speed.
-        if timeout != 0 || !ioRegistrations.isEmpty {
+        //
+        // A busy loop (ready work: a zero-timeout poll) with descriptors polls every other
+        // iteration only: the iteration after a poll runs what that poll's callbacks made ready
+        // (a task woken by readiness reads the data just reported) without asking the kernel
+        // again. I/O arriving meanwhile is seen one iteration later, as tokio's event interval
+        // allows; a request/response round trip saves a syscall per side.
+        if timeout != 0 || (!ioRegistrations.isEmpty && (!st.pointee.polledLastIteration || st.pointee.stopRequested)) {
             poll(timeoutNanos: timeout)
-        } else if inbox.hasItems {
-            drainInbox()
+            st.pointee.polledLastIteration = true
+        } else {
+            st.pointee.polledLastIteration = false
+            if inbox.hasItems { drainInbox() }
         }
         fireDueTimers()
         runReady()
@@ -47,6 +55,7 @@ extension EventLoop {
     /// Waits for I/O, the inbox or the timeout, and queues what became ready.
     func poll(timeoutNanos: Int64) {
         let st = state
+        st.pointee.polls &+= 1
         st.pointee.tracer?.pollBegin(timeoutNanos: timeoutNanos)
         var n = lt_epoll_wait(epollFD, readyEvents, Int32(Self.readyEventCapacity), timeoutNanos)
         if n < 0 {
@@ -212,14 +221,28 @@ extension EventLoop {
             run(job, route: route)
             if taskStatusIsReadable, pointer.load(fromByteOffset: 96, as: UInt32.self) & 0x2000 != 0 {
                 outcome = .completed
+                // An unstructured task referenced only by our retain: its handle is gone, and
+                // with it any way to read its outcome (the never-awaited lint's exact case).
+                if task != 1, swift_task_getJobFlags(pointer) & jobFlagIsChildTask == 0,
+                   RuntimeInternals.retainCount(of: pointer) <= 1 {
+                    tracer.taskHandleDropped(task: task)
+                }
+            } else if st.pointee.suspendSite == nil {
+                // No LoopRuntime call recorded where it waits (unmodified code, an `async let`
+                // child): its async frames say. Read now, while it is kept alive.
+                let count = RuntimeInternals.resumeChain(of: pointer, into: suspendFrames)
+                if count > 0 { tracer.suspendStack(frames: UnsafeBufferPointer(rebasing: suspendFrames[..<count])) }
             }
             retained.release()
         }
         st.pointee.beacon?.ended()
         let final = outcome ?? (st.pointee.runningTaskRequeued ? .yielded : .suspended)
-        if final == .suspended || final == .yielded {
+        if final == .yielded && st.pointee.runningTaskYielded {
+            // A `sleep(.zero)` made the task ready again, by itself: stepEnd and wakeup in one
+            // record.
+            tracer.stepYield(site: st.pointee.suspendSite)
+        } else if final == .suspended || final == .yielded {
             tracer.stepEnd(final, site: st.pointee.suspendSite)
-            // A `sleep(.zero)` made the task ready again, by itself.
             if st.pointee.runningTaskYielded { tracer.wakeup(task: task, waker: .task, wakerID: task) }
         } else {
             tracer.stepEnd(final, site: nil)
@@ -373,12 +396,23 @@ extension EventLoop {
             }
         } else if let tracer = st.pointee.tracer, let process = ProcessLoop.shared, process.loop === self {
             // Factory mode: a task of the unmodified program.
-            let name = unmodifiedTaskName(task, pointer, parent: parent, process: process)
+            let (name, entry) = unmodifiedTaskName(task, pointer, parent: parent, process: process)
             st.pointee.taskNames[task] = name
             tracer.taskCreate(task: task, parent: parent, name: name, site: st.pointee.suspendSite ?? unknownSite)
-            // Awaits of unmodified tasks happen inside the runtime, out of the loop's sight: say
-            // so rather than let the never-awaited lint guess.
-            tracer.taskObserved(task: task, how: .awaited)
+            if entry {
+                let count = RuntimeInternals.entryFrames(of: pointer, into: suspendFrames)
+                if count > 0 { tracer.taskEntry(task: task, frames: UnsafeBufferPointer(rebasing: suspendFrames[..<count])) }
+            }
+            // Awaits of unmodified tasks happen inside the runtime, out of the loop's sight. A
+            // structured child is awaited by construction; of an unstructured task the loop
+            // knows nothing, and says so (`taskUntracked`) rather than claim an await it did
+            // not see.
+            if task == 1 {
+                // The async main task: the runtime reads its outcome (the exit status, an error).
+                tracer.taskObserved(task: task, how: .result)
+            } else {
+                observeUnmodifiedTask(task, pointer: pointer, tracer: tracer)
+            }
         } else if let tracer = st.pointee.tracer {
             // async let / task-group child: named after its parent.
             let parentName = st.pointee.taskNames[parent] ?? (parent == 0 ? "task" : "task\(parent)")
@@ -387,15 +421,21 @@ extension EventLoop {
             let name = "\(parentName).\(index)"
             st.pointee.taskNames[task] = name
             tracer.taskCreate(task: task, parent: parent, name: name, site: st.pointee.suspendSite ?? unknownSite)
-            // A structured child's parent scope awaits it by construction, even when the child
-            // finishes before the parent reaches its `await` (which then does not suspend, so
-            // the loop sees no await). An unstructured `Task` (`Task(executorPreference:)`, an
-            // actor on the loop) is marked untracked: the loop cannot see who reads its value.
-            if swift_task_getJobFlags(pointer) & jobFlagIsChildTask != 0 {
-                tracer.taskObserved(task: task, how: .structured)
-            } else {
-                tracer.taskUntracked(task: task)
-            }
+            // Unstructured ones here: `Task(executorPreference:)`, an actor on the loop.
+            observeUnmodifiedTask(task, pointer: pointer, tracer: tracer)
+        }
+    }
+
+    /// Records what the loop can know of interest in a task it did not create: a structured
+    /// child (`async let`, task group) is awaited by its parent's scope by construction, even
+    /// when the child finishes before the parent reaches its `await` (which then does not
+    /// suspend, so the loop sees no await). Of an unstructured `Task` the loop cannot see who
+    /// reads its value: it is marked untracked.
+    func observeUnmodifiedTask(_ task: UInt64, pointer: UnsafeMutableRawPointer, tracer: TraceStream) {
+        if swift_task_getJobFlags(pointer) & jobFlagIsChildTask != 0 {
+            tracer.taskObserved(task: task, how: .structured)
+        } else {
+            tracer.taskUntracked(task: task)
         }
     }
 

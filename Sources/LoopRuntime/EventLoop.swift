@@ -51,6 +51,9 @@ public final class EventLoop: @unchecked Sendable {
     // loop thread only; reused between iterations to drain the inbox without allocating
     @exclusivity(unchecked) var inboxBuffer: [Inbox.Item] = []
     let readyEvents: UnsafeMutablePointer<lt_ready_event>
+    /// Room for one resume chain (``RuntimeInternals/resumeChain(of:into:)``): a suspend site of
+    /// a task the loop did not create, read after its step. Loop thread only.
+    let suspendFrames: UnsafeMutableBufferPointer<UInt>
     static let readyEventCapacity = 256
 
     /// Reports errors thrown by callbacks, and tasks that `run` had to cancel. Defaults to
@@ -100,6 +103,7 @@ public final class EventLoop: @unchecked Sendable {
         state = .allocate(capacity: 1)
         state.initialize(to: LoopState(ownerThread: pthread_self()))
         readyEvents = .allocate(capacity: Self.readyEventCapacity)
+        suspendFrames = .allocate(capacity: RuntimeInternals.maxResumeChain)
         inbox = try Inbox()
         epollFD = try SyscallError.check(lt_epoll_create(), "epoll_create1")
         id = EventLoop.loopIDs.loadThenWrappingIncrement(ordering: .relaxed) + 1
@@ -169,6 +173,7 @@ public final class EventLoop: @unchecked Sendable {
         state.deinitialize(count: 1)
         state.deallocate()
         readyEvents.deallocate()
+        suspendFrames.deallocate()
     }
 
     static let inboxToken = UInt64.max

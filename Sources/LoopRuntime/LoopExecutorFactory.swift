@@ -29,7 +29,8 @@ final class ProcessLoop: @unchecked Sendable {
     /// The async main task has been recorded.
     var mainTaskRecorded = false
     /// Names of unmodified tasks by entry point: symbol lookups cost microseconds.
-    var entryNames: [UInt: String] = [:]
+    /// nil inside: no exact dynamic symbol (looked up once).
+    var entryNames: [UInt: String?] = [:]
 
     init(loop: EventLoop, globalHook: RuntimeInternals.GlobalHookState) {
         self.loop = loop

@@ -98,6 +98,12 @@ struct LoopState {
     var stopRequested = false
     @usableFromInline var ownerThread: pthread_t
     var nextHandleID: UInt64 = 1
+    /// Polls so far: a readiness callback runs in the iteration of the poll that reported it, so
+    /// a descriptor drained since then (same count) was drained after the report (see
+    /// `StreamConnection.readable`).
+    var polls: UInt64 = 0
+    /// Whether the previous iteration polled: a busy loop polls every other iteration.
+    var polledLastIteration = false
 
     // MARK: The step in progress
 

@@ -28,7 +28,10 @@ import Glibc
 ///   default-actor drains, 195 a `Task.yield` continuation, 196 an isolated deinit.
 /// - Offsets into an `AsyncTask`: the resume function of a job at 56 (`ResumeTask`: for a task
 ///   that never ran, its entry point, which names where it was created), the status flags at 96
-///   (`IsComplete` = 0x2000). `LoopTask.swift` and `EventLoop+Run.swift` read the status flags
+///   (`IsComplete` = 0x2000, `IsRunning` = 0x800), and `ResumeContext` at 64: the innermost async
+///   context, whose `Parent` (offset 0) and `ResumeParent` (offset 8) link the task's async
+///   frames. Walked from a suspended task, they give where it waits and who called it, innermost
+///   first (``resumeChain(of:into:)``). `LoopTask.swift` and `EventLoop+Run.swift` read the status flags
 ///   too; they are to move here (issue 10).
 enum RuntimeInternals {
     /// The only runtime layout version whose private offsets LoopRuntime knows.
@@ -42,10 +45,16 @@ enum RuntimeInternals {
 
     /// Offset of `ResumeTask` (the next partial function to run) in a job.
     static let jobResumeFunctionOffset = 56
+    /// Offset of `ResumeContext` (the innermost async context) in an `AsyncTask`.
+    static let taskResumeContextOffset = 64
+    /// The most frames ``resumeChain(of:into:)`` reads: deeper async call chains are cut.
+    static let maxResumeChain = 32
     /// Offset of the 32-bit status flags in an `AsyncTask`.
     static let taskStatusOffset = 96
     /// `IsComplete` in the status flags.
     static let taskStatusIsComplete: UInt32 = 0x2000
+    /// `IsRunning` in the status flags: a thread runs the task now.
+    static let taskStatusIsRunning: UInt32 = 0x800
 
     /// Runtime job kinds (`JobKind` in MetadataValues.h).
     enum JobKind {
@@ -75,6 +84,61 @@ enum RuntimeInternals {
     /// 0 when the layout is unknown.
     static func resumeFunction(of job: UnsafeRawPointer) -> UInt {
         layoutIsKnown ? job.load(fromByteOffset: jobResumeFunctionOffset, as: UInt.self) : 0
+    }
+
+    /// The resume chain of a suspended task: the partial function it resumes in (`ResumeTask`),
+    /// then, walking its async contexts (`ResumeContext`, then each `Parent`), each one's
+    /// `ResumeParent`: where its caller resumes. Innermost first; cut at `frames.count`.
+    ///
+    /// Call it on the thread that just ran the task's step, with the task kept alive: while it
+    /// stays suspended nothing else touches its contexts. A task some other executor runs
+    /// meanwhile (`IsRunning`, a custom executor's thread) or that completed gives no chain.
+    /// Context pointers are checked for plausibility (non-null, aligned) before each load.
+    /// - Returns: the number of frames written; 0 when the layout is unknown.
+    @inline(never)  // measured on its own under callgrind (a call costs a few instructions)
+    static func resumeChain(of task: UnsafeRawPointer, into frames: UnsafeMutableBufferPointer<UInt>) -> Int {
+        guard layoutIsKnown, let base = frames.baseAddress, !frames.isEmpty else { return 0 }
+        let status = task.load(fromByteOffset: taskStatusOffset, as: UInt32.self)
+        guard status & (taskStatusIsRunning | taskStatusIsComplete) == 0 else { return 0 }
+        let resume = task.load(fromByteOffset: jobResumeFunctionOffset, as: UInt.self)
+        guard resume != 0 else { return 0 }
+        base[0] = resume
+        var count = 1
+        var context = task.load(fromByteOffset: taskResumeContextOffset, as: UInt.self)
+        while count < frames.count, context >= 4096, context & 7 == 0,
+              let pointer = UnsafeRawPointer(bitPattern: context) {
+            let resumeParent = pointer.load(fromByteOffset: 8, as: UInt.self)
+            guard resumeParent != 0 else { break }
+            base[count] = resumeParent
+            count += 1
+            context = pointer.load(as: UInt.self)
+        }
+        return count
+    }
+
+    /// The strong reference count of a heap object (a task): `swift_retainCount`, public in the
+    /// runtime's ABI, not in the language.
+    static func retainCount(of object: UnsafeMutableRawPointer) -> Int {
+        _swiftRetainCount(object)
+    }
+
+    /// Where a task that has not run yet starts: its resume function (for a task made from a
+    /// closure, the runtime's adapter) and the closure's entry point, which the runtime keeps in
+    /// the prefix of the task's initial context (`AsyncContextPrefix` /
+    /// `FutureAsyncContextPrefix` in Task.h: `asyncEntryPoint` 24 bytes before the context, in
+    /// both). Call it before the task's first step only.
+    /// - Returns: the number of frames written (0 to 2); 0 when the layout is unknown.
+    static func entryFrames(of task: UnsafeRawPointer, into frames: UnsafeMutableBufferPointer<UInt>) -> Int {
+        guard layoutIsKnown, frames.count >= 2, let base = frames.baseAddress else { return 0 }
+        let resume = task.load(fromByteOffset: jobResumeFunctionOffset, as: UInt.self)
+        guard resume != 0 else { return 0 }
+        base[0] = resume
+        let context = task.load(fromByteOffset: taskResumeContextOffset, as: UInt.self)
+        guard context >= 4096 + 24, context & 7 == 0, let pointer = UnsafeRawPointer(bitPattern: context - 24) else { return 1 }
+        let entry = pointer.load(as: UInt.self)
+        guard entry != 0, entry != resume else { return 1 }
+        base[1] = entry
+        return 2
     }
 
     /// The demangled name of the function at `address`, from the dynamic symbol table; nil when
@@ -115,3 +179,6 @@ enum RuntimeInternals {
         lt_dispatch_main_queue_drain()
     }
 }
+
+@_silgen_name("swift_retainCount")
+private func _swiftRetainCount(_ object: UnsafeMutableRawPointer) -> Int

@@ -91,8 +91,17 @@ final class StreamConnection: @unchecked Sendable {
     /// request/response; level-triggered epoll reports data that arrived in between).
     var drained = false
 
+    /// The poll count when a read last found the socket empty (see `noteDrained`).
+    private var drainedAtPoll: UInt64 = 0
+
     /// The socket is readable: wake the waiting read, or stop watching if none waits.
     private func readable() {
+        // Stale: the task woken by the previous report read the socket empty after this poll
+        // reported it (level-triggered epoll repeats a readiness until the data is read, and the
+        // task reads one iteration after its wakeup). Waking the read again would cost a step and
+        // a recv that finds nothing (an echo round trip paid two of each); data that arrives
+        // later is reported by the next poll.
+        if drained, drainedAtPoll == loop.state.pointee.polls { return }
         drained = false
         if let waiter = readWaiter {
             readWaiter = nil
@@ -106,6 +115,7 @@ final class StreamConnection: @unchecked Sendable {
     /// Notes that a read took fewer bytes than it asked for: the socket is empty now.
     func noteDrained() {
         drained = readerRegistered
+        drainedAtPoll = loop.state.pointee.polls
     }
 }
 

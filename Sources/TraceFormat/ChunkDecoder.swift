@@ -22,6 +22,9 @@ struct ChunkDecoder: Sendable {
     /// Whether this file lays out the hottest event types exactly as this reader's spec does, so
     /// that the decode loop can take their hand-written paths instead of the schema-driven one.
     private let fastPaths: Bool
+    /// How many events one record may stand for in this file: 2 when its schema has `stepYield`
+    /// (format 1.3), else 1. Bounds the event array of a chunk (its header counts records).
+    let eventsPerRecord: Int
 
     /// String ids are dense per stream; a million distinct sites is far more than any program has.
     static let maxStringID: UInt64 = 1 << 20
@@ -35,6 +38,7 @@ struct ChunkDecoder: Sendable {
         fastPaths = [EventType.stepBegin, .stepEnd, .wakeup].allSatisfy { type in
             header.schema[Int(type.rawValue)] == TraceHeader.currentSchema[Int(type.rawValue)]
         }
+        eventsPerRecord = header.schema[Int(EventType.stepYield.rawValue)] != nil ? 2 : 1
         layouts = header.schema.map { entry in
             guard let entry else { return Layout() }
             var layout = Layout(present: true, timed: entry.timed, known: TraceSpec.byType[Int(entry.type.rawValue)] != nil,
@@ -51,7 +55,7 @@ struct ChunkDecoder: Sendable {
         var failure: DecodeFailure?
         // Events are written straight into the array's storage (`append` costs a uniqueness and a
         // capacity check per event). The header's count, checked against U ÷ 2, bounds it.
-        let events = [TraceEvent](unsafeUninitializedCapacity: Int(header.eventCount)) { out, n in
+        let events = [TraceEvent](unsafeUninitializedCapacity: Int(header.eventCount) * eventsPerRecord) { out, n in
             do throws(DecodeFailure) {
                 n = try decodeRecords(payload, header: header, into: out, strings: &strings, texts: &texts, skipped: &skipped)
             } catch {
@@ -245,6 +249,17 @@ struct ChunkDecoder: Sendable {
             count += 1
             guard layout.known else {
                 skipped += 1
+                continue
+            }
+            if typeByte == EventType.stepYield.rawValue {
+                // One record, two events (1.3): the step ends yielded, and the task that ran it
+                // is ready again, woken by itself. The wakeup's task joins no delta chain.
+                let task = running
+                try put(TraceEvent(type: .stepEnd, stream: stream, timestamp: timestamp, task: task,
+                                   args: EventArgs(UInt64(StepOutcome.yielded.rawValue), a0)))
+                running = 0
+                try put(TraceEvent(type: .wakeup, stream: stream, timestamp: timestamp, task: 0,
+                                   args: EventArgs(task, UInt64(WakerKind.task.rawValue), task)))
                 continue
             }
             if typeByte == EventType.stepBegin.rawValue { running = a0 }

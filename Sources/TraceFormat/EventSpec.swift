@@ -63,30 +63,32 @@ public struct EventType: RawRepresentable, Hashable, Sendable, Comparable, Custo
     public static func < (a: EventType, b: EventType) -> Bool { a.rawValue < b.rawValue }
 
     public static let stringDef = EventType(1)
-    public static let loopStart = EventType(2)
-    public static let loopStop = EventType(3)
-    public static let pollBegin = EventType(4)
-    public static let pollEnd = EventType(5)
-    public static let taskCreate = EventType(6)
-    public static let stepBegin = EventType(7)
-    public static let stepEnd = EventType(8)
-    public static let wakeup = EventType(9)
-    public static let callbackScheduled = EventType(10)
-    public static let callbackBegin = EventType(11)
-    public static let callbackEnd = EventType(12)
-    public static let timerFired = EventType(13)
-    public static let ioWait = EventType(14)
-    public static let ioReady = EventType(15)
-    public static let executorSubmit = EventType(16)
-    public static let executorBegin = EventType(17)
-    public static let executorEnd = EventType(18)
-    public static let userMark = EventType(19)
-    public static let userSpanBegin = EventType(20)
-    public static let userSpanEnd = EventType(21)
-    public static let lostEvents = EventType(22)
-    public static let callbackCancelled = EventType(23)
-    public static let ioWaitRemoved = EventType(24)
-    public static let taskObserved = EventType(25)
+    // The types an emit writes are computed, not stored: a stored `static let` of another module
+    // is reached through its lazy-initialization accessor, a call per event on the hot path.
+    @inlinable public static var loopStart: EventType { EventType(2) }
+    @inlinable public static var loopStop: EventType { EventType(3) }
+    @inlinable public static var pollBegin: EventType { EventType(4) }
+    @inlinable public static var pollEnd: EventType { EventType(5) }
+    @inlinable public static var taskCreate: EventType { EventType(6) }
+    @inlinable public static var stepBegin: EventType { EventType(7) }
+    @inlinable public static var stepEnd: EventType { EventType(8) }
+    @inlinable public static var wakeup: EventType { EventType(9) }
+    @inlinable public static var callbackScheduled: EventType { EventType(10) }
+    @inlinable public static var callbackBegin: EventType { EventType(11) }
+    @inlinable public static var callbackEnd: EventType { EventType(12) }
+    @inlinable public static var timerFired: EventType { EventType(13) }
+    @inlinable public static var ioWait: EventType { EventType(14) }
+    @inlinable public static var ioReady: EventType { EventType(15) }
+    @inlinable public static var executorSubmit: EventType { EventType(16) }
+    @inlinable public static var executorBegin: EventType { EventType(17) }
+    @inlinable public static var executorEnd: EventType { EventType(18) }
+    @inlinable public static var userMark: EventType { EventType(19) }
+    @inlinable public static var userSpanBegin: EventType { EventType(20) }
+    @inlinable public static var userSpanEnd: EventType { EventType(21) }
+    @inlinable public static var lostEvents: EventType { EventType(22) }
+    @inlinable public static var callbackCancelled: EventType { EventType(23) }
+    @inlinable public static var ioWaitRemoved: EventType { EventType(24) }
+    @inlinable public static var taskObserved: EventType { EventType(25) }
     public static let recordingEnd = EventType(26)
     public static let streamEnd = EventType(27)
     // 38–45: stacks and the loop watchdog (format 1.2). See `StackKind` and `TraceStream+Stacks`.
@@ -104,6 +106,12 @@ public struct EventType: RawRepresentable, Hashable, Sendable, Comparable, Custo
     public static let lockAcquired = EventType(50)
     public static let lockReleased = EventType(51)
     public static let queueDepth = EventType(52)
+    // 58–61: the recorder (format 1.3).
+    @inlinable public static var stepYield: EventType { EventType(58) }
+    // 62–65: unmodified programs (format 1.3).
+    public static let suspendStack = EventType(62)
+    public static let taskEntry = EventType(63)
+    public static let taskHandleDropped = EventType(64)
 
     /// The spec row of this type, if this reader knows it.
     @inlinable public var spec: EventSpec? { TraceSpec.byType[Int(rawValue)] }
@@ -328,6 +336,17 @@ public enum TraceSpec {
                   args: [ArgSpec("queue", .uvarint), ArgSpec("depth", .uvarint), ArgSpec("site", .string)],
                   timed: true, sinceMinor: 3,
                   summary: "A put or get on `LoopQueue` `queue` (an id unique in the process) at `site` (`File.swift:40:Queue.put`) left `depth` elements in it."),
+        EventSpec(type: .stepYield, name: "stepYield", args: [ArgSpec("site", .string)], timed: true, sinceMinor: 3,
+                  summary: "The running task's step ends by making the task ready again (a `sleep(0)`): stands for two events at this record's time, `stepEnd` (outcome 1 yielded, this site) and then `wakeup` of that task (waker 0 task, wakerID the task). See \"Records that stand for two events\"."),
+        EventSpec(type: .suspendStack, name: "suspendStack", args: [ArgSpec("stack", .uvarint)], timed: true,
+                  sinceMinor: 3,
+                  summary: "The running step is about to end (its `stepEnd` follows) with its task suspended where stack `stack` says: the resume addresses of the task's async frames, innermost first (kind suspendChain). Written for tasks the loop knows no source site for (unmodified code); it stands for the `stepEnd`'s site."),
+        EventSpec(type: .taskEntry, name: "taskEntry", args: [ArgSpec("task", .task), ArgSpec("stack", .uvarint)], timed: true,
+                  sinceMinor: 3,
+                  summary: "Where `task`'s body starts: stack `stack` holds the code its first step will run, innermost first (the runtime's entry adapter, then the closure given to `Task {}` or the group child's body). Written after the `taskCreate` of a task the loop did not create and could not name; a reader may name the task after it."),
+        EventSpec(type: .taskHandleDropped, name: "taskHandleDropped", args: [ArgSpec("task", .task)], timed: true,
+                  sinceMinor: 3,
+                  summary: "An unstructured Swift task (`taskUntracked`) just completed and nothing but the loop still referenced it: its `Task` handle was dropped, so nothing can read its result or error. Its `stepEnd` follows. From 1.3 on, an untracked task without this record was still referenced when it completed."),
     ]
 
     /// The spec rows indexed by wire id (nil where unassigned).

@@ -467,6 +467,48 @@
     @inlinable public var site: UInt64 { event.args.a2 }
 }
 
+/// A `stepYield` event (wire id 58, since 1.3): The running task's step ends by making the task ready again (a `sleep(0)`): stands for two events at this record's time, `stepEnd` (outcome 1 yielded, this site) and then `wakeup` of that task (waker 0 task, wakerID the task). See "Records that stand for two events".
+@frozen public struct StepYieldEvent: Sendable {
+    /// The event viewed.
+    public let event: TraceEvent
+    /// Views `event`, which must be a `stepYield`.
+    @inlinable @inline(__always) public init(_ event: TraceEvent) { self.event = event }
+    /// `site` (argument 0, string): a string id for `DecodedChunk.string(_:)`, 0 for none.
+    @inlinable public var site: UInt64 { event.args.a0 }
+}
+
+/// A `suspendStack` event (wire id 62, since 1.3): The running step is about to end (its `stepEnd` follows) with its task suspended where stack `stack` says: the resume addresses of the task's async frames, innermost first (kind suspendChain). Written for tasks the loop knows no source site for (unmodified code); it stands for the `stepEnd`'s site.
+@frozen public struct SuspendStackEvent: Sendable {
+    /// The event viewed.
+    public let event: TraceEvent
+    /// Views `event`, which must be a `suspendStack`.
+    @inlinable @inline(__always) public init(_ event: TraceEvent) { self.event = event }
+    /// `stack` (argument 0, uvarint): unsigned.
+    @inlinable public var stack: UInt64 { event.args.a0 }
+}
+
+/// A `taskEntry` event (wire id 63, since 1.3): Where `task`'s body starts: stack `stack` holds the code its first step will run, innermost first (the runtime's entry adapter, then the closure given to `Task {}` or the group child's body). Written after the `taskCreate` of a task the loop did not create and could not name; a reader may name the task after it.
+@frozen public struct TaskEntryEvent: Sendable {
+    /// The event viewed.
+    public let event: TraceEvent
+    /// Views `event`, which must be a `taskEntry`.
+    @inlinable @inline(__always) public init(_ event: TraceEvent) { self.event = event }
+    /// `task` (argument 0, task): a task id.
+    @inlinable public var task: UInt64 { event.args.a0 }
+    /// `stack` (argument 1, uvarint): unsigned.
+    @inlinable public var stack: UInt64 { event.args.a1 }
+}
+
+/// A `taskHandleDropped` event (wire id 64, since 1.3): An unstructured Swift task (`taskUntracked`) just completed and nothing but the loop still referenced it: its `Task` handle was dropped, so nothing can read its result or error. Its `stepEnd` follows. From 1.3 on, an untracked task without this record was still referenced when it completed.
+@frozen public struct TaskHandleDroppedEvent: Sendable {
+    /// The event viewed.
+    public let event: TraceEvent
+    /// Views `event`, which must be a `taskHandleDropped`.
+    @inlinable @inline(__always) public init(_ event: TraceEvent) { self.event = event }
+    /// `task` (argument 0, task): a task id.
+    @inlinable public var task: UInt64 { event.args.a0 }
+}
+
 extension TraceEvent {
     /// This event as a `loopStart`; only meaningful when `type == .loopStart`.
     @inlinable public var loopStart: LoopStartEvent { LoopStartEvent(self) }
@@ -546,4 +588,12 @@ extension TraceEvent {
     @inlinable public var lockReleased: LockReleasedEvent { LockReleasedEvent(self) }
     /// This event as a `queueDepth`; only meaningful when `type == .queueDepth`.
     @inlinable public var queueDepth: QueueDepthEvent { QueueDepthEvent(self) }
+    /// This event as a `stepYield`; only meaningful when `type == .stepYield`.
+    @inlinable public var stepYield: StepYieldEvent { StepYieldEvent(self) }
+    /// This event as a `suspendStack`; only meaningful when `type == .suspendStack`.
+    @inlinable public var suspendStack: SuspendStackEvent { SuspendStackEvent(self) }
+    /// This event as a `taskEntry`; only meaningful when `type == .taskEntry`.
+    @inlinable public var taskEntry: TaskEntryEvent { TaskEntryEvent(self) }
+    /// This event as a `taskHandleDropped`; only meaningful when `type == .taskHandleDropped`.
+    @inlinable public var taskHandleDropped: TaskHandleDroppedEvent { TaskHandleDroppedEvent(self) }
 }

@@ -3,7 +3,8 @@
 /// again in every chunk that refers to it, as strings are.
 ///
 /// Emitting thread only, like the rest of ``StreamState``. A stack seen before costs a hash of
-/// its frames and one dictionary probe; a new one allocates its encoded text once.
+/// its frames, a probe of an open-addressing table and a compare; a new one allocates its
+/// encoded text once.
 @usableFromInline
 struct StackInterner {
     struct Entry {
@@ -19,11 +20,49 @@ struct StackInterner {
     }
 
     var entries: [Entry] = []
-    /// Entry indexes by hash of (kind, frames); collisions chain through `next`.
-    var byHash: [UInt64: Int] = [:]
-    var next: [Int] = []
+    /// The hash of each entry's (kind, frames).
+    var hashes: [UInt64] = []
+    /// An open-addressing table over `entries`: entry index + 1 per slot, 0 for empty; linear
+    /// probing, a power of two in size, at most half full. (A `Dictionary` probe hashes its key
+    /// again with SipHash: most of a known stack's cost.)
+    var slots = [Int32](repeating: 0, count: 64)
     /// The generation whose chunk holds each image's definition, by image id.
     var imageGenerations: [UInt32] = []
+    /// Each image's `imageDef` and `imageText` records, encoded once (by image id; empty: not
+    /// yet): every chunk that uses the image copies them, with no lock and no string work.
+    var imageRecords: [[UInt8]] = []
+
+    /// The encoded definition records of image `id`; empty when the image table lacks it.
+    mutating func imageRecord(_ id: UInt32) -> [UInt8] {
+        let i = Int(id)
+        if i < imageRecords.count, !imageRecords[i].isEmpty { return imageRecords[i] }
+        guard let image = ImageTable.shared.image(id) else { return [] }
+        var bytes: [UInt8] = []
+        func varint(_ value: UInt64) {
+            var v = value
+            while v >= 0x80 {
+                bytes.append(UInt8(truncatingIfNeeded: v) | 0x80)
+                v >>= 7
+            }
+            bytes.append(UInt8(v))
+        }
+        func text(_ utf8: [UInt8]) {
+            varint(UInt64(utf8.count))
+            bytes += utf8
+        }
+        bytes.append(EventType.imageDef.rawValue)
+        varint(UInt64(id))
+        text(Array(image.path.utf8.prefix(Self.maxPathBytes)))
+        text(Array(image.buildID.utf8))
+        varint(image.loadBase)
+        bytes.append(EventType.imageText.rawValue)
+        varint(UInt64(id))
+        varint(image.textStart)
+        varint(image.textSize)
+        if i >= imageRecords.count { imageRecords += [[UInt8]](repeating: [], count: i + 1 - imageRecords.count) }
+        imageRecords[i] = bytes
+        return bytes
+    }
 
     /// Paths longer than this are cut in `imageDef`.
     static let maxPathBytes = 1024
@@ -37,14 +76,46 @@ struct StackInterner {
         return h
     }
 
-    /// The entry index of (kind, frames), interning it first if new.
+    /// The entry index of (kind, frames), interning it first if new. A known stack costs its
+    /// hash, a probe or two and a compare of its frames.
     mutating func entry(_ frames: UnsafeBufferPointer<UInt>, _ kind: StackKind) -> Int {
         let h = Self.hash(frames, kind)
-        var index = byHash[h]
-        while let i = index {
-            if entries[i].kind == kind && entries[i].frames.elementsEqual(frames) { return i }
-            index = next[i] >= 0 ? next[i] : nil
+        let mask = slots.count - 1
+        var slot = Int(truncatingIfNeeded: h >> 7) & mask
+        while slots[slot] != 0 {
+            let i = Int(slots[slot]) - 1
+            if hashes[i] == h && entries[i].kind == kind
+                && entries[i].frames.withUnsafeBufferPointer({ Self.same($0, frames) }) {
+                return i
+            }
+            slot = (slot + 1) & mask
         }
+        let i = intern(frames, kind)
+        hashes.append(h)
+        slots[slot] = Int32(i + 1)
+        if entries.count * 2 > slots.count { grow() }
+        return i
+    }
+
+    static func same(_ a: UnsafeBufferPointer<UInt>, _ b: UnsafeBufferPointer<UInt>) -> Bool {
+        guard a.count == b.count else { return false }
+        for k in 0..<a.count where a[k] != b[k] { return false }
+        return true
+    }
+
+    /// Doubles the slot table.
+    mutating func grow() {
+        slots = [Int32](repeating: 0, count: slots.count * 2)
+        let mask = slots.count - 1
+        for (i, h) in hashes.enumerated() {
+            var slot = Int(truncatingIfNeeded: h >> 7) & mask
+            while slots[slot] != 0 { slot = (slot + 1) & mask }
+            slots[slot] = Int32(i + 1)
+        }
+    }
+
+    /// Appends a new entry for (kind, frames): its images resolved, its text encoded.
+    mutating func intern(_ frames: UnsafeBufferPointer<UInt>, _ kind: StackKind) -> Int {
         let resolved = ImageTable.shared.resolve(frames)
         var text: [UInt8] = []
         var images: [UInt32] = []
@@ -58,8 +129,6 @@ struct StackInterner {
         let i = entries.count
         entries.append(Entry(kind: kind, frames: Array(frames), text: text, images: images,
                              id: UInt32(i + 1), generation: 0))
-        next.append(byHash[h] ?? -1)
-        byHash[h] = i
         return i
     }
 }
@@ -75,40 +144,31 @@ extension StreamState {
         }
         let table = stacks!
         let index = table.pointee.entry(frames, kind)
+        // The common case, read without copying the entry (and retaining its arrays).
+        if table.pointee.entries[index].generation == generation && buffer != nil && cursor + need <= limit {
+            return UInt64(table.pointee.entries[index].id)
+        }
         let entry = table.pointee.entries[index]
-        if entry.generation == generation && buffer != nil && cursor + need <= limit { return UInt64(entry.id) }
         // Room for every image's definition, whether or not this chunk has it: a refill starts a
         // chunk that has none.
-        var images: [ImageTable.Image] = []
         var size = 1 + 5 + 2 + 3 + entry.text.count
-        for id in entry.images {
-            guard let image = ImageTable.shared.image(id) else { continue }
-            images.append(image)
-            size += 1 + 5 + 3 + min(image.path.utf8.count, StackInterner.maxPathBytes) + 1 + image.buildID.utf8.count + 10
-            size += 1 + 5 + 10 + 10
-        }
+        for id in entry.images { size += table.pointee.imageRecord(id).count }
         if buffer == nil || cursor + (size + need) > limit {
             guard refill(now: now, need: size + need) else { return nil }
         }
         if entry.generation == generation { return UInt64(entry.id) }
         var p = cursor
-        for image in images {
-            let id = Int(image.id)
-            if id >= table.pointee.imageGenerations.count {
-                table.pointee.imageGenerations += [UInt32](repeating: 0, count: id + 1 - table.pointee.imageGenerations.count)
+        for id in entry.images {
+            let i = Int(id)
+            if i >= table.pointee.imageGenerations.count {
+                table.pointee.imageGenerations += [UInt32](repeating: 0, count: i + 1 - table.pointee.imageGenerations.count)
             }
-            guard table.pointee.imageGenerations[id] != generation else { continue }
-            table.pointee.imageGenerations[id] = generation
-            p.putByte(EventType.imageDef.rawValue)
-            p.putVarint(UInt64(id))
-            let path = Array(image.path.utf8.prefix(StackInterner.maxPathBytes))
-            p.putText(path)
-            p.putText(Array(image.buildID.utf8))
-            p.putVarint(image.loadBase)
-            p.putByte(EventType.imageText.rawValue)
-            p.putVarint(UInt64(id))
-            p.putVarint(image.textStart)
-            p.putVarint(image.textSize)
+            guard table.pointee.imageGenerations[i] != generation else { continue }
+            let record = table.pointee.imageRecord(id)
+            guard !record.isEmpty else { continue }
+            table.pointee.imageGenerations[i] = generation
+            record.withUnsafeBufferPointer { b in p.update(from: b.baseAddress!, count: b.count) }
+            p += record.count
             eventCount += 2
         }
         p.putByte(EventType.stackDef.rawValue)

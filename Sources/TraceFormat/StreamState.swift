@@ -13,6 +13,8 @@ struct BufferMeta {
     var eventCount: UInt32
     var stream: UInt32
     var threadID: UInt32
+    /// Records among `eventCount` that stand for two events (`stepYield`).
+    var pairedRecords: UInt32 = 0
     var firstTick: UInt64
     var lastTick: UInt64
     var runningTask: UInt64
@@ -53,11 +55,20 @@ struct StreamState {
     @usableFromInline var lastHandle: UInt64
     @usableFromInline var runningTask: UInt64
     @usableFromInline var eventCount: UInt32
+    /// Records of this buffer that stand for two events (`stepYield`), for the statistics.
+    @usableFromInline var pairedCount: UInt32 = 0
     /// Bumped for every new buffer; a site whose slot has an older generation is defined again.
     @usableFromInline var generation: UInt32
     /// 0: TSC, 1: CLOCK_MONOTONIC, 2: synthetic (``syntheticTicks``, for generators and tests).
     @usableFromInline let clockMode: UInt8
     @usableFromInline var syntheticTicks: UInt64 = 0
+    /// The site of the last event that had one: its key, its id, and the generation whose chunk
+    /// defines it (`TraceStream.site`'s one-entry cache in front of `sites`).
+    @usableFromInline var lastSiteFile: UInt = 0
+    @usableFromInline var lastSiteFunction: UInt = 0
+    @usableFromInline var lastSiteLine: UInt32 = 0
+    @usableFromInline var lastSiteID: UInt32 = 0
+    @usableFromInline var lastSiteGeneration: UInt32 = 0
     @usableFromInline var sites: UnsafeMutablePointer<SiteSlot>
     @usableFromInline var siteMask: Int
 
@@ -145,7 +156,7 @@ struct StreamState {
             // The file cannot be written: run untraced. What is emitted from here on is counted
             // as dropped, and nothing more reaches the buffers.
             if let buffer {
-                droppedTotal += UInt64(eventCount)
+                droppedTotal += UInt64(eventCount) + UInt64(pairedCount)
                 channel.returnUnused(buffer)
             }
             buffer = nil
@@ -199,6 +210,7 @@ struct StreamState {
         lastTask = 0
         lastHandle = 0
         eventCount = 0
+        pairedCount = 0
         generation &+= 1
         chunkFirstTick = now
         chunkRunningTask = runningTask
@@ -258,6 +270,7 @@ struct StreamState {
         let payload = (buffer + BufferMeta.size).assumingMemoryBound(to: UInt8.self)
         meta.pointee.length = cursor - payload
         meta.pointee.eventCount = eventCount
+        meta.pointee.pairedRecords = pairedCount
         meta.pointee.stream = streamID
         meta.pointee.threadID = threadID
         meta.pointee.firstTick = chunkFirstTick
@@ -272,6 +285,28 @@ struct StreamState {
         }
         self.buffer = nil
         deadline = 0
+    }
+
+    /// The slow path of `TraceStream.site`: looks `site` up in the intern table (defining it in
+    /// the current chunk when needed) and makes it the cached last site. Nil when the event must
+    /// be dropped.
+    @usableFromInline @inline(never)
+    mutating func lookUpSite(_ site: SourceSite, now: UInt64, need: Int) -> UInt64? {
+        let key = site.internKey
+        let slot = sites[Self.probe(sites, siteMask, key)]
+        let id: UInt64
+        if slot.id != 0 && slot.generation == generation {
+            id = UInt64(slot.id)
+        } else {
+            guard let defined = defineSite(site, now: now, need: need) else { return nil }
+            id = defined
+        }
+        lastSiteFile = key.file
+        lastSiteFunction = key.function
+        lastSiteLine = key.line
+        lastSiteID = UInt32(truncatingIfNeeded: id)
+        lastSiteGeneration = generation
+        return id
     }
 
     /// Returns the id of `site`, writing its definition into the current buffer first when this

@@ -267,7 +267,7 @@ public final class TraceReader {
                 let job = DecodeJob()
                 switch step {
                 case .chunk(let header, let offset, let payload, let skipped):
-                    job.cost = Self.decodedCost(header)
+                    job.cost = Self.decodedCost(header, eventsPerRecord: decoder.eventsPerRecord)
                     job.header = header
                     job.damageBefore = skipped
                     // Unowned: the closure lives in the job and runs only through it, and a job
@@ -312,9 +312,10 @@ public final class TraceReader {
     /// An upper bound of the memory one chunk takes from reading to delivery, from its header
     /// alone: the compressed and inflated payloads, the event array (the header's count), and
     /// the strings and texts, which take at most about 12 bytes per payload byte.
-    static func decodedCost(_ header: ChunkHeader) -> Int {
+    /// `eventsPerRecord` is 2 for files whose records may stand for two events (`stepYield`).
+    static func decodedCost(_ header: ChunkHeader, eventsPerRecord: Int = 1) -> Int {
         Int(header.compressedLength) + Int(header.uncompressedLength) * 13
-            + Int(header.eventCount) * MemoryLayout<TraceEvent>.stride
+            + Int(header.eventCount) * eventsPerRecord * MemoryLayout<TraceEvent>.stride
     }
 
     /// Calls `body` with every event of every intact chunk, in file order.

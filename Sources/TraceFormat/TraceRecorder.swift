@@ -359,7 +359,7 @@ public final class TraceRecorder: @unchecked Sendable {
     private func writeChunk(_ buffer: UnsafeMutableRawPointer, compressor: ChunkCompressor, scratch: UnsafeMutableRawBufferPointer) {
         let meta = buffer.assumingMemoryBound(to: BufferMeta.self).pointee
         guard !failed.load(ordering: .relaxed) else {
-            lock.withLock { stats.droppedEvents += UInt64(meta.eventCount) }
+            lock.withLock { stats.droppedEvents += UInt64(meta.eventCount) + UInt64(meta.pairedRecords) }
             return
         }
         let cpuStart = threadCPUNanos()
@@ -387,12 +387,12 @@ public final class TraceRecorder: @unchecked Sendable {
             if ok {
                 chunkSequence[meta.stream, default: 0] += 1
                 chunkLastTick = max(chunkLastTick, meta.lastTick)
-                stats.events += UInt64(meta.eventCount)
+                stats.events += UInt64(meta.eventCount) + UInt64(meta.pairedRecords)
                 stats.chunks += 1
                 stats.rawBytes += UInt64(meta.length)
                 stats.fileBytes += UInt64(ChunkHeader.size + length)
             } else {
-                stats.droppedEvents += UInt64(meta.eventCount)
+                stats.droppedEvents += UInt64(meta.eventCount) + UInt64(meta.pairedRecords)
             }
             return stats.fileBytes
         }

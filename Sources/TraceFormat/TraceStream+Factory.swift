@@ -13,6 +13,17 @@ extension TraceStream {
         commit(p)
     }
 
+    /// The untracked task just completed with no reference left but the loop's: its `Task`
+    /// handle was dropped (`taskHandleDropped`). Before its `stepEnd`.
+    @inlinable public func taskHandleDropped(task: UInt64) {
+        let t = now()
+        guard begin(t) else { return }
+        var p = state.pointee.cursor
+        head(&p, .taskHandleDropped, t)
+        putTask(&p, task)
+        commit(p)
+    }
+
     /// The running step or callback is a Swift runtime job of this kind, not a task.
     @inlinable public func runtimeJob(kind: UInt8) {
         let t = now()

@@ -41,7 +41,7 @@ extension TraceStream {
     /// The id is only valid for a record that lands in the same chunk: emit that record at once,
     /// and prefer writing the emitter in this module with ``stack(_:kind:_:extra:)``, which
     /// guarantees it. Not for the hot path of every event: a known stack costs a hash of its
-    /// frames and a dictionary probe; a new one resolves its images under a lock.
+    /// frames and a table probe; a new one resolves its images under a lock.
     /// - Parameters:
     ///   - frames: code addresses, innermost first: frame 0 is a PC, the others return addresses
     ///     (for a suspend chain, resume addresses: all treated as return addresses but frame 0).
@@ -51,6 +51,34 @@ extension TraceStream {
         let t = now()
         guard begin(t) else { return nil }
         return stack(frames, kind: kind, t)
+    }
+
+    /// The running step is about to end with its task suspended at `frames`, a resume chain
+    /// (`suspendStack`; call ``stepEnd(_:site:)`` with no site right after). For tasks whose
+    /// awaits the loop cannot see (unmodified code): the chain stands for the step's suspend
+    /// site. A chain seen before costs a hash of its frames and a table probe.
+    /// - Parameter frames: resume addresses, innermost first.
+    public func suspendStack(frames: UnsafeBufferPointer<UInt>) {
+        let t = now()
+        guard begin(t), let id = stack(frames, kind: .suspendChain, t) else { return }
+        var p = state.pointee.cursor
+        head(&p, .suspendStack, t)
+        p.putVarint(id)
+        commit(p)
+    }
+
+    /// Where a task's body starts (`taskEntry`): `frames` are the code its first step will run,
+    /// innermost first (the runtime's adapter, then the closure it calls), recorded as a
+    /// suspend-chain stack so that a reader can name the task after its first frame of the
+    /// program's own code.
+    public func taskEntry(task: UInt64, frames: UnsafeBufferPointer<UInt>) {
+        let t = now()
+        guard begin(t), let id = stack(frames, kind: .suspendChain, t) else { return }
+        var p = state.pointee.cursor
+        head(&p, .taskEntry, t)
+        putTask(&p, task)
+        p.putVarint(id)
+        commit(p)
     }
 
     /// A watchdog starts watching the loop recording on stream `loopStream`.

@@ -140,23 +140,30 @@ struct PrimitiveTests {
         }
     }
 
+    /// The order in which the tasks finish is set by events the test sets, not by sleeps: with
+    /// 1, 10 and 30 ms sleeps, a loaded machine that paused the process for 30 ms finished all
+    /// three before the first `wait` looked (seen in a full run at load average 16).
     @Test func waitReturnsWhenFirstCompletedOrFirstExceptionOrAll() throws {
         try EventLoop.run(trace: .off) {
             let loop = EventLoop.current!
-            func after(_ ms: Int, fail: Bool = false) -> LoopTask<Int> {
+            func after(_ event: LoopEvent, _ value: Int, fail: Bool = false) -> LoopTask<Int> {
                 loop.createTask {
-                    try await loop.sleep(for: .milliseconds(ms))
+                    try await event.wait()
                     if fail { throw Boom() }
-                    return ms
+                    return value
                 }
             }
-            let tasks = [after(30), after(1), after(10, fail: true)]
-            let first = try await loop.wait(tasks, returnWhen: .firstCompleted)
-            #expect(first.done.count == 1 && first.done[0] === tasks[1])
+            let first = LoopEvent(), second = LoopEvent(), last = LoopEvent()
+            let tasks = [after(last, 30), after(first, 1), after(second, 10, fail: true)]
+            first.set()
+            let firstDone = try await loop.wait(tasks, returnWhen: .firstCompleted)
+            #expect(firstDone.done.count == 1 && firstDone.done[0] === tasks[1])
+            second.set()
             let exception = try await loop.wait(tasks, returnWhen: .firstException)
             #expect(exception.done.count == 2 && exception.pending.count == 1)
             let timedOut = try await loop.wait(tasks, timeout: .milliseconds(1))
-            #expect(timedOut.pending.count == 1)
+            #expect(timedOut.pending.count == 1 && timedOut.pending[0] === tasks[0])
+            last.set()
             let all = try await loop.wait(tasks)
             #expect(all.done.count == 3 && all.pending.isEmpty)
         }

@@ -256,6 +256,41 @@ struct StreamTests {
         }
     }
 
+    /// Level-triggered epoll repeats a readiness the woken task has not read yet, and the task
+    /// reads one iteration after its wakeup: that stale report woke the read again, which found
+    /// nothing, so every echo round trip cost each side two steps and an empty `recv`.
+    @Test func aRequestResponseConnectionTakesOneStepPerMessage() throws {
+        let path = temporaryTracePath()
+        defer { unlink(path) }
+        let roundTrips = 200
+        try EventLoop.run(trace: .file(path)) {
+            let loop = EventLoop.current!
+            let server = try loop.startServer(host: "127.0.0.1", port: 0, handler: echoHandler)
+            let client = loop.createTask(name: "client") { () async throws -> Void in
+                let (reader, writer) = try await loop.openConnection(host: "127.0.0.1", port: server.port)
+                for _ in 0..<roundTrips {
+                    try writer.write("ping\n")
+                    _ = try await reader.readLine()
+                }
+                writer.close()
+            }
+            try await client.value()
+            server.close()
+            try await server.waitClosed()
+        }
+        let trace = try RecordedTrace(path: path)
+        let steps = trace.story.filter { $0.hasPrefix("step client ") }.count
+        let ioWakes = trace.story.filter { $0.hasPrefix("wakeup client by io") }.count
+        // One step per reply, plus the connect and the first step (a few spare for a reply that
+        // arrives in two segments on a loaded machine).
+        #expect(steps >= roundTrips && steps <= roundTrips + 10, "client steps: \(steps)")
+        #expect(ioWakes <= roundTrips + 8, "client I/O wakeups: \(ioWakes)")
+        // One poll per half trip: a poll does not follow the one whose readiness woke the task
+        // that reads it (two per half trip before).
+        let polls = trace.types.filter { $0 == .pollBegin }.count
+        #expect(polls <= 2 * roundTrips + 20, "polls: \(polls) for \(roundTrips) round trips")
+    }
+
     @Test func theEchoTraceShowsIOWaitsAndWakeupsByTheDescriptor() throws {
         let path = temporaryTracePath()
         defer { unlink(path) }

@@ -303,8 +303,9 @@ struct TruthRegressionTests {
 
     /// Once `neverAwaited` trusted `taskObserved` alone, an unstructured Swift task on the loop
     /// (whose awaiters the loop cannot see) would always have been linted; it is marked
-    /// `taskUntracked` and judged by what its last step woke, saying so.
-    @Test func anUnstructuredTaskIsJudgedByWhatItsLastStepWoke() throws {
+    /// `taskUntracked`, and since format 1.3 linted only when its handle was dropped before it
+    /// finished (`taskHandleDropped`): the awaited one keeps its handle, `main.2` drops it.
+    @Test func anUnstructuredTaskIsLintedOnlyWhenItsHandleWasDropped() throws {
         let (result, _, _) = try Self.run { loop, _ in
             let awaited = Task(executorPreference: loop) { () async throws -> Int in
                 try await loop.sleep(for: .milliseconds(1))
@@ -316,7 +317,7 @@ struct TruthRegressionTests {
         }
         let lints = result.lints.items.map { "\($0.kind.rawValue) \($0.name)" }
         #expect(lints == ["neverAwaited main.2"], "\(lints)")
-        #expect(result.lints.items.first?.detail.contains("unstructured Swift task: approximate") == true)
+        #expect(result.lints.items.first?.detail.contains("handle was dropped") == true)
     }
 
     // MARK: - The smaller things

@@ -51,13 +51,21 @@ struct TruthTests {
             let consumer = loop.createTask(name: "consumer") { () async throws -> Void in
                 _ = try await producer.value()
             }
+            // After 20 ms (the producer's 5 ms timer is long done), the victim arms its 30 ms
+            // timer and lets the blocker go in the same step, so the timer falls due inside the
+            // 150 ms spin however long the machine pauses the process before it (a 20 ms sleep
+            // for the blocker against the victim's 30 ms let a 10 ms pause at load average 16
+            // fire the victim's timer first).
+            let armed = loop.createFuture(of: Void.self)
             let blocker = loop.createTask(name: "blocker") { () async throws -> Void in
-                try await loop.sleep(for: .milliseconds(20))   // resume site of the blocking step
+                try await armed.value()                        // resume site of the blocking step
                 (truth.blockBegin, truth.blockEnd) = spin(loop, nanos: 150_000_000)
                 try await loop.sleep(for: .milliseconds(1))    // suspend site of the blocking step
             }
             let victim = loop.createTask(name: "victim") { () async throws -> Void in
+                try await loop.sleep(for: .milliseconds(20))
                 truth.victimDue = loop.time() + 30_000_000
+                try armed.setResult(())
                 try await loop.sleep(for: .milliseconds(30))
                 truth.victimResumed = loop.time()
             }
@@ -139,7 +147,7 @@ struct TruthTests {
 
         // Timer lateness of the victim's sleep: fired after the blocking step, before it resumed.
         let victimID = try #require(truth.ids["victim"])
-        let victimStep = try #require(c.steps.first { $0.task == victimID && $0.index == 2 })
+        let victimStep = try #require(c.steps.first { $0.task == victimID && $0.index == 3 })
         let wake = try #require(victimStep.wake)
         #expect(wake.wakerKind == .timer)
         let timer = try #require(c.timers.first { $0.handle == wake.wakerID })

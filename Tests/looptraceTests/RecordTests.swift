@@ -174,4 +174,56 @@ struct RecordTests {
         let blocking = try looptrace(["blocking", "--threshold", "100ms", trace])
         #expect(blocking.stdout.contains("1 step(s)/callback(s) ran ≥ 100.00 ms"), "\(blocking.stdout)")
     }
+
+    @Test("Suspend sites of unmodified code come from its resume chains, as function and file:line, in reports and the export")
+    func suspendSitesFromResumeChains() throws {
+        let scratch = TemporaryDirectory(prefix: "cli")
+        let trace = scratch.path + "/plain.trace"
+        let run = try runProgram(looptracePath, ["record", "-o", trace, "--", plainConcurrency])
+        #expect(run.status == 0, "\(run.stderr)")
+        let steps = try looptrace(["steps", "--top", "100", trace])
+        // `weigh` suspends in `Task.sleep` (line 45); `round` at its awaits of the group, the
+        // main queue and the actor. A debug build gives exact lines.
+        #expect(steps.stdout.contains("→ weigh(_:) PlainConcurrency.swift:45"), "\(steps.stdout)")
+        #expect(steps.stdout.contains("→ round(_:blockingMillis:) PlainConcurrency.swift:"), "\(steps.stdout)")
+        let blocking = try looptrace(["blocking", "--threshold", "100ms", trace])
+        #expect(blocking.stdout.contains("round(_:blockingMillis:) PlainConcurrency.swift:"), "\(blocking.stdout)")
+        // The export names the same sites and tasks.
+        let json = scratch.path + "/plain.json"
+        #expect(try looptrace(["export", "-o", json, trace]).status == 0)
+        let exported = try String(contentsOfFile: json, encoding: .utf8)
+        #expect(exported.contains("weigh(_:) PlainConcurrency.swift:45"))
+        #expect(exported.contains("closure #1 in closure #3 in round(_:blockingMillis:)"))
+    }
+
+    @Test("Tasks of unmodified code are named after the closure they run")
+    func tasksAreNamedAfterTheirClosures() throws {
+        let scratch = TemporaryDirectory(prefix: "cli")
+        let trace = scratch.path + "/plain.trace"
+        let run = try runProgram(looptracePath, ["record", "-o", trace, "--", plainConcurrency])
+        #expect(run.status == 0, "\(run.stderr)")
+        // Each row starts with the task's name (later columns may name sites).
+        let rows = try looptrace(["tasks", trace]).stdout.split(separator: "\n").map { $0.drop { $0 == " " } }
+        // The `Task {}` of round(_:blockingMillis:), and the four group children's closure.
+        #expect(rows.filter { $0.hasPrefix("closure #1 in round(_:blockingMillis:) #") }.count == 1, "\(rows)")
+        #expect(rows.filter { $0.hasPrefix("closure #1 in closure #3 in round(_:blockingMillis:) #") }.count == 4, "\(rows)")
+    }
+
+    @Test("An unmodified task is linted as never awaited only when its handle was dropped")
+    func neverAwaitedOnlyForDroppedHandles() throws {
+        // Regression: every unmodified task was recorded as awaited, so the lint could never fire;
+        // marked untracked instead, the detached task whose value is read after it finished was
+        // flagged by the approximate rule.
+        let scratch = TemporaryDirectory(prefix: "cli")
+        let kept = scratch.path + "/kept.trace"
+        #expect(try runProgram(looptracePath, ["record", "-o", kept, "--", plainConcurrency]).status == 0)
+        let keptLints = try looptrace(["lints", kept]).stdout
+        #expect(!keptLints.contains("neverAwaited"), "\(keptLints)")
+        let dropped = scratch.path + "/dropped.trace"
+        #expect(try runProgram(looptracePath, ["record", "-o", dropped, "--", plainConcurrency],
+                               environment: ["PLAIN_CONCURRENCY_FIRE_AND_FORGET": "1"]).status == 0)
+        let lints = try looptrace(["lints", dropped]).stdout.split(separator: "\n").filter { $0.contains("neverAwaited") }
+        #expect(lints.count == 1, "\(lints)")
+        #expect(lints.first?.contains("handle was dropped") == true, "\(lints)")
+    }
 }

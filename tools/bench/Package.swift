@@ -15,6 +15,8 @@ let package = Package(
     ],
     targets: [
         .target(name: "BenchSupport"),
+        // The leanest ping-pong executor on the same runtime: loop-bench's floor for LoopRuntime.
+        .target(name: "PingPongFloor"),
         .executableTarget(name: "trace-gen", dependencies: [.product(name: "TraceFormat", package: "looptrace"), testSupport]),
         .executableTarget(name: "format-bench", dependencies: ["BenchSupport", .product(name: "TraceFormat", package: "looptrace"), testSupport]),
         .executableTarget(name: "analysis-bench", dependencies: [
@@ -22,8 +24,8 @@ let package = Package(
             testSupport,
         ]),
         .executableTarget(name: "loop-bench", dependencies: [
-            "BenchSupport", .product(name: "LoopRuntime", package: "looptrace"), .product(name: "TraceFormat", package: "looptrace"),
-            testSupport,
+            "BenchSupport", "PingPongFloor", .product(name: "LoopRuntime", package: "looptrace"),
+            .product(name: "TraceFormat", package: "looptrace"), testSupport,
         ]),
         .executableTarget(name: "io-bench", dependencies: ["BenchSupport", .product(name: "LoopRuntime", package: "looptrace")]),
         .executableTarget(name: "export-bench", dependencies: [

@@ -6,7 +6,8 @@
 // the blocking call's length (150 by default), PLAIN_CONCURRENCY_THREADS=1 also prints whether
 // every part ran on the main thread (the tests' check that the executors are the ones expected),
 // PLAIN_CONCURRENCY_SPAWN_CHILD=1 ends by running itself once more as a child process whose lines
-// start with "child" (the tests' check that a recorded program's children are not traced).
+// start with "child" (the tests' check that a recorded program's children are not traced),
+// PLAIN_CONCURRENCY_FIRE_AND_FORGET=1 also starts a task and drops its handle.
 import Dispatch
 import Glibc
 import Synchronization
@@ -91,6 +92,12 @@ struct PlainConcurrency {
         var result = 0
         for _ in 0..<rounds {
             result += try await round(inventory, blockingMillis: blockingMillis)
+        }
+        if environment("PLAIN_CONCURRENCY_FIRE_AND_FORGET") == 1 {
+            // A task whose handle is dropped at once: nothing can ever read its result (the
+            // never-awaited lint's exact case; the tests' check).
+            Task { noteThread() }
+            try await Task.sleep(for: .milliseconds(5))
         }
         print("rounds: \(rounds), result: \(result), stock: \(await inventory.total())")
         let prefix = environment("PLAIN_CONCURRENCY_CHILD") == 1 ? "child " : ""

@@ -13,6 +13,35 @@ extension ExportTimeline {
         stallTable.add(e, chunk: chunk)
     }
 
+    /// Takes a chunk's image and stack definitions before its records, and symbolizes its new
+    /// suspend chains in one batch, as the model does.
+    mutating func suspendChainDefinitions(_ events: [TraceEvent], _ chunk: DecodedChunk) {
+        var fresh: [StackTable.StackKey] = []
+        for e in events where e.type == .imageDef || e.type == .imageText || e.type == .stackDef {
+            stallTable.add(e, chunk: chunk)
+            if e.type == .stackDef && e.args[1] == UInt64(StackKind.suspendChain.rawValue) {
+                let key = StackTable.StackKey(stream: e.stream, id: e.args[0])
+                if !suspendSites.knows(key) { fresh.append(key) }
+            }
+        }
+        if !fresh.isEmpty { suspendSites.resolve(fresh, table: stallTable) }
+    }
+
+    /// The string index of a `suspendStack`'s site (0 when its definition was lost).
+    mutating func suspendSite(_ key: StackTable.StackKey) -> Int32 {
+        if let text = suspendSites.site(key) { return strings.intern(text) }
+        guard let stack = stallTable.stacks[key] else { return 0 }
+        return strings.intern(SuspendSiteResolver.fallback(stack, table: stallTable))
+    }
+
+    /// `taskEntry`: names the task after the closure it runs, when the symbolizer can.
+    mutating func taskEntry(_ e: TraceEvent) {
+        guard let name = suspendSites.entryName(StackTable.StackKey(stream: e.stream, id: e.args[1])),
+              var t = tasks[e.args[0]] else { return }
+        t.name = strings.intern(name)
+        tasks[e.args[0]] = t
+    }
+
     /// The `stack` argument of a blocking step or callback that began at `begin`: a string index,
     /// or -1 when the watchdog has no sample of it.
     mutating func stallStack(task: UInt64, begin: Int64) -> Int32 {

@@ -49,6 +49,9 @@ struct ExportTimeline<Sink: ExportSink> {
         var tid: Int64 = 0
         var announced = false
         var stepOpen = false
+        /// The site of the `suspendStack` just read (a string index, 0 for none): the next
+        /// `stepEnd`'s, for unmodified code.
+        var pendingSuspendSite: Int32 = 0
         var stepTask: UInt64 = 0
         var stepBegin: Int64 = 0
         var stepIndex = 0
@@ -113,6 +116,8 @@ struct ExportTimeline<Sink: ExportSink> {
     /// The watchdog's images, stacks and samples (see `ExportTimeline+Stalls`).
     var stallTable = StackTable()
     var stallSymbolizer = Symbolizer()
+    /// Names unmodified code's suspend chains and task entries (`suspendStack`, `taskEntry`).
+    let suspendSites = SuspendSiteResolver()
     let stateNames: [Int32]
     let callbackName: Int32
     let allTime: Bool
@@ -184,6 +189,7 @@ struct ExportTimeline<Sink: ExportSink> {
         if streams[s].tid == 0 {
             streams[s].tid = chunk.header.threadID != 0 ? Int64(chunk.header.threadID) : Int64(id)
         }
+        suspendChainDefinitions(events, chunk)
         for e in events {
             switch e.type {
             case .stepBegin: stepBegin(e, s)
@@ -220,6 +226,8 @@ struct ExportTimeline<Sink: ExportSink> {
                     sink.marker(name: "recorder lost \(e.args[0]) events", at: e.timestamp, strings: &strings)
                 }
             case .imageDef, .imageText, .stackDef, .stallSample, .stallEnd, .watchdogStart: stallRecord(e, chunk)
+            case .suspendStack: streams[s].pendingSuspendSite = suspendSite(StackTable.StackKey(stream: e.stream, id: e.args[0]))
+            case .taskEntry: taskEntry(e)
             default: break
             }
             if summary.truncated { break }
@@ -348,6 +356,7 @@ struct ExportTimeline<Sink: ExportSink> {
 
     mutating func stepBegin(_ e: TraceEvent, _ s: Int) {
         let time = e.timestamp
+        streams[s].pendingSuspendSite = 0
         if streams[s].stepOpen || streams[s].callbackOpen {
             // The previous step's or callback's end was lost: drop it.
             summary.anomalies += 1
@@ -443,7 +452,9 @@ struct ExportTimeline<Sink: ExportSink> {
         streams[s].serial &+= 1
         var t = task(id, at: begin)
         let outcome = StepOutcome(rawValue: UInt8(truncatingIfNeeded: e.args[0])) ?? .suspended
-        let site = string(stream: e.stream, id: e.args[1], chunk: chunk)
+        var site = string(stream: e.stream, id: e.args[1], chunk: chunk)
+        if site == 0 { site = streams[s].pendingSuspendSite }
+        streams[s].pendingSuspendSite = 0
         let show = t.selected && shown(begin, time)
         let nested = takeNested(s)
         // The task's own slices first: a self-wake inside this step sets its next flow below.

@@ -140,9 +140,10 @@ public final class Symbolizer {
     }
 
     /// Frame 0 is a PC; the others are return addresses, whose call is the instruction before.
-    /// Suspend chains hold resume addresses, which are function entry points or after calls alike.
+    /// Suspend chains hold resume addresses: entry points of resume partial functions, looked up
+    /// as they are (one byte before would name the function laid out before them).
     func lookupOffset(_ frame: StackTable.Frame, index: Int, _ stack: StackTable.Stack) -> UInt64 {
-        index == 0 || frame.offset == 0 ? frame.offset : frame.offset - 1
+        index == 0 || frame.offset == 0 || stack.kind == .suspendChain ? frame.offset : frame.offset - 1
     }
 
     func cacheKey(_ image: StackTable.Image) -> String { image.buildID.isEmpty ? "path:" + image.path : image.buildID }

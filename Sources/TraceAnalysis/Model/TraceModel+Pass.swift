@@ -37,7 +37,21 @@ extension TraceModel {
         let lockAcquired = EventType.lockAcquired.rawValue, lockReleased = EventType.lockReleased.rawValue
         let queueDepth = EventType.queueDepth.rawValue
         let firstStackType = EventType.imageDef.rawValue, lastStackType = EventType.watchdogStart.rawValue
+        let stackDef = EventType.stackDef.rawValue
+        let suspendStack = EventType.suspendStack.rawValue, taskEntry = EventType.taskEntry.rawValue
+        let taskHandleDropped = EventType.taskHandleDropped.rawValue
         events.withUnsafeBufferPointer { buffer in
+            // Definitions first, so that the chunk's new suspend chains are symbolized in one
+            // batch before the records that use them.
+            var newChains: [StackTable.StackKey] = []
+            for e in buffer where e.type.rawValue >= firstStackType && e.type.rawValue <= stackDef {
+                st.pointee.stackTable.add(e, chunk: chunk)
+                if e.type.rawValue == stackDef && e.args[1] == UInt64(StackKind.suspendChain.rawValue) {
+                    let key = StackTable.StackKey(stream: e.stream, id: e.args[0])
+                    if st.pointee.suspendSiteIDs[key] == nil { newChains.append(key) }
+                }
+            }
+            if !newChains.isEmpty { suspendSiteResolver?.resolve(newChains, table: st.pointee.stackTable) }
             for i in buffer.indices {
                 let e = buffer[i]
                 let type = e.type.rawValue
@@ -68,6 +82,12 @@ extension TraceModel {
                 } else if type == wakeupSent {
                     s.pointee.sentTask = e.wakeupSent.task
                     s.pointee.sentAt = e.wakeupSent.sent
+                } else if type == suspendStack {
+                    s.pointee.pendingSuspendSite = suspendSite(StackTable.StackKey(stream: e.stream, id: e.args[0]))
+                } else if type == taskEntry {
+                    self.taskEntry(e)
+                } else if type == taskHandleDropped {
+                    if let slot = st.pointee.taskIndex.find(e.args[0]) { tasks.pointer(slot).pointee.handleDropped = true }
                 } else if type == executorSubmit {
                     self.executorSubmit(e, chunk, &observer)
                 } else if type == executorBegin {
@@ -80,7 +100,7 @@ extension TraceModel {
                     self.lockAcquired(e, s, chunk)
                 } else if type == lockReleased {
                     self.lockReleased(e, &observer)
-                } else if type >= firstStackType && type <= lastStackType {
+                } else if type > stackDef && type <= lastStackType {
                     st.pointee.stackTable.add(e, chunk: chunk)
                 }
             }
@@ -153,6 +173,7 @@ extension TraceModel {
         s.stream = t.stream
         s.selected = t.selected
         s.observationTracked = t.tracked
+        s.handleDropped = t.handleDropped
         return s
     }
 }

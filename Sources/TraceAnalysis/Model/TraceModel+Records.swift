@@ -38,6 +38,8 @@ extension TraceModel {
         var selected: Bool
         /// Cleared by `taskUntracked`: nobody can see who awaits it.
         var tracked = true
+        /// Set by `taskHandleDropped`.
+        var handleDropped = false
         /// False once the slot is released (finished task).
         var live = true
     }
@@ -77,5 +79,7 @@ extension TraceModel {
         var queueCompactAt = Stream.queueCompactMinimum
         static let queueCompactMinimum = 1024
         var sawIOWait = false
+        /// The site of the `suspendStack` just read: the next `stepEnd`'s (0 when none).
+        var pendingSuspendSite: SiteID = 0
     }
 }

@@ -62,6 +62,36 @@ extension TraceModel {
                 stream: e.stream, at: e.timestamp, &observer)
     }
 
+    /// The site of a `suspendStack` stack: its symbolized innermost frame of the program's own
+    /// code, or its innermost frame as `image+0xOFFSET`.
+    func suspendSite(_ key: StackTable.StackKey) -> SiteID {
+        if let id = st.pointee.suspendSiteIDs[key] { return id }
+        let text: String
+        if let resolved = suspendSiteResolver?.site(key) {
+            text = resolved
+        } else if let stack = st.pointee.stackTable.stacks[key] {
+            text = SuspendSiteResolver.fallback(stack, table: st.pointee.stackTable)
+        } else {
+            // Its definition was lost with a damaged chunk.
+            return 0
+        }
+        let id = st.pointee.sites.intern(text: text)
+        st.pointee.suspendSiteIDs[key] = id
+        return id
+    }
+
+    /// `taskEntry`: names a task the recorder could not name after the function its body starts
+    /// in, when the symbolizer can.
+    func taskEntry(_ e: TraceEvent) {
+        let key = StackTable.StackKey(stream: e.stream, id: e.args[1])
+        guard let name = suspendSiteResolver?.entryName(key), let slot = st.pointee.taskIndex.find(e.args[0]) else { return }
+        st.pointee.names[Int(slot)] = name
+        let t = tasks.pointer(slot)
+        let selected = matches(e.args[0], name)
+        if selected != t.pointee.selected { st.pointee.selectedTasks += selected ? 1 : -1 }
+        t.pointee.selected = selected
+    }
+
     func wakeup<O: TraceObserver>(_ e: TraceEvent, _ s: UnsafeMutablePointer<Stream>, _ observer: inout O) {
         let v = e.wakeup
         let id = v.task
@@ -131,6 +161,7 @@ extension TraceModel {
 
     func stepBegin<O: TraceObserver>(_ e: TraceEvent, _ s: UnsafeMutablePointer<Stream>, _ observer: inout O) {
         let t = e.timestamp
+        s.pointee.pendingSuspendSite = 0
         if s.pointee.runningSlot >= 0 {
             // The previous step's end was lost: drop that step.
             st.pointee.anomalies += 1
@@ -200,7 +231,10 @@ extension TraceModel {
         s.pointee.runningTask = 0
         let task = tasks.pointer(slot)
         let outcome = e.stepEnd.outcome ?? .suspended
-        let suspendSite = st.pointee.sites.intern(stream: e.stream, stringID: e.stepEnd.site, chunk: chunk)
+        var suspendSite = st.pointee.sites.intern(stream: e.stream, stringID: e.stepEnd.site, chunk: chunk)
+        // Unmodified code: the resume chain read before the step ended (`suspendStack`).
+        if suspendSite == 0 { suspendSite = s.pointee.pendingSuspendSite }
+        s.pointee.pendingSuspendSite = 0
         let duration = t - begin
         task.pointee.busy += overlap(begin, t)
         if begin >= window.lowerBound && begin < window.upperBound {

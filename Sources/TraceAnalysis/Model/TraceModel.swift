@@ -24,6 +24,9 @@ public final class TraceModel {
     public let taskFilter: TaskFilter?
     /// The most state the model keeps (see ``ModelLimits``).
     public let limits: ModelLimits
+    /// Names the suspend chains and task entry points of unmodified code (factory mode); nil:
+    /// they read `image+0xOFFSET`.
+    public let suspendSiteResolver: SuspendSiteResolver?
 
     /// The model's mutable state, behind a pointer: mutating a class's stored properties costs
     /// a dynamic exclusivity check per access (~25 % of the pass when they were stored here),
@@ -79,6 +82,8 @@ public final class TraceModel {
         var liveBytes = 0
         /// What did not fit the limits.
         var overflow = ModelLimits.Overflow()
+        /// The site of each `suspendStack` stack met so far.
+        var suspendSiteIDs: [StackTable.StackKey: SiteID] = [:]
     }
     let st: UnsafeMutablePointer<State>
 
@@ -141,12 +146,15 @@ public final class TraceModel {
     ///   - blockingThreshold: steps and callbacks at least this long (ns) get an impact.
     ///   - window: the time window that per-task totals count.
     ///   - taskFilter: which tasks are selected.
+    ///   - suspendSiteResolver: names unmodified code's suspend sites and tasks (nil: none).
     ///   - limits: the most state to keep.
     public init(blockingThreshold: Int64 = 100_000_000, window: Range<Int64> = Int64.min..<Int64.max,
-                taskFilter: TaskFilter? = nil, limits: ModelLimits = ModelLimits()) {
+                taskFilter: TaskFilter? = nil, suspendSiteResolver: SuspendSiteResolver? = nil,
+                limits: ModelLimits = ModelLimits()) {
         self.blockingThreshold = blockingThreshold
         self.window = window
         self.taskFilter = taskFilter
+        self.suspendSiteResolver = suspendSiteResolver
         self.limits = limits
         st = .allocate(capacity: 1)
         st.initialize(to: State())

@@ -51,7 +51,9 @@ public struct WakeEdge: Sendable, Equatable {
 
 /// Whether a loop was busy when a slow step or callback ran: what it held up.
 public struct BlockingImpact: Sendable, Equatable, Codable {
-    /// Tasks other than the running one that were ready when it ended (all of them waited).
+    /// Tasks other than the running one that were ready when it ended (all of them waited),
+    /// including those another thread made ready while it ran, which the loop took from its
+    /// inbox only after it.
     public var readyTasks: Int
     /// Timers that were due (armed, not fired, deadline before it ended).
     public var timersDue: Int
@@ -194,6 +196,9 @@ public struct TaskSummary: Sendable, Equatable {
     /// False for a task whose outcome's observers the recorder could not see (`taskUntracked`):
     /// whether it was awaited can only be guessed from what its last step woke.
     public var observationTracked: Bool = true
+    /// For an untracked task: when it completed nothing but the loop referenced it
+    /// (`taskHandleDropped`, format 1.3), so nothing could read its outcome.
+    public var handleDropped: Bool = false
     public var wakeups: Int { wakersByKind.reduce(0, +) }
 }
 

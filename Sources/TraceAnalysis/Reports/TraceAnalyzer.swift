@@ -40,6 +40,11 @@ public struct TraceAnalyzer: TraceObserver {
 
     var blockingCount = 0
     var findings: TopList<BlockingFinding>
+    /// The latest blocking step or callback of each stream: wakeups other threads sent while it
+    /// ran reach the loop (its inbox) only after it, so they complete its impact as they come.
+    var lastBlocking: [UInt32: (task: UInt64, begin: Int64, end: Int64)] = [:]
+    /// Those late wakeups per blocking step or callback (task 0), by (task, begin).
+    var inboxImpact: [BlockingKey: (tasks: Set<UInt64>, maxDelay: Int64)] = [:]
     var groups: [GroupKey: BlockingGroup] = [:]
     var longestSteps: TopList<AnalysisResult.StepRef>
     var longestCallbacks: TopList<AnalysisResult.CallbackRef>
@@ -177,6 +182,7 @@ public struct TraceAnalyzer: TraceObserver {
             groups[key, default: BlockingGroup(kind: "step", resumeSite: Self.groupSite(key.a, model),
                                                suspendSite: Self.groupSite(key.b, model), count: 0, totalNanos: 0, maxNanos: 0)]
                 .add(d)
+            lastBlocking[s.stream] = (s.task, s.begin, s.end)
             findings.offer(d, BlockingFinding(kind: "step", task: s.task, name: model.name(ofTask: s.task), step: s.index,
                                               resumeSite: model.sites[s.resumeSite], suspendSite: model.sites[s.suspendSite],
                                               beginNanos: s.begin, durationNanos: d, windowDurationNanos: clipped(s.begin, s.end),
@@ -200,6 +206,7 @@ public struct TraceAnalyzer: TraceObserver {
             let key = groupKey(GroupKey(callback: true, a: c.site, b: 0), model)
             groups[key, default: BlockingGroup(kind: "callback", resumeSite: Self.groupSite(key.a, model), suspendSite: "",
                                                count: 0, totalNanos: 0, maxNanos: 0)].add(d)
+            lastBlocking[c.stream] = (0, c.begin, c.end)
             findings.offer(d, BlockingFinding(kind: "callback", task: 0, name: "callback \(c.handle)", step: 0,
                                               resumeSite: model.sites[c.site], suspendSite: "", beginNanos: c.begin,
                                               durationNanos: d, windowDurationNanos: clipped(c.begin, c.end), impact: impact))
@@ -247,6 +254,33 @@ public struct TraceAnalyzer: TraceObserver {
 
     public mutating func wake(_ edge: WakeEdge, model: TraceModel) {
         if inWindow(edge.time) && model.isSelected(edge.task) { wakeups += 1 }
+        // Another thread made the task ready while a blocking step ran (the edge is dated from
+        // its send, `wakeupSent`): it waited for that step too, though the loop only took it
+        // from its inbox after the step ended, when the impact was counted.
+        if edge.wakerKind == .thread, let b = lastBlocking[edge.stream], edge.time >= b.begin, edge.time < b.end,
+           edge.task != b.task {
+            let key = BlockingKey(task: b.task, begin: b.begin)
+            var entry = inboxImpact[key] ?? ([], 0)
+            entry.tasks.insert(edge.task)
+            entry.maxDelay = max(entry.maxDelay, b.end - edge.time)
+            inboxImpact[key] = entry
+        }
+    }
+
+    struct BlockingKey: Hashable {
+        var task: UInt64
+        var begin: Int64
+    }
+
+    /// The findings with the inbox wakeups each held up added to its impact.
+    func findingsWithInboxImpact() -> [BlockingFinding] {
+        findings.elements.map { f in
+            guard let late = inboxImpact[BlockingKey(task: f.task, begin: f.beginNanos)] else { return f }
+            var f = f
+            f.impact.readyTasks += late.tasks.count
+            f.impact.maxDelayCausedNanos = max(f.impact.maxDelayCausedNanos, late.maxDelay)
+            return f
+        }
     }
 
     public mutating func poll(_ p: PollRecord, model: TraceModel) {
@@ -360,7 +394,7 @@ public struct TraceAnalyzer: TraceObserver {
             timerLatenessBySite: bySite,
             stepDuration: stepDuration.summary,
             windows: series,
-            blocking: .init(thresholdNanos: options.blockingThreshold, count: blockingCount, findings: findings.elements,
+            blocking: .init(thresholdNanos: options.blockingThreshold, count: blockingCount, findings: findingsWithInboxImpact(),
                             groups: groups.values.sorted { ($0.totalNanos, $1.resumeSite, $1.suspendSite) > ($1.totalNanos, $0.resumeSite, $0.suspendSite) }),
             longestSteps: longestSteps.elements,
             longestCallbacks: longestCallbacks.elements,

@@ -8,7 +8,12 @@ import Foundation
 /// runs in a child process (usually the benchmark itself in a child mode); with `toggle`, only
 /// instructions executed while that function is on the stack count, which leaves out process
 /// start-up, the runtime's initialisation and the benchmark's own set-up. Name the function with
-/// `@_cdecl("…")` so the pattern does not depend on Swift's mangling.
+/// `@inline(never) @_silgen_name("…")` so the pattern does not depend on Swift's mangling (a
+/// `@_cdecl` name is only a thunk for C callers: Swift callers never enter it).
+///
+/// valgrind 3.19 (Debian 12) cannot read the DWARF 5 debug info Swift 6.3 writes and gives up
+/// on the executable, so the child runs from a copy without debug info (`strip --strip-debug`);
+/// the symbol table stays, so function names and the toggle still work.
 public enum Callgrind {
     /// What a benchmark prints instead of its instruction counts when valgrind is missing.
     public static let notInstalledNotice = "valgrind not installed: instruction counts skipped"
@@ -27,6 +32,7 @@ public enum Callgrind {
     public static func instructions(executable: String = CommandLine.arguments[0], arguments: [String],
                                     toggle: String? = nil) -> UInt64? {
         guard isInstalled else { return nil }
+        let executable = withoutDebugInfo(executable)
         let out = NSTemporaryDirectory() + "looptrace-callgrind-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).out"
         defer { try? FileManager.default.removeItem(atPath: out) }
         var command = ["valgrind", "--tool=callgrind", "--callgrind-out-file=\(out)"]
@@ -61,6 +67,22 @@ public enum Callgrind {
               units(sizes.large) > units(sizes.small) else { return nil }
         return (Double(large) - Double(small)) / Double(units(sizes.large) - units(sizes.small))
     }
+}
+
+/// Copies of executables without their debug info, made once per process.
+nonisolated(unsafe) private var strippedCopies: [String: String] = [:]  // main thread only
+
+/// A copy of `executable` without debug info (removed when this process exits), or
+/// `executable` itself when `strip` fails.
+private func withoutDebugInfo(_ executable: String) -> String {
+    if let copy = strippedCopies[executable] { return copy }
+    let copy = NSTemporaryDirectory() + "looptrace-callgrind-\(getpid())-\(strippedCopies.count)"
+    let result = shell("strip --strip-debug -o \(quoted(copy)) \(quoted(executable))").0 == 0 ? copy : executable
+    if result == copy {
+        if strippedCopies.isEmpty { atexit { for copy in strippedCopies.values { unlink(copy) } } }
+    }
+    strippedCopies[executable] = result
+    return result
 }
 
 /// `text` quoted for bash.

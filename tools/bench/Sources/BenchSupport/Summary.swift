@@ -79,3 +79,13 @@ public func times(_ value: Double) -> String { String(format: "%.2f×", value) }
 public func tableRow(_ cells: [String], widths: [Int]) -> String {
     zip(cells, widths).map { $0.padding(toLength: $1, withPad: " ", startingAt: 0) }.joined()
 }
+
+/// Runs each of `bodies` once per run, in turn (A, B, C, A, B, C, …), so that drift of the
+/// machine hits all alike, and summarises each; pair them with ``Summary/pairedRatio(_:_:)``.
+public func measureInterleaved(runs: Int, _ bodies: [() throws -> Double]) throws -> [Summary] {
+    var samples = [[Double]](repeating: [], count: bodies.count)
+    for _ in 0..<runs {
+        for (i, body) in bodies.enumerated() { samples[i].append(try body()) }
+    }
+    return samples.map { Summary(samples: $0) }
+}

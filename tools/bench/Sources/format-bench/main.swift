@@ -1,15 +1,29 @@
 // format-bench: the trace format's costs, measured in one invocation on this machine.
 //
-//   swift run -c release --package-path tools/bench format-bench [--quick] [--handoff-only]
+//   swift run -c release --package-path tools/bench format-bench [--quick] [--handoff-only] [--json]
 //
-// Prints, for the recorder and reader: ns added per event on the emitting thread (against a
-// plain 16-byte store, the physical floor), writer-thread CPU per event, compressed bytes per
-// event (loop-shaped and high-entropy streams), the p99 and max cost of the emit that hands a
-// buffer over at the flush deadline (the first event after a long step), decode throughput on all cores, peak RSS while
-// reading a ≥ 100 M-event trace, and zlib against libdeflate. Medians with min/max.
+// Prints, for the recorder and reader: instructions per event of the emit path under callgrind
+// (run by the bench itself when valgrind is installed; the clock read counted apart), ns added per
+// event on the emitting thread (against a plain 16-byte store, the physical floor), writer-thread
+// CPU per event, compressed bytes per event (loop-shaped and high-entropy streams), the p99 and
+// max cost of the emit that hands a buffer over at the flush deadline (the first event after a
+// long step), decode throughput on all cores, peak RSS while reading a ≥ 100 M-event trace, and
+// zlib against libdeflate. Medians with min/max.
+import BenchSupport
 import Foundation
 import TraceFormat
 import TraceTestSupport
+
+let usage = """
+    usage: swift run -c release --package-path tools/bench format-bench [--quick] [--handoff-only] [--json]
+
+    The trace format's costs in one invocation: recorder instructions per event under callgrind
+    (when valgrind is installed), emit ns per event, writer CPU per event, the flush hand-off's p99,
+    bytes per event, decode throughput and the reader's peak RSS.
+
+      --quick         fewer runs and smaller sizes (a few minutes instead of ~10)
+      --handoff-only  measure the callgrind counts and the hand-off only, then stop
+    """
 
 if let i = CommandLine.arguments.firstIndex(of: "--read-rss"), i + 1 < CommandLine.arguments.count {
     // Child mode: read the trace and report this process's peak RSS.
@@ -29,6 +43,82 @@ if let i = CommandLine.arguments.firstIndex(of: "--read-rss"), i + 1 < CommandLi
     exit(0)
 }
 
+// MARK: - Emit instructions (child mode, run under callgrind)
+
+/// The stream the callgrind child emits into.
+nonisolated(unsafe) var childStream: TraceStream?
+/// The callgrind child's loop: 0 = the loop alone, 1 = emits with the synthetic clock (no clock
+/// read), 2 = emits with the real clock, 3 = the loop with mode 1's synthetic time stores alone,
+/// 4 = one clock read per event alone.
+nonisolated(unsafe) var childMode = 0
+
+/// The loop-thread shape of one task step (stepBegin, wakeup, stepEnd with a suspend site), `n`
+/// times, in the shape `childMode` selects. Callgrind counts only while this runs
+/// (`--toggle-collect`), so start-up and set-up are left out. The synthetic clock advances 1000
+/// ticks per event, so that the timestamp deltas take two varint bytes as the TSC's do.
+@inline(never) @_silgen_name("formatbench_emit_loop")
+func emitLoop(_ n: Int) -> UInt64 {
+    let site = SourceSite(file: "App/Handler.swift", line: 10, function: "handle()")
+    var acc: UInt64 = 0
+    var time: UInt64 = 1 << 20
+    switch childMode {
+    case 0:
+        for i in 0..<n { acc &+= UInt64(i & 255) &+ 1 }
+    case 1:
+        let stream = childStream!
+        for i in 0..<n {
+            let task = UInt64(i & 255) &+ 1
+            time &+= 1000
+            stream.setSyntheticTime(nanos: time)
+            stream.stepBegin(task: task)
+            time &+= 1000
+            stream.setSyntheticTime(nanos: time)
+            stream.wakeup(task: task &+ 1, waker: .task, wakerID: task)
+            time &+= 1000
+            stream.setSyntheticTime(nanos: time)
+            stream.stepEnd(.suspended, site: site)
+        }
+    case 2:
+        let stream = childStream!
+        for i in 0..<n {
+            let task = UInt64(i & 255) &+ 1
+            stream.stepBegin(task: task)
+            stream.wakeup(task: task &+ 1, waker: .task, wakerID: task)
+            stream.stepEnd(.suspended, site: site)
+        }
+    case 4:
+        let kind = TraceClock.kind
+        for _ in 0..<(3 * n) { acc &+= TraceClock.ticks(kind) }
+    default:
+        let stream = childStream!
+        for i in 0..<n {
+            acc &+= UInt64(i & 255) &+ 1
+            time &+= 1000
+            stream.setSyntheticTime(nanos: time)
+            time &+= 1000
+            stream.setSyntheticTime(nanos: time)
+            time &+= 1000
+            stream.setSyntheticTime(nanos: time)
+        }
+    }
+    return acc
+}
+
+if let i = CommandLine.arguments.firstIndex(of: "--emit-child"), i + 2 < CommandLine.arguments.count,
+   let mode = Int(CommandLine.arguments[i + 1]), let steps = Int(CommandLine.arguments[i + 2]) {
+    // Child mode for callgrind: `mode` as in `childMode`.
+    let path = NSTemporaryDirectory() + "looptrace-emit-child-\(getpid()).trace"
+    let recorder = try TraceRecorder(.init(path: path, memoryCapBytes: 256 << 20, syntheticClock: mode == 1 || mode == 3))
+    childStream = mode == 0 ? nil : recorder.makeStream()
+    childMode = mode
+    _ = emitLoop(1_000)  // warm up: the site's definition, the first buffer
+    print(emitLoop(steps))
+    recorder.close()
+    try? FileManager.default.removeItem(atPath: path)
+    exit(0)
+}
+
+let report = BenchReport(name: "format-bench", usage: usage)
 let quick = CommandLine.arguments.contains("--quick")
 let runs = quick ? 3 : 7
 let scratch = NSTemporaryDirectory() + "looptrace-bench-\(getpid())"
@@ -37,19 +127,14 @@ defer { try? FileManager.default.removeItem(atPath: scratch) }
 
 // MARK: - Helpers
 
-struct Summary: CustomStringConvertible {
-    var samples: [Double]
-    var median: Double { let s = samples.sorted(); return s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2 }
-    var min: Double { samples.min()! }
-    var max: Double { samples.max()! }
-    func fmt(_ v: Double) -> String { v >= 100 ? String(format: "%.0f", v) : String(format: "%.2f", v) }
-    var description: String { "\(fmt(median))  [\(fmt(min)) – \(fmt(max))]" }
-}
+/// A figure as this bench prints it: two decimals below 100, none above.
+func fmt(_ v: Double) -> String { v >= 100 ? String(format: "%.0f", v) : String(format: "%.2f", v) }
+
+/// "median  [min – max]".
+func show(_ s: Summary) -> String { "\(fmt(s.median))  [\(fmt(s.min)) – \(fmt(s.max))]" }
 
 @MainActor func measure(_ n: Int = runs, _ body: () throws -> Double) rethrows -> Summary {
-    var samples: [Double] = []
-    for _ in 0..<n { samples.append(try body()) }
-    return Summary(samples: samples)
+    try BenchSupport.measure(runs: n, body)
 }
 
 func nowNanos() -> UInt64 { DispatchTime.now().uptimeNanoseconds }
@@ -125,8 +210,39 @@ func fileSize(_ path: String) -> Int64 {
     (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int64) ?? 0
 }
 
-print("format-bench — \(CommandLine.arguments.joined(separator: " "))")
-print("machine: \(ProcessInfo.processInfo.activeProcessorCount) CPUs, clock \(TraceClock.kind), \(runs) runs per figure; median [min – max]\n")
+report.printHeader()
+print("clock \(TraceClock.kind), \(runs) runs per figure; median [min – max]\n")
+
+// MARK: - Instructions per event (callgrind)
+
+// Deterministic whatever the machine's load: the emit path's instructions, counted by callgrind
+// in a child process running `emitLoop` at two sizes (the difference divided by the difference
+// of the event counts, so fixed costs drop out; buffer refills and hand-offs stay in, amortized).
+print("Recorder instructions per event (callgrind; stepBegin, wakeup, stepEnd+site per step)")
+if Callgrind.isInstalled {
+    func perEvent(_ mode: Int) -> Double? {
+        Callgrind.instructionsPerUnit(arguments: { ["--emit-child", "\(mode)", "\($0)"] }, units: { 3 * $0 },
+                                      sizes: (small: 20_000, large: 120_000), toggle: "formatbench_emit_loop")
+    }
+    // The clock read is counted alone (mode 4, less the bare loop): the difference of the real and
+    // synthetic emits would mix it with the longer varints of real timestamp deltas.
+    if let bare = perEvent(0), let timeStores = perEvent(3), let synthetic = perEvent(1), let real = perEvent(2),
+       let clockLoop = perEvent(4) {
+        let encode = synthetic - timeStores
+        let clock = clockLoop - bare
+        row("  emit, excluding the clock read", String(format: "%.1f instructions", encode), "goal ≤ 15")
+        row("  clock read (\(TraceClock.kind))", String(format: "%.1f instructions", clock))
+        row("  emit with the real clock, all included", String(format: "%.1f instructions", real - bare))
+        report.record("emit instructions per event, excluding the clock read", unit: "instructions/event",
+                      Summary(samples: [encode]), goal: "<= 15")
+        report.record("clock read instructions per event", unit: "instructions/event", Summary(samples: [clock]))
+    } else {
+        print("  callgrind run failed: instruction counts skipped")
+    }
+} else {
+    print("  \(Callgrind.notInstalledNotice)")
+}
+print("")
 
 // MARK: - Hand-off
 
@@ -212,7 +328,13 @@ row("  hand-off's own cost (difference of the p50s)",
     String(format: "%.2f µs", (percentile(handOff.handOff, 0.5) - percentile(handOff.reference, 0.5)) / 1000),
     "\(handOff.switchedOut) rounds switched out, \(handOff.faulted) hand-offs faulted")
 print("")
-if CommandLine.arguments.contains("--handoff-only") { exit(0) }
+report.record("emit that hands a buffer over, p99", unit: "µs", Summary(samples: [percentile(handOff.handOff, 0.99) / 1000]),
+              goal: "<= 2")
+report.record("the same emit without a hand-off, p99", unit: "µs", Summary(samples: [percentile(handOff.reference, 0.99) / 1000]))
+if CommandLine.arguments.contains("--handoff-only") {
+    report.finish()
+    exit(0)
+}
 
 // MARK: - Emit cost
 
@@ -253,12 +375,17 @@ let floor = measure {
     return Double(nowNanos() - t0) / eventsPerRun
 }
 print("Recorder (emitting thread: stepBegin, wakeup, stepEnd+site per step, \(steps) steps per run)")
-row("  ns added per event, ~60 ns of work between events", "\(inFlow)", "goal ≤ 5 ns")
-row("  ns added per event, back to back (clock-bound)", "\(backToBack)")
-row("  ns added per event, encoding only (no clock read)", "\(encodeOnly)")
-row("  peer floor: plain 16-byte store, ns per record", "\(floor)")
+row("  ns added per event, ~60 ns of work between events", show(inFlow), "goal ≤ 5 ns")
+report.record("emit ns added per event, ~60 ns of work between events", unit: "ns/event", inFlow, goal: "<= 5")
+row("  ns added per event, back to back (clock-bound)", show(backToBack))
+report.record("emit ns added per event, back to back", unit: "ns/event", backToBack)
+row("  ns added per event, encoding only (no clock read)", show(encodeOnly))
+report.record("emit ns added per event, encoding only", unit: "ns/event", encodeOnly)
+row("  peer floor: plain 16-byte store, ns per record", show(floor))
+report.record("peer floor: plain 16-byte store", unit: "ns/record", floor)
 let compressorName = try TraceRecorder(.init(path: scratch + "/probe.trace")).close().compressor
-row("  writer-thread CPU per event (\(compressorName))", "\(Summary(samples: writerCPU)) ns", "goal ≤ 30 ns")
+row("  writer-thread CPU per event (\(compressorName))", "\(show(Summary(samples: writerCPU))) ns", "goal ≤ 30 ns")
+report.record("writer-thread CPU per event (\(compressorName))", unit: "ns/event", Summary(samples: writerCPU), goal: "<= 30")
 
 // zlib for the writer thread, same stream.
 for run in 0..<runs {
@@ -271,7 +398,8 @@ for run in 0..<runs {
     libdeflateWriterCPU.append(Double(stats.writerCPUNanos) / Double(stats.events))
     try? FileManager.default.removeItem(atPath: path)
 }
-row("  writer-thread CPU per event (zlib level 1)", "\(Summary(samples: libdeflateWriterCPU)) ns")
+row("  writer-thread CPU per event (zlib level 1)", "\(show(Summary(samples: libdeflateWriterCPU))) ns")
+report.record("writer-thread CPU per event (zlib level 1)", unit: "ns/event", Summary(samples: libdeflateWriterCPU))
 
 // MARK: - Size
 
@@ -300,8 +428,11 @@ let tscSize = try loopShapedBytes(events: sizeEvents, ticksPerNano: tscPerNano, 
 let zlibSize = try loopShapedBytes(events: sizeEvents, ticksPerNano: tscPerNano, libdeflate: false)
 print("\nSize (loop-shaped stream: 64 tasks waking each other, callbacks, timers; \(sizeEvents) events)")
 row("  file bytes per event, TSC-rate timestamps", String(format: "%.2f  (raw %.2f)", tscSize.perEvent, tscSize.raw), "goal ≤ 2.0")
+report.record("file bytes per event, loop-shaped, TSC-rate timestamps", unit: "B/event", Summary(samples: [tscSize.perEvent]), goal: "<= 2.0")
 row("  file bytes per event, ns timestamps", String(format: "%.2f  (raw %.2f)", nsSize.perEvent, nsSize.raw))
+report.record("file bytes per event, loop-shaped, ns timestamps", unit: "B/event", Summary(samples: [nsSize.perEvent]))
 row("  file bytes per event, TSC-rate, zlib level 1", String(format: "%.2f", zlibSize.perEvent))
+report.record("file bytes per event, loop-shaped, zlib level 1", unit: "B/event", Summary(samples: [zlibSize.perEvent]))
 
 // High-entropy stream: random event types, ids and gaps.
 do {
@@ -325,7 +456,9 @@ do {
         }
     }
     let stats = recorder.close()
-    row("  file bytes per event, high-entropy random stream", String(format: "%.2f  (raw %.2f)", Double(fileSize(path)) / Double(stats.events), Double(stats.rawBytes) / Double(stats.events)))
+    let perEvent = Double(fileSize(path)) / Double(stats.events)
+    row("  file bytes per event, high-entropy random stream", String(format: "%.2f  (raw %.2f)", perEvent, Double(stats.rawBytes) / Double(stats.events)))
+    report.record("file bytes per event, high-entropy random stream", unit: "B/event", Summary(samples: [perEvent]))
     try? FileManager.default.removeItem(atPath: path)
 }
 
@@ -350,9 +483,15 @@ try LoopShapedWorkload.writeTrace(to: decodePath, events: decodeEvents, seed: 1,
 }
 let cores = ProcessInfo.processInfo.activeProcessorCount
 print("\nDecode (inflate + decode + deliver in order; \(decodeEvents / 1_000_000) M events, \(formatMiB(fileSize(decodePath))))")
-row("  M events/s, \(cores) threads, libdeflate", "\(try decodeRate(threads: cores, libdeflate: true))", "goal ≥ 60")
-row("  M events/s, 1 thread, libdeflate", "\(try decodeRate(threads: 1, libdeflate: true))")
-row("  M events/s, \(cores) threads, zlib", "\(try decodeRate(threads: cores, libdeflate: false))")
+let decodeAll = try decodeRate(threads: cores, libdeflate: true)
+row("  M events/s, \(cores) threads, libdeflate", show(decodeAll), "goal ≥ 60")
+report.record("decode, \(cores) threads, libdeflate", unit: "M events/s", decodeAll, goal: ">= 60")
+let decodeOne = try decodeRate(threads: 1, libdeflate: true)
+row("  M events/s, 1 thread, libdeflate", show(decodeOne))
+report.record("decode, 1 thread, libdeflate", unit: "M events/s", decodeOne)
+let decodeZlib = try decodeRate(threads: cores, libdeflate: false)
+row("  M events/s, \(cores) threads, zlib", show(decodeZlib))
+report.record("decode, \(cores) threads, zlib", unit: "M events/s", decodeZlib)
 try? FileManager.default.removeItem(atPath: decodePath)
 
 func formatMiB(_ bytes: Int64) -> String { String(format: "%.1f MiB", Double(bytes) / 1048576) }
@@ -374,5 +513,9 @@ print("\nPeak RSS reading a \(rssEvents / 1_000_000) M-event trace (\(formatMiB(
 let reading = output.trimmingCharacters(in: .whitespacesAndNewlines)
 let rss = reading.split(separator: "(").first.map { $0.trimmingCharacters(in: .whitespaces) } ?? reading
 row("  peak RSS of the reading process", rss, "goal ≤ 256 MiB")
+if let mib = Double(rss.split(separator: " ").first ?? "") {
+    report.record("peak RSS reading a \(rssEvents / 1_000_000) M-event trace", unit: "MiB", Summary(samples: [mib]), goal: "<= 256")
+}
 print("    (" + (reading.split(separator: "(", maxSplits: 1).dropFirst().first.map(String.init) ?? ""))
 try? FileManager.default.removeItem(atPath: rssPath)
+report.finish()

@@ -10,6 +10,7 @@ import LoopRuntime
 import TraceFormat
 import TraceTestSupport
 import BenchSupport
+import PingPongFloor
 
 // Every run in this process, traced or not, happens in a multi-threaded process: an idle thread
 // is started before anything else. glibc skips the atomic instructions of its locks (and of
@@ -27,7 +28,7 @@ let idleThreadStarted: Bool = {
 
 let report = BenchReport(name: "loop-bench", usage: """
     usage: swift run -c release --package-path tools/bench loop-bench [--quick] [--no-python] [--json]
-                                                                      [--keep-traces]
+                                                                      [--keep-traces] [--floor-only]
            loop-bench --only WORKLOAD [--repeat N]
 
     LoopRuntime on the peer workloads of shared/notes/baselines.md (ping-pong, callSoon churn,
@@ -37,8 +38,9 @@ let report = BenchReport(name: "loop-bench", usage: """
       --quick        a tenth of the sizes and 3 runs per figure instead of 5
       --no-python    skip the asyncio and uvloop peers
       --keep-traces  keep the traced runs' trace files (their paths are printed)
+      --floor-only   only untraced ping-pong against the floor executor (time and instructions)
       --only W       run one workload alone and print its figure (for perf and callgrind):
-                     pingpong, pingpong-traced, pingpong-traced-nowatchdog, callsoon, sleep0,
+                     pingpong, pingpong-traced, pingpong-traced-nowatchdog, floor-pingpong, callsoon, sleep0,
                      sleep0-traced, default-pingpong, timers, timers-traced, idle-memory-loop,
                      idle-memory-swift
       --repeat N     with --only: run it N times
@@ -69,6 +71,16 @@ enum Tracing { case off, on }
 
 /// The traces the traced runs wrote, for the size figures.
 nonisolated(unsafe) var tracePaths: [String] = []
+/// Events the recorder dropped in the traced runs since this was last reset (must stay 0).
+nonisolated(unsafe) var droppedEvents: UInt64 = 0
+
+/// Closes a workload's loop and counts the events its recorder dropped.
+func finish(_ loop: EventLoop) {
+    loop.close()
+    droppedEvents += loop.traceStatistics?.droppedEvents ?? 0
+}
+
+func zip3<A, B, C>(_ a: [A], _ b: [B], _ c: [C]) -> [(A, B, C)] { zip(a, zip(b, c)).map { ($0, $1.0, $1.1) } }
 
 /// File bytes per event of each trace written since `mark`, and the events per trace.
 func bytesPerEvent(since mark: Int) -> (perEvent: Summary, eventsPerTrace: Int)? {
@@ -104,12 +116,11 @@ func makeLoop(_ tracing: Tracing) throws -> EventLoop {
 // MARK: - Workloads on LoopRuntime
 
 /// Two tasks, each awaiting a future the other resolves; steps/s (2 steps per round trip).
-func pingPong(_ tracing: Tracing) throws -> Double {
+func pingPong(_ tracing: Tracing, roundTrips n: Int = roundTrips) throws -> Double {
     let loop = try makeLoop(tracing)
-    defer { loop.close() }
+    defer { finish(loop) }
     let futures = Box([loop.createFuture(of: Void.self), loop.createFuture(of: Void.self)])
     let start = Box<UInt64>(0)
-    let n = roundTrips
     func player(_ me: Int) -> LoopTask<Void> {
         loop.createTask(name: me == 0 ? "ping" : "pong") {
             if me == 0 { start.value = DispatchTime.now().uptimeNanoseconds }
@@ -132,7 +143,7 @@ func pingPong(_ tracing: Tracing) throws -> Double {
 /// One callback that reschedules itself with callSoon; callbacks/s.
 func callSoonChurn(_ tracing: Tracing) throws -> Double {
     let loop = try makeLoop(tracing)
-    defer { loop.close() }
+    defer { finish(loop) }
     let remaining = Box(churnCallbacks)
     @Sendable func again() {
         remaining.value -= 1
@@ -146,7 +157,7 @@ func callSoonChurn(_ tracing: Tracing) throws -> Double {
 /// T tasks × Y sleep(0); task steps/s (T×Y).
 func sleepZeroFanOut(_ tracing: Tracing) throws -> Double {
     let loop = try makeLoop(tracing)
-    defer { loop.close() }
+    defer { finish(loop) }
     let t = try seconds {
         let tasks = Box<[LoopTask<Void>]>([])
         for i in 0..<fanoutTasks {
@@ -163,7 +174,7 @@ func sleepZeroFanOut(_ tracing: Tracing) throws -> Double {
 /// Timer lateness: N callLater with delays uniform in [0, 10] ms, paced 100 per ~1 ms.
 func timerLateness(_ tracing: Tracing) throws -> (p50: Double, p99: Double, earliest: Double, max: Double) {
     let loop = try makeLoop(tracing)
-    defer { loop.close() }
+    defer { finish(loop) }
     let lateness = Box<[Int64]>([])
     lateness.value.reserveCapacity(timerCount)
     let driver = loop.createTask(name: "timers") {
@@ -330,6 +341,34 @@ func watchdog<T>(_ on: Bool, _ body: () throws -> T) rethrows -> T {
     return try body()
 }
 
+// MARK: - Instructions per step (callgrind)
+
+// The functions callgrind counts in (`--toggle-collect`): plain symbol names, so that the pattern does not
+// depend on Swift's mangling. Each runs the untraced ping-pong of `roundTrips` round trips.
+@inline(never) @_silgen_name("loopbench_measured_pingpong")
+func measuredPingPong(_ roundTrips: Int) { _ = try! pingPong(.off, roundTrips: roundTrips) }
+
+@inline(never) @_silgen_name("loopbench_measured_floor_pingpong")
+func measuredFloorPingPong(_ roundTrips: Int) { _ = FloorExecutor().pingPong(roundTrips: roundTrips) }
+
+// `--callgrind-child WORKLOAD ROUND-TRIPS`: what the bench runs under valgrind.
+if let i = arguments.firstIndex(of: "--callgrind-child"), i + 2 < arguments.count, let n = Int(arguments[i + 2]) {
+    switch arguments[i + 1] {
+    case "pingpong": measuredPingPong(n)
+    case "floor-pingpong": measuredFloorPingPong(n)
+    default: fatalError("unknown callgrind workload \(arguments[i + 1])")
+    }
+    exit(0)
+}
+
+/// Instructions per ping-pong step of `workload` under callgrind, start-up and set-up excluded:
+/// the counts inside the measured function for 1,000 and 5,000 round trips, their difference ÷
+/// the 8,000 steps between them.
+func instructionsPerStep(_ workload: String) -> Double? {
+    Callgrind.instructionsPerUnit(arguments: { ["--callgrind-child", workload, "\($0)"] }, units: { 2 * $0 },
+                                  sizes: (1_000, 5_000), toggle: "loopbench_measured_" + workload.replacingOccurrences(of: "-", with: "_"))
+}
+
 // MARK: - One workload alone (for profilers)
 
 // `--only W [--repeat N]`, W one of pingpong, pingpong-traced, pingpong-traced-nowatchdog, callsoon, sleep0, sleep0-traced,
@@ -344,6 +383,7 @@ if let i = arguments.firstIndex(of: "--only"), i + 1 < arguments.count {
         case "pingpong": value = try pingPong(.off)
         case "pingpong-traced": value = try pingPong(.on)
         case "pingpong-traced-nowatchdog": value = try watchdog(false) { try pingPong(.on) }
+        case "floor-pingpong": value = FloorExecutor().pingPong(roundTrips: roundTrips)
         case "callsoon": value = try callSoonChurn(.off)
         case "sleep0": value = try sleepZeroFanOut(.off)
         case "sleep0-traced": value = try sleepZeroFanOut(.on)
@@ -376,19 +416,67 @@ print(idleThreadStarted
 let sizes = (pingpong: "--round-trips \(roundTrips)", callsoon: "--callbacks \(churnCallbacks)",
              sleep0: "--tasks \(fanoutTasks) --yields \(fanoutYields)", timers: "--timers \(timerCount)")
 
-let ppOff = try measure { try pingPong(.off) }
+let floorOnly = report.flag("--floor-only")
+
+// Ping-pong untraced, on the floor executor and traced, runs interleaved so that drift hits all
+// alike (the ratios below pair the runs).
 var mark = tracePaths.count
-let ppOn = try measure { try pingPong(.on) }
+let pingPongRuns = try measureInterleaved(runs: runs, [
+    { try pingPong(.off) }, { FloorExecutor().pingPong(roundTrips: roundTrips) },
+] + (floorOnly ? [] : [{ try pingPong(.on) }]))
+let ppOff = pingPongRuns[0], ppFloor = pingPongRuns[1]
 let ppSize = bytesPerEvent(since: mark)
+
+// MARK: Floor
+
+print("floor: the leanest executor on the same runtime (PingPongFloor: two tasks, UnsafeContinuation, hot state behind a pointer)")
+print("  floor ping-pong steps/s                    \(ppFloor)")
+report.record("ping-pong, floor executor", unit: "steps/s", ppFloor)
+// Time per step ÷ the floor's = the floor's rate ÷ LoopRuntime's, run by run.
+let floorRatio = Summary.pairedRatio(ppFloor, ppOff)
+print("  LoopRuntime time per step ÷ floor's        \(floorRatio.formatted(times))   goal ≤ 1.5 (runs paired)")
+report.record("ping-pong, LoopRuntime time per step ÷ floor's", unit: "ratio", floorRatio, goal: "<= 1.5")
+if Callgrind.isInstalled {
+    let lr = instructionsPerStep("pingpong"), floor = instructionsPerStep("floor-pingpong")
+    func count(_ v: Double?) -> String { v.map { String(format: "%.0f", $0) } ?? "failed" }
+    print("  instructions per step (callgrind; untraced; (I(5 k rt) − I(1 k rt)) ÷ 8 k steps)")
+    print("    LoopRuntime \(count(lr)), floor \(count(floor))" + (lr != nil && floor != nil ? ", ratio \(times(lr! / floor!))" : ""))
+    if let lr { report.record("ping-pong, LoopRuntime instructions per step", unit: "instructions/step", Summary(samples: [lr])) }
+    if let floor { report.record("ping-pong, floor instructions per step", unit: "instructions/step", Summary(samples: [floor])) }
+} else {
+    print("  " + Callgrind.notInstalledNotice)
+}
+
+// `--floor-only`: this section alone (quick to repeat while working on the step path).
+if floorOnly {
+    report.finish()
+    exit(0)
+}
+print("")
+let ppOn = pingPongRuns[2]
 let ppDefault = measure { defaultExecutorPingPong() }
-let csOff = try measure { try callSoonChurn(.off) }
 mark = tracePaths.count
-let csOn = try measure { try callSoonChurn(.on) }
+let callSoonRuns = try measureInterleaved(runs: runs, [{ try callSoonChurn(.off) }, { try callSoonChurn(.on) }])
+let (csOff, csOn) = (callSoonRuns[0], callSoonRuns[1])
 let csSize = bytesPerEvent(since: mark)
-let s0Off = try measure { try sleepZeroFanOut(.off) }
 mark = tracePaths.count
-let s0On = try measure { try sleepZeroFanOut(.on) }
+let sleepZeroRuns = try measureInterleaved(runs: runs, [{ try sleepZeroFanOut(.off) }, { try sleepZeroFanOut(.on) }])
+let (s0Off, s0On) = (sleepZeroRuns[0], sleepZeroRuns[1])
 let s0Size = bytesPerEvent(since: mark)
+let droppedQuiet = droppedEvents
+
+// The loaded column: the same workloads while a process this bench starts spins on one core, as
+// another tenant of these 2-vCPU machines does. The recorder's writer thread then competes with
+// the loop thread for the one core left.
+droppedEvents = 0
+let busy = try BusyProcess()
+let loaded = try [
+    measureInterleaved(runs: runs, [{ try pingPong(.off) }, { try pingPong(.on) }]),
+    measureInterleaved(runs: runs, [{ try callSoonChurn(.off) }, { try callSoonChurn(.on) }]),
+    measureInterleaved(runs: runs, [{ try sleepZeroFanOut(.off) }, { try sleepZeroFanOut(.on) }]),
+]
+busy.stop()
+let droppedLoaded = droppedEvents
 let pyPP = peerRate("asyncio", "pingpong", sizes.pingpong), uvPP = peerRate("uvloop", "pingpong", sizes.pingpong)
 let pyCS = peerRate("asyncio", "callsoon", sizes.callsoon), uvCS = peerRate("uvloop", "callsoon", sizes.callsoon)
 let pyS0 = peerRate("asyncio", "sleep0", sizes.sleep0), uvS0 = peerRate("uvloop", "sleep0", sizes.sleep0)
@@ -415,6 +503,29 @@ row(["ping-pong steps/s", pyPP.map { "\($0)" } ?? "n/a", uvPP.map { "\($0)" } ??
 row(["callSoon churn callbacks/s", pyCS.map { "\($0)" } ?? "n/a", uvCS.map { "\($0)" } ?? "n/a", ""])
 row(["sleep(0) fan-out steps/s", pyS0.map { "\($0)" } ?? "n/a", uvS0.map { "\($0)" } ?? "n/a", ""])
 
+print("\nloaded: the same workloads while a busy process spins on one core")
+row(["workload", "LoopRuntime, tracing off", "LoopRuntime, tracing on", ""])
+for (name, runs) in zip(["ping-pong steps/s", "callSoon churn callbacks/s", "sleep(0) fan-out steps/s"], loaded) {
+    row([name, "\(runs[0])", "\(runs[1])", ""])
+}
+for (name, unit, runs) in zip3(["ping-pong", "callSoon churn", "sleep(0) fan-out"], ["steps/s", "callbacks/s", "steps/s"], loaded) {
+    report.record("\(name), tracing off, loaded", unit: unit, runs[0])
+    report.record("\(name), traced, loaded", unit: unit, runs[1])
+}
+
+print("\ntraced ÷ untraced (runs paired; quiet, and loaded with one core taken)")
+row(["workload", "quiet", "loaded", "goal"])
+let quietPairs = [(ppOn, ppOff), (csOn, csOff), (s0On, s0Off)]
+for (name, (quiet, loadedRuns)) in zip(["ping-pong", "callSoon churn", "sleep(0) fan-out"], zip(quietPairs, loaded)) {
+    let q = Summary.pairedRatio(quiet.0, quiet.1), l = Summary.pairedRatio(loadedRuns[1], loadedRuns[0])
+    row([name, q.formatted(times), l.formatted(times), "≥ 0.90"])
+    report.record("\(name), traced ÷ untraced, quiet", unit: "ratio", q, goal: ">= 0.90")
+    report.record("\(name), traced ÷ untraced, loaded", unit: "ratio", l, goal: ">= 0.90")
+}
+row(["events dropped by the recorder", "\(droppedQuiet)", "\(droppedLoaded)", "0"])
+report.record("events dropped, quiet", unit: "events", Summary(samples: [Double(droppedQuiet)]), goal: "<= 0")
+report.record("events dropped, loaded", unit: "events", Summary(samples: [Double(droppedLoaded)]), goal: "<= 0")
+
 print("\nratios (medians of this invocation)")
 /// Prints `a ÷ b` and records it.
 @MainActor func ratio(_ name: String, _ a: Summary, _ b: Summary?, goal: String? = nil) {
@@ -423,12 +534,9 @@ print("\nratios (medians of this invocation)")
     if let b { report.record(name, unit: "ratio", .ratio(a, b), goal: goal) }
 }
 ratio("ping-pong, tracing off ÷ uvloop", ppOff, uvPP, goal: ">= 8")
-ratio("ping-pong, traced ÷ untraced", ppOn, ppOff, goal: ">= 0.90")
 ratio("ping-pong, tracing off ÷ default executor", ppOff, ppDefault, goal: ">= 2")
 ratio("callSoon, tracing off ÷ uvloop", csOff, uvCS)
-ratio("callSoon, traced ÷ untraced", csOn, csOff, goal: ">= 0.90")
 ratio("sleep(0), tracing off ÷ uvloop", s0Off, uvS0)
-ratio("sleep(0), traced ÷ untraced", s0On, s0Off, goal: ">= 0.90")
 
 // The watchdog's cost: what the loop thread pays per step to publish each step's start (the
 // watchdog thread itself sleeps between checks). Traced ping-pong with the watchdog on and off,
