@@ -114,6 +114,8 @@ enum HostileInputs {
         }
 
         inputs.append(("dense-16-chunks-of-4MiB", denseChunks(base), .intact(.clean)))
+        inputs.append(("live-tasks-2M", liveTasks(base), .intact(.clean)))
+        inputs.append(("pending-callbacks-3M", pendingCallbacks(base), .intact(.clean)))
 
         // The minor version flipped after the CRC was computed.
         for minor: UInt8 in [1, 3] {
@@ -137,6 +139,60 @@ enum HostileInputs {
         t.closing = false
         inputs.append(("ended-abruptly", t.bytes(), .intact(.abrupt)))
         return inputs
+    }
+
+    /// 2 M tasks created and never run (`taskCreate`, 6 bytes each): the model's live state,
+    /// which follows the live tasks, took several hundred MiB of it before it had a limit.
+    static func liveTasks(_ base: RawTrace) -> [UInt8] {
+        // Task ids rise by one; each parent is the task before, so every record after a chunk's
+        // first is the same six bytes: task delta +2, parent delta −1, no name, no site.
+        repeatedRecords(base, events: 2 << 20) { first in
+            [EventType.taskCreate.rawValue, 0] + zigzagVarint(Int64(first) + 2) + [1, 0, 0]
+        } record: { [EventType.taskCreate.rawValue, 0, 4, 1, 0, 0] }
+    }
+
+    /// 3 M callbacks scheduled and never run, on a loop that never polls: pending callbacks and
+    /// the stream's ready queue grow with every one.
+    static func pendingCallbacks(_ base: RawTrace) -> [UInt8] {
+        repeatedRecords(base, events: 3 << 20) { first in
+            [EventType.callbackScheduled.rawValue, 0] + zigzagVarint(Int64(first) + 1) + [0, 0, 0]
+        } record: { [EventType.callbackScheduled.rawValue, 0, 2, 0, 0, 0] }
+    }
+
+    static func zigzagVarint(_ value: Int64) -> [UInt8] {
+        var b = ByteBuilder()
+        b.svarint(value)
+        return b.bytes
+    }
+
+    /// `events` records of stream 1 at one tick, in chunks of at most the payload limit:
+    /// `first(n)` opens a chunk whose first record is the trace's record `n` (the id chains of
+    /// task and handle arguments restart in every chunk), `record()` is every other record.
+    static func repeatedRecords(_ base: RawTrace, events: Int, first: (Int) -> [UInt8], record: () -> [UInt8]) -> [UInt8] {
+        var t = base
+        t.chunks = []
+        let compressor = ChunkCompressor(level: 6, preferLibdeflate: false)
+        let tick = base.header.clock.baseTicks
+        let body = record()
+        var done = 0
+        while done < events {
+            var payload = first(done)
+            var n = 1
+            while n < events - done && payload.count + body.count <= ChunkHeader.maxPayload {
+                payload += body
+                n += 1
+            }
+            var out = [UInt8](repeating: 0, count: ChunkCompressor.bound(payload.count))
+            let size = payload.withUnsafeBytes { input in out.withUnsafeMutableBytes { compressor.compress(input, into: $0)! } }
+            let compressed = Array(out[..<size])
+            t.chunks.append((ChunkHeader(stream: 1, threadID: 7, codec: .zlib, compressedLength: UInt32(size),
+                                         uncompressedLength: UInt32(payload.count), eventCount: UInt32(n),
+                                         payloadCRC: compressed.withUnsafeBytes { CRC32.checksum($0) },
+                                         firstTick: tick, lastTick: tick, runningTask: 0, sequence: UInt32(t.chunks.count)),
+                             compressed))
+            done += n
+        }
+        return t.bytes()
     }
 
     /// 16 chunks of one stream, each 4 MiB of the densest valid events: a task stepping and

@@ -12,6 +12,8 @@ let hostileFixtures: [(name: String, status: Int32)] = [
     ("stream-id-536870912", 0),
     ("stream-id-4294967295", 0),
     ("dense-16-chunks-of-4MiB", 0),
+    ("live-tasks-2M", 0),
+    ("pending-callbacks-3M", 0),
     ("minor-version-flipped-to-1", 65),
     ("minor-version-flipped-to-3", 65),
     ("middle-chunk-removed", 65),
@@ -47,13 +49,15 @@ struct HostileInputCLITests {
 
     /// The full matrix on the dense input decodes 19 M events per command, which takes minutes
     /// in a debug build: it runs with LOOPTRACE_HEAVY_TESTS=1; by default only `validate` (the
-    /// reader's window, which grew with the thread count) runs on it.
+    /// reader's window, which grew with the thread count) runs on it, and only `report` (the
+    /// model's live state) on the inputs of millions of tasks or callbacks.
     static var heavy: Bool { ProcessInfo.processInfo.environment["LOOPTRACE_HEAVY_TESTS"] == "1" }
+    static let lightCommand = ["dense-16-chunks-of-4MiB": "validate", "live-tasks-2M": "report", "pending-callbacks-3M": "report"]
 
     @Test("Each hostile input gets exit 0 or 65 and stays under 256 MiB, in every command, on one thread and the default",
           arguments: hostileFixtures.map(\.name), commands)
     func hostileInput(fixture: String, command: String) throws {
-        guard fixture != "dense-16-chunks-of-4MiB" || command == "validate" || Self.heavy else { return }
+        guard Self.lightCommand[fixture].map({ $0 == command }) ?? true || Self.heavy else { return }
         let status = hostileFixtures.first { $0.name == fixture }!.status
         let path = root + "/Tests/Fixtures/hostile/\(fixture).trace"
         let scratch = TemporaryDirectory(prefix: "cli")
@@ -88,5 +92,21 @@ struct HostileInputCLITests {
         let cut = try looptrace(["validate", dir + "cut-at-chunk-boundary.trace"])
         #expect(cut.status == 65)
         #expect(cut.stderr.contains("cut short"), "\(cut.stderr)")
+    }
+
+    /// A crafted trace of millions of tasks that never run took `report` to 475 MB: the model
+    /// kept every live task. Past its live-state limit it skips them, and says so.
+    @Test("report says which model limits a crafted trace reached, and how much it skipped")
+    func limitsReachedAreReported() throws {
+        let dir = root + "/Tests/Fixtures/hostile/"
+        let tasks = try looptrace(["report", dir + "live-tasks-2M.trace"])
+        #expect(tasks.status == 0)
+        #expect(tasks.stdout.contains("limits reached:"), "\(tasks.stdout)")
+        #expect(tasks.stdout.contains("events about tasks past the model's live-state limit"), "\(tasks.stdout)")
+        let json = try looptrace(["report", "--json", dir + "pending-callbacks-3M.trace"])
+        #expect(json.stdout.contains("callbacks scheduled past the model's live-state limit"), "\(json.stdout)")
+        // A normal trace reaches no limit, and its JSON has no `limits` key.
+        let clean = try looptrace(["report", "--json", dir + "clean-1.2.trace"])
+        #expect(!clean.stdout.contains("\"limits\""), "\(clean.stdout)")
     }
 }

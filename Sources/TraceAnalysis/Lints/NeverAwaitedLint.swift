@@ -11,14 +11,27 @@ struct NeverAwaitedLint: LintChecker {
     /// and hid every task whose last step completed a future or scheduled a callback), except for
     /// format 1.0 traces, which carry no observations.
     var candidates: [UInt64: (summary: TaskSummary, site: String)] = [:]
+    /// Candidates decided before the end because `limits.lintCandidates` were held (a crafted
+    /// file, or a 1.0 trace of millions of tasks): a later observation cannot clear them.
+    var decidedEarly: UInt64 = 0
+    var sawObservation = false
 
     mutating func taskFinished(_ t: TaskSummary, model: TraceModel, into lints: inout LintCollector) {
         let observed = observedLive.remove(t.id) != nil
-        if t.outcome != nil && !observed { candidates[t.id] = (t, model.sites[t.createSite]) }
+        guard t.outcome != nil && !observed else { return }
+        if candidates.count >= model.limits.lintCandidates {
+            decidedEarly += UInt64(candidates.count)
+            decide(model: model, formatMinor: nil, into: &lints)
+        }
+        candidates[t.id] = (t, model.sites[t.createSite])
     }
 
     mutating func taskObserved(_ task: UInt64, model: TraceModel) {
-        if candidates.removeValue(forKey: task) == nil { observedLive.insert(task) }
+        sawObservation = true
+        guard candidates.removeValue(forKey: task) == nil else { return }
+        // Only tasks the model follows can finish later; past the limit, an observation of an
+        // unknown id (a crafted file names millions) is not kept.
+        if observedLive.count < model.limits.lintCandidates || model.isLive(task) { observedLive.insert(task) }
     }
 
     /// Format 1.1 traces carry `taskObserved`, so what is left was never awaited, read or given a
@@ -28,8 +41,15 @@ struct NeverAwaitedLint: LintChecker {
     /// out of the loop's sight: from format 1.3 on it is linted only when its handle was dropped
     /// before it finished (`taskHandleDropped`), before that by the 1.0 rule.
     mutating func finish(model: TraceModel, formatMinor: UInt16, into lints: inout LintCollector) {
-        let exact = formatMinor >= 1
-        let handles = formatMinor >= 3
+        decide(model: model, formatMinor: formatMinor, into: &lints)
+    }
+
+    /// Lints the candidates held now and forgets them. `formatMinor` is nil before the end,
+    /// when the trace's version is not known here: observations seen so far stand for 1.1, and
+    /// handle drops only count from 1.3 on.
+    mutating func decide(model: TraceModel, formatMinor: UInt16?, into lints: inout LintCollector) {
+        let exact = formatMinor.map { $0 >= 1 } ?? sawObservation
+        let handles = formatMinor.map { $0 >= 3 } ?? false
         for id in candidates.keys.sorted() {
             let (t, site) = candidates[id]!
             let how: String

@@ -13,7 +13,8 @@ public final class AnalysisSession<Extra: TraceObserver> {
     public init(options: AnalysisOptions, extra: Extra) {
         self.options = options
         model = TraceModel(blockingThreshold: options.blockingThreshold, window: options.window,
-                           taskFilter: options.taskFilter, suspendSiteResolver: SuspendSiteResolver())
+                           taskFilter: options.taskFilter, suspendSiteResolver: SuspendSiteResolver(),
+                           limits: options.limits)
         observers = ObserverPair(TraceAnalyzer(options: options), extra)
     }
 

@@ -10,6 +10,16 @@ public struct SiteTable: Sendable {
     public private(set) var texts: [String] = [""]
     private var byText: [String: SiteID] = ["": 0]
     private var byKey = IDTable(capacity: 256)
+    /// The most sites, and text bytes, kept: a crafted file can reference a million long
+    /// strings per stream. Past either, new texts share ``otherSite``.
+    var maxSites = Int.max
+    var maxTextBytes = Int.max
+    private var textBytes = 0
+    /// References that found the table full and got ``otherSite``.
+    private(set) var overflowed: UInt64 = 0
+
+    /// The text standing for every site past the limit.
+    public static let otherSite = "(other site)"
 
     public init() {}
 
@@ -22,14 +32,26 @@ public struct SiteTable: Sendable {
         if stringID == 0 { return 0 }
         let key = (UInt64(stream) << 40) ^ stringID
         if let id = byKey.find(key) { return id }
+        let before = overflowed
         let id = intern(text: chunk.string(stringID))
-        byKey.insert(key, id)
+        // Past the limit the key is not kept either: it would grow with every id of every stream.
+        if overflowed == before { byKey.insert(key, id) }
         return id
     }
 
     /// The site id of `text`.
     public mutating func intern(text: String) -> SiteID {
         if let id = byText[text] { return id }
+        if texts.count >= maxSites || textBytes + text.utf8.count > maxTextBytes {
+            overflowed += 1
+            if let id = byText[Self.otherSite] { return id }
+            return append(Self.otherSite)
+        }
+        textBytes += text.utf8.count
+        return append(text)
+    }
+
+    private mutating func append(_ text: String) -> SiteID {
         let id = SiteID(texts.count)
         texts.append(text)
         byText[text] = id

@@ -63,6 +63,17 @@ public final class StackTable {
         public var id: UInt64
     }
 
+    /// The most records of each kind kept (images, stacks, samples, ends, watchdogs), and
+    /// frames over all stacks: a crafted file can define a million stacks of 64 KiB each.
+    var maxRecords = Int.max
+    var maxFrames = Int.max
+    /// Bytes of image paths and build ids.
+    var maxImageTextBytes = Int.max
+    private var frameCount = 0
+    private var imageTextBytes = 0
+    /// Records past the limits, skipped.
+    public private(set) var overflowed: UInt64 = 0
+
     public init() {}
 
     /// Whether the trace had anything for this table.
@@ -71,34 +82,58 @@ public final class StackTable {
     /// Takes one event of the table's types; other types are ignored.
     public func add(_ e: TraceEvent, chunk: DecodedChunk) {
         switch e.type {
+        case .imageDef, .imageText:
+            if (images.count >= maxRecords || imageTextBytes >= maxImageTextBytes)
+                && images[UInt32(truncatingIfNeeded: e.type == .imageDef ? e.imageDef.image : e.imageText.image)] == nil {
+                overflowed += 1
+                return
+            }
+        case .stackDef:
+            if stacks.count >= maxRecords || frameCount >= maxFrames { overflowed += 1; return }
+        case .stallSample:
+            if samples.count >= maxRecords { overflowed += 1; return }
+        case .stallEnd:
+            if ends.count >= maxRecords { overflowed += 1; return }
+        case .watchdogStart:
+            if watchdogs.count >= maxRecords && watchdogs[e.stream] == nil { overflowed += 1; return }
+        default:
+            break
+        }
+        switch e.type {
         case .imageDef:
-            let id = UInt32(truncatingIfNeeded: e.args[0])
+            let v = e.imageDef
+            let id = UInt32(truncatingIfNeeded: v.image)
             var image = images[id] ?? Image(id: id, path: "", buildID: "", loadBase: 0)
-            image.path = chunk.text(e.args[1])
-            image.buildID = chunk.text(e.args[2])
-            image.loadBase = e.args[3]
+            image.path = chunk.text(v.path)
+            image.buildID = chunk.text(v.buildID)
+            imageTextBytes += image.path.utf8.count + image.buildID.utf8.count
+            image.loadBase = v.loadBase
             images[id] = image
         case .imageText:
-            let id = UInt32(truncatingIfNeeded: e.args[0])
+            let v = e.imageText
+            let id = UInt32(truncatingIfNeeded: v.image)
             var image = images[id] ?? Image(id: id, path: "", buildID: "", loadBase: 0)
-            image.textStart = e.args[1]
-            image.textSize = e.args[2]
+            image.textStart = v.textStart
+            image.textSize = v.textSize
             images[id] = image
         case .stackDef:
-            let key = StackKey(stream: e.stream, id: e.args[0])
+            let v = e.stackDef
+            let key = StackKey(stream: e.stream, id: v.stack)
             if stacks[key] == nil {
-                stacks[key] = Stack(kind: StackKind(rawValue: UInt8(truncatingIfNeeded: e.args[1])),
-                                    frames: Self.parseFrames(chunk.text(e.args[2])))
+                let frames = Self.parseFrames(chunk.text(v.frames))
+                frameCount += frames.count
+                stacks[key] = Stack(kind: v.kind, frames: frames)
             }
         case .stallSample:
-            let syscall = e.signed(2)
-            samples.append(Sample(stream: e.stream, time: e.timestamp, task: e.args[0], stepStart: e.signed(1),
+            let v = e.stallSample
+            let syscall = v.syscall
+            samples.append(Sample(stream: e.stream, time: e.timestamp, task: v.task, stepStart: v.stepStart,
                                   syscall: syscall >= 0 ? syscall : nil,
-                                  stack: e.args[3] == 0 ? nil : stacks[StackKey(stream: e.stream, id: e.args[3])]))
+                                  stack: v.stack == 0 ? nil : stacks[StackKey(stream: e.stream, id: v.stack)]))
         case .stallEnd:
-            ends.append((e.stream, e.signed(0)))
+            ends.append((e.stream, e.stallEnd.stepStart))
         case .watchdogStart:
-            watchdogs[e.stream] = (UInt32(truncatingIfNeeded: e.args[0]), Int64(bitPattern: e.args[1]))
+            watchdogs[e.stream] = (UInt32(truncatingIfNeeded: e.watchdogStart.loopStream), Int64(bitPattern: e.watchdogStart.thresholdNanos))
         default:
             break
         }

@@ -4,10 +4,11 @@ extension TraceModel {
     // MARK: - Callbacks and timers
 
     func callbackScheduled(_ e: TraceEvent, _ s: UnsafeMutablePointer<Stream>, _ chunk: DecodedChunk) {
-        let handle = e.args[0]
-        let kind = CallbackKind(rawValue: UInt8(truncatingIfNeeded: e.args[1]))
-        let due = e.signed(2)
-        let site = st.pointee.sites.intern(stream: e.stream, stringID: e.args[3], chunk: chunk)
+        let v = e.callbackScheduled
+        let handle = v.handle
+        let kind = v.kind
+        let due = v.due
+        let site = st.pointee.sites.intern(stream: e.stream, stringID: v.site, chunk: chunk)
         let key = Self.callbackKey(e.stream, handle)
         let isTimer = kind == .later || kind == .at
         // A threadsafe callback is due since the other thread sent it (format 1.2; before, `due`
@@ -18,6 +19,11 @@ extension TraceModel {
             // A handle rescheduled before it ran: forget the earlier schedule.
             dropCallback(old, key: key)
         }
+        guard st.pointee.liveBytes + Self.callbackCost <= limits.liveStateBytes else {
+            st.pointee.overflow.callbacks += 1
+            return
+        }
+        st.pointee.liveBytes += Self.callbackCost
         let slot = st.pointee.callbacks.allocate(PendingCallback(stream: e.stream, handle: handle, kind: kind, site: site,
                                                                  scheduledAt: queuedAt, due: due,
                                                                  readyAt: isTimer ? nil : queuedAt, armedBy: armedBy))
@@ -25,7 +31,7 @@ extension TraceModel {
         if isTimer {
             if armedBy != 0, let t = st.pointee.taskIndex.find(armedBy) { tasks.pointer(t).pointee.pendingTimers += 1 }
         } else {
-            s.pointee.queued.append((queuedAt, key))
+            enqueue(s, queuedAt, key)
             if armedBy != 0, s.pointee.runningSlot >= 0, kind == .soon { tasks.pointer(s.pointee.runningSlot).pointee.wokeInStep += 1 }
         }
     }
@@ -35,8 +41,38 @@ extension TraceModel {
     /// cancellation; a 1.0 trace's cancelled timers stay pending to the end, which only ever
     /// hides a `lostWakeup`, never invents one.
     func callbackCancelled(_ e: TraceEvent) {
-        let key = Self.callbackKey(e.stream, e.args[0])
+        let key = Self.callbackKey(e.stream, e.callbackCancelled.handle)
         if let slot = st.pointee.callbackIndex.find(key) { dropCallback(slot, key: key) }
+    }
+
+    /// Forgets a pending callback: out of the index, its slot free, its cost returned.
+    @inline(__always)
+    func releaseCallback(_ slot: Int32, key: UInt64) {
+        st.pointee.callbackIndex.remove(key)
+        st.pointee.callbacks.release(slot)
+        st.pointee.liveBytes -= Self.callbackCost
+    }
+
+    /// Puts a callback in its stream's ready queue. Entries leave at the next poll; a stream
+    /// that never polls (a crafted file) would grow its queue with every callback ever run, so
+    /// past a threshold the queue keeps only entries whose callback is still pending there,
+    /// which the live-state limit bounds.
+    @inline(__always)
+    func enqueue(_ s: UnsafeMutablePointer<Stream>, _ readyAt: Int64, _ key: UInt64) {
+        s.pointee.queued.append((readyAt, key))
+        if s.pointee.queued.count - s.pointee.queuedHead > s.pointee.queueCompactAt { compactQueue(s) }
+    }
+
+    func compactQueue(_ s: UnsafeMutablePointer<Stream>) {
+        let index = st.pointee.callbackIndex
+        let callbacks = self.callbacks
+        let kept = s.pointee.queued[s.pointee.queuedHead...].filter { entry in
+            guard let slot = index.find(entry.key) else { return false }
+            return callbacks[slot].readyAt == entry.readyAt
+        }
+        s.pointee.queued = kept
+        s.pointee.queuedHead = 0
+        s.pointee.queueCompactAt = max(Stream.queueCompactMinimum, kept.count * 2)
     }
 
     func dropCallback(_ slot: Int32, key: UInt64) {
@@ -44,13 +80,12 @@ extension TraceModel {
         if c.readyAt == nil, c.armedBy != 0, let t = st.pointee.taskIndex.find(c.armedBy), tasks[t].pendingTimers > 0 {
             tasks.pointer(t).pointee.pendingTimers -= 1
         }
-        st.pointee.callbackIndex.remove(key)
-        st.pointee.callbacks.release(slot)
+        releaseCallback(slot, key: key)
     }
 
     func timerFired<O: TraceObserver>(_ e: TraceEvent, _ s: UnsafeMutablePointer<Stream>, _ observer: inout O) {
-        let handle = e.args[0]
-        var due = e.signed(1)
+        let handle = e.timerFired.handle
+        var due = e.timerFired.due
         let t = e.timestamp
         let key = Self.callbackKey(e.stream, handle)
         var site: SiteID = 0
@@ -70,20 +105,21 @@ extension TraceModel {
                 }
             }
             c.pointee.readyAt = t
-            s.pointee.queued.append((t, key))
+            enqueue(s, t, key)
         }
         observer.timer(TimerRecord(stream: e.stream, handle: handle, due: due, fired: t, site: site), model: self)
     }
 
     func callbackBegin<O: TraceObserver>(_ e: TraceEvent, _ s: UnsafeMutablePointer<Stream>, _ observer: inout O) {
         if s.pointee.callbackBegin >= 0 { st.pointee.anomalies += 1 }
-        s.pointee.callbackKey = Self.callbackKey(e.stream, e.args[0])
+        s.pointee.callbackKey = Self.callbackKey(e.stream, e.callbackBegin.handle)
         s.pointee.callbackBegin = e.timestamp
         observer.callbackBegan(handle: e.args[0], stream: e.stream, at: e.timestamp, model: self)
     }
 
     func callbackEnd<O: TraceObserver>(_ e: TraceEvent, _ s: UnsafeMutablePointer<Stream>, _ observer: inout O) {
-        let key = Self.callbackKey(e.stream, e.args[0])
+        let handle = e.callbackEnd.handle
+        let key = Self.callbackKey(e.stream, handle)
         guard s.pointee.callbackBegin >= 0, s.pointee.callbackKey == key else {
             st.pointee.anomalies += 1
             s.pointee.callbackBegin = -1
@@ -91,7 +127,7 @@ extension TraceModel {
         }
         let begin = s.pointee.callbackBegin
         s.pointee.callbackBegin = -1
-        var record = CallbackRecord(stream: e.stream, handle: e.args[0], kind: nil, site: 0, scheduledAt: nil,
+        var record = CallbackRecord(stream: e.stream, handle: handle, kind: nil, site: 0, scheduledAt: nil,
                                     readyAt: nil, begin: begin, end: e.timestamp, impact: nil)
         if let slot = st.pointee.callbackIndex.find(key) {
             let c = callbacks[slot]
@@ -99,8 +135,7 @@ extension TraceModel {
             record.site = c.site
             record.scheduledAt = c.scheduledAt
             record.readyAt = c.readyAt
-            st.pointee.callbackIndex.remove(key)
-            st.pointee.callbacks.release(slot)
+            releaseCallback(slot, key: key)
         }
         if record.duration >= blockingThreshold {
             record.impact = impact(stream: e.stream, begin: begin, end: e.timestamp, excluding: 0)
@@ -112,7 +147,7 @@ extension TraceModel {
 
     func pollBegin(_ e: TraceEvent, _ s: UnsafeMutablePointer<Stream>) {
         s.pointee.pollBegin = e.timestamp
-        s.pointee.pollTimeout = e.signed(0)
+        s.pointee.pollTimeout = e.pollBegin.timeoutNanos
         // Everything queued before the previous iteration began has run or was cancelled (the
         // loop runs, each iteration, what was ready when it began).
         let horizon = s.pointee.lastPollBegin
@@ -121,8 +156,7 @@ extension TraceModel {
         while head < s.pointee.queued.count, s.pointee.queued[head].readyAt < horizon {
             let key = s.pointee.queued[head].key
             if let slot = st.pointee.callbackIndex.find(key), let ready = callbacks[slot].readyAt, ready < horizon {
-                st.pointee.callbackIndex.remove(key)
-                st.pointee.callbacks.release(slot)
+                releaseCallback(slot, key: key)
             }
             head += 1
         }
@@ -141,6 +175,6 @@ extension TraceModel {
         }
         s.pointee.pollBegin = -1
         observer.poll(PollRecord(stream: e.stream, begin: begin, end: e.timestamp, timeoutNanos: s.pointee.pollTimeout,
-                                 readyCount: Int(e.args[0])), model: self)
+                                 readyCount: Int(e.pollEnd.readyCount)), model: self)
     }
 }

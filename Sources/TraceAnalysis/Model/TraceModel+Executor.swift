@@ -36,6 +36,7 @@ extension TraceModel {
 
     func executorSubmit<O: TraceObserver>(_ e: TraceEvent, _ chunk: DecodedChunk, _ observer: inout O) {
         let site = st.pointee.sites.intern(stream: e.stream, stringID: e.args[1], chunk: chunk)
+        guard st.pointee.jobs[e.args[0]] != nil || admitRecord() else { return }
         var job = st.pointee.jobs[e.args[0]] ?? PendingJob()
         job.site = site
         job.submittedAt = e.timestamp
@@ -43,6 +44,7 @@ extension TraceModel {
     }
 
     func executorBegin(_ e: TraceEvent) {
+        guard st.pointee.jobs[e.args[0]] != nil || admitRecord() else { return }
         var job = st.pointee.jobs[e.args[0]] ?? PendingJob()
         job.begin = e.timestamp
         job.workerStream = e.stream
@@ -65,6 +67,7 @@ extension TraceModel {
             return
         }
         st.pointee.jobs[id] = nil
+        st.pointee.liveBytes -= Self.recordCost
         observer.executorJob(ExecutorJobRecord(job: id, site: job.site, submittedAt: job.submittedAt, begin: begin, end: end,
                                                workerStream: job.workerStream), model: self)
     }

@@ -8,13 +8,16 @@ extension TraceModel {
         let events = chunk.events
         guard !events.isEmpty else { return }
         st.pointee.events += UInt64(events.count)
-        if st.pointee.firstTimestamp == nil || events[0].timestamp < st.pointee.firstTimestamp! {
-            st.pointee.firstTimestamp = events[0].timestamp
-        }
         let knownStreams = st.pointee.streamCount
-        let s = stream(chunk.header.stream)
+        guard let s = stream(chunk.header.stream) else {
+            st.pointee.overflow.streamEvents += UInt64(events.count)
+            return
+        }
         if st.pointee.streamCount != knownStreams {
             observer.streamSeen(chunk.header.stream, threadID: UInt64(chunk.header.threadID), model: self)
+        }
+        if st.pointee.firstTimestamp == nil || events[0].timestamp < st.pointee.firstTimestamp! {
+            st.pointee.firstTimestamp = events[0].timestamp
         }
         // The wire ids, read once per chunk: `EventType`'s static members live in another module,
         // and matching against them costs a lazy-global access per case per event. Ordered by
@@ -72,17 +75,18 @@ extension TraceModel {
                 else if type == loopStart || type == loopStop {
                     observer.loop(started: type == loopStart, stream: e.stream, at: e.timestamp, model: self)
                 } else if type == lostEvents {
-                    st.pointee.lostEvents += e.args[0]
-                    observer.lost(count: e.args[0], from: e.signed(1), to: e.signed(2), model: self)
+                    let v = e.lostEvents
+                    st.pointee.lostEvents += v.count
+                    observer.lost(count: v.count, from: v.from, to: v.to, model: self)
                 } else if type == taskObserved {
-                    observer.taskObserved(e.args[0], at: e.timestamp, model: self)
+                    observer.taskObserved(e.taskObserved.task, at: e.timestamp, model: self)
                 } else if type == callbackCancelled {
                     self.callbackCancelled(e)
                 } else if type == taskUntracked {
-                    if let slot = st.pointee.taskIndex.find(e.args[0]) { tasks.pointer(slot).pointee.tracked = false }
+                    if let slot = st.pointee.taskIndex.find(e.taskUntracked.task) { tasks.pointer(slot).pointee.tracked = false }
                 } else if type == wakeupSent {
-                    s.pointee.sentTask = e.args[0]
-                    s.pointee.sentAt = e.signed(1)
+                    s.pointee.sentTask = e.wakeupSent.task
+                    s.pointee.sentAt = e.wakeupSent.sent
                 } else if type == suspendStack {
                     s.pointee.pendingSuspendSite = suspendSite(StackTable.StackKey(stream: e.stream, id: e.args[0]))
                 } else if type == taskEntry {
@@ -137,8 +141,9 @@ extension TraceModel {
 
     /// The last event time of stream `id` (nil for a stream with no events).
     public func lastTimestamp(ofStream id: UInt32) -> Int64? {
-        guard Int(id) < st.pointee.streamCount, st.pointee.streams[Int(id)].lastTimestamp != .min else { return nil }
-        return st.pointee.streams[Int(id)].lastTimestamp
+        // By the stream's slot: `streams` is in order of first appearance, not indexed by id.
+        guard let slot = st.pointee.streamSlots[id], st.pointee.streams[slot].lastTimestamp != .min else { return nil }
+        return st.pointee.streams[slot].lastTimestamp
     }
 
     /// Whether a stream had nothing pending at the end that could wake a task: no timer armed

@@ -73,6 +73,11 @@ extension TraceModel {
         var lastTimestamp: Int64 = .min
         var queued: [(readyAt: Int64, key: UInt64)] = []
         var queuedHead = 0
+        /// The queue length past which it is compacted (see `TraceModel.enqueue`). Small, so
+        /// that stale entries of every stream together stay within a few tens of MiB: 1024
+        /// streams × twice this × 16 bytes.
+        var queueCompactAt = Stream.queueCompactMinimum
+        static let queueCompactMinimum = 1024
         var sawIOWait = false
         /// The site of the `suspendStack` just read: the next `stepEnd`'s (0 when none).
         var pendingSuspendSite: SiteID = 0

@@ -52,7 +52,11 @@ extension TraceModel {
     func lockAcquired(_ e: TraceEvent, _ s: UnsafeMutablePointer<Stream>, _ chunk: DecodedChunk) {
         let site = st.pointee.sites.intern(stream: e.stream, stringID: e.args[1], chunk: chunk)
         // A lock taken again without a release in between: the release was lost.
-        if st.pointee.heldLocks[e.args[0]] != nil { st.pointee.anomalies += 1 }
+        if st.pointee.heldLocks[e.args[0]] != nil {
+            st.pointee.anomalies += 1
+        } else if !admitRecord() {
+            return
+        }
         let steps = s.pointee.runningSlot >= 0 ? tasks[s.pointee.runningSlot].steps : 0
         st.pointee.heldLocks[e.args[0]] = HeldLock(stream: e.stream, holder: s.pointee.runningTask, holderSteps: steps,
                                                    site: site, acquiredAt: e.timestamp)
@@ -63,6 +67,7 @@ extension TraceModel {
             st.pointee.anomalies += 1
             return
         }
+        st.pointee.liveBytes -= Self.recordCost
         observer.lockHeld(holdRecord(e.args[0], held, releasedAt: e.timestamp, waiters: Int(truncatingIfNeeded: e.args[1])),
                           model: self)
     }

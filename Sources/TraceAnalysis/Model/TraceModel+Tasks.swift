@@ -8,9 +8,17 @@ extension TraceModel {
         return f.matches(id: id, name: name)
     }
 
+    /// A new live task's slot, or -1 when it does not fit `limits.liveStateBytes` (counted; the
+    /// events about it are skipped).
     @discardableResult
     func newTask<O: TraceObserver>(_ id: UInt64, parent: UInt64, name: String, site: SiteID, createdAt: Int64?,
                                    stream: UInt32, at time: Int64, _ observer: inout O) -> Int32 {
+        let cost = Self.liveCost(taskName: name)
+        guard st.pointee.liveBytes + cost <= limits.liveStateBytes else {
+            st.pointee.overflow.taskEvents += 1
+            return -1
+        }
+        st.pointee.liveBytes += cost
         let selected = matches(id, name)
         if selected { st.pointee.selectedTasks += 1 }
         let slot = st.pointee.tasks.allocate(LiveTask(id: id, parent: parent, createSite: site, createdAt: createdAt,
@@ -24,7 +32,8 @@ extension TraceModel {
         return slot
     }
 
-    /// The slot of task `id`, creating it (named `task<ID>`) when its `taskCreate` was lost.
+    /// The slot of task `id`, creating it (named `task<ID>`) when its `taskCreate` was lost; -1
+    /// when it does not fit the limits.
     @inline(__always)
     func slot<O: TraceObserver>(_ id: UInt64, stream: UInt32, at time: Int64, _ observer: inout O) -> Int32 {
         if let slot = st.pointee.taskIndex.find(id) { return slot }
@@ -32,13 +41,16 @@ extension TraceModel {
     }
 
     func taskCreate<O: TraceObserver>(_ e: TraceEvent, _ s: UnsafeMutablePointer<Stream>, _ chunk: DecodedChunk, _ observer: inout O) {
-        let id = e.args[0]
-        let site = st.pointee.sites.intern(stream: e.stream, stringID: e.args[3], chunk: chunk)
+        let v = e.taskCreate
+        let id = v.task
+        let site = st.pointee.sites.intern(stream: e.stream, stringID: v.site, chunk: chunk)
         if let old = st.pointee.taskIndex.find(id) {
             // Seen before its creation record (reordered streams) or an id reused: refresh.
-            st.pointee.names[Int(old)] = chunk.text(e.args[2])
+            let name = chunk.text(v.name)
+            st.pointee.liveBytes += Self.liveCost(taskName: name) - Self.liveCost(taskName: st.pointee.names[Int(old)])
+            st.pointee.names[Int(old)] = name
             let t = tasks.pointer(old)
-            t.pointee.parent = e.args[1]
+            t.pointee.parent = v.parent
             t.pointee.createSite = site
             t.pointee.createdAt = e.timestamp
             let sel = matches(id, st.pointee.names[Int(old)])
@@ -47,7 +59,7 @@ extension TraceModel {
             observer.taskCreated(id, at: e.timestamp, model: self)
             return
         }
-        newTask(id, parent: e.args[1], name: chunk.text(e.args[2]), site: site, createdAt: e.timestamp,
+        newTask(id, parent: v.parent, name: chunk.text(v.name), site: site, createdAt: e.timestamp,
                 stream: e.stream, at: e.timestamp, &observer)
     }
 
@@ -92,14 +104,15 @@ extension TraceModel {
     }
 
     func wakeup<O: TraceObserver>(_ e: TraceEvent, _ s: UnsafeMutablePointer<Stream>, _ observer: inout O) {
-        let id = e.args[0]
+        let v = e.wakeup
+        let id = v.task
         var t = e.timestamp
         // Woken from another thread: ready since that thread sent the wakeup, not since the loop
         // took it from its inbox (`wakeupSent`, format 1.2).
         let sentAt: Int64? = s.pointee.sentTask == id && s.pointee.sentTask != 0 ? s.pointee.sentAt : nil
         s.pointee.sentTask = 0
-        let kind = WakerKind(rawValue: UInt8(truncatingIfNeeded: e.args[1])) ?? .thread
-        let wakerID = e.args[2]
+        let kind = v.waker ?? .thread
+        let wakerID = v.wakerID
         var edge = WakeEdge(time: e.timestamp, stream: e.stream, task: id, wakerKind: kind, wakerID: wakerID,
                             wakerTask: 0, wakerStep: 0, wakerCallback: 0)
         if kind == .task, wakerID != 0, s.pointee.runningTask == wakerID, s.pointee.runningSlot >= 0 {
@@ -116,11 +129,12 @@ extension TraceModel {
             // A `Task.sleep` timer wakes its task directly: it leaves the callback queue here.
             let key = Self.callbackKey(e.stream, wakerID)
             if !(s.pointee.callbackBegin >= 0 && s.pointee.callbackKey == key), let slot = st.pointee.callbackIndex.find(key) {
-                st.pointee.callbackIndex.remove(key)
-                st.pointee.callbacks.release(slot)
+                releaseCallback(slot, key: key)
             }
         }
-        let task = tasks.pointer(slot(id, stream: e.stream, at: t, &observer))
+        let taskSlot = slot(id, stream: e.stream, at: t, &observer)
+        guard taskSlot >= 0 else { return }  // past the limits (counted)
+        let task = tasks.pointer(taskSlot)
         if let sentAt, task.pointee.state == .suspended || task.pointee.state == .created {
             // Never before the task's current state began: the slices stay in order.
             t = min(t, max(sentAt, task.pointee.since))
@@ -172,8 +186,14 @@ extension TraceModel {
                 old.pointee.since = t
             }
         }
-        let id = e.args[0]
+        let id = e.stepBegin.task
         let slot = slot(id, stream: e.stream, at: t, &observer)
+        guard slot >= 0 else {
+            // Past the limits: its step is skipped, and so is the `stepEnd` that closes it.
+            s.pointee.runningSlot = Self.overLimitSlot
+            s.pointee.runningTask = id
+            return
+        }
         let task = tasks.pointer(slot)
         let state = task.pointee.state
         if state == .done {
@@ -212,7 +232,13 @@ extension TraceModel {
     func stepEnd<O: TraceObserver>(_ e: TraceEvent, _ s: UnsafeMutablePointer<Stream>, _ chunk: DecodedChunk, _ observer: inout O) {
         let slot = s.pointee.runningSlot
         guard slot >= 0, s.pointee.runningTask == e.task || e.task == 0 else {
-            st.pointee.anomalies += 1
+            if slot == Self.overLimitSlot {
+                st.pointee.overflow.taskEvents += 1
+                s.pointee.runningSlot = -1
+                s.pointee.runningTask = 0
+            } else {
+                st.pointee.anomalies += 1
+            }
             return
         }
         let t = e.timestamp
@@ -220,8 +246,8 @@ extension TraceModel {
         s.pointee.runningSlot = -1
         s.pointee.runningTask = 0
         let task = tasks.pointer(slot)
-        let outcome = StepOutcome(rawValue: UInt8(truncatingIfNeeded: e.args[0])) ?? .suspended
-        var suspendSite = st.pointee.sites.intern(stream: e.stream, stringID: e.args[1], chunk: chunk)
+        let outcome = e.stepEnd.outcome ?? .suspended
+        var suspendSite = st.pointee.sites.intern(stream: e.stream, stringID: e.stepEnd.site, chunk: chunk)
         // Unmodified code: the resume chain read before the step ended (`suspendStack`).
         if suspendSite == 0 { suspendSite = s.pointee.pendingSuspendSite }
         s.pointee.pendingSuspendSite = 0
@@ -268,6 +294,7 @@ extension TraceModel {
             observer.taskFinished(summary(task.pointee, outcome: outcome, finishedAt: t), model: self)
             if task.pointee.tasksWoken > 0 { retireName(taskID, st.pointee.names[Int(slot)]) }
             st.pointee.taskIndex.remove(taskID)
+            st.pointee.liveBytes -= Self.liveCost(taskName: st.pointee.names[Int(slot)])
             st.pointee.names[Int(slot)] = ""
             task.pointee.live = false
             st.pointee.tasks.release(slot)

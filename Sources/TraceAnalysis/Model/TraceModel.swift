@@ -22,6 +22,8 @@ public final class TraceModel {
     public let window: Range<Int64>
     /// Which tasks ``StepRecord`` consumers should count; see ``isSelected(_:)``.
     public let taskFilter: TaskFilter?
+    /// The most state the model keeps (see ``ModelLimits``).
+    public let limits: ModelLimits
     /// Names the suspend chains and task entry points of unmodified code (factory mode); nil:
     /// they read `image+0xOFFSET`.
     public let suspendSiteResolver: SuspendSiteResolver?
@@ -77,6 +79,11 @@ public final class TraceModel {
         let stackTable = StackTable()
         /// The tasks the blocking step or callback being reported held up (see `delayedTasks`).
         var delayedTasks: [UInt64] = []
+        /// Bytes of live task records, their names and pending callbacks, held under
+        /// `limits.liveStateBytes`.
+        var liveBytes = 0
+        /// What did not fit the limits.
+        var overflow = ModelLimits.Overflow()
         /// The site of each `suspendStack` stack met so far.
         var suspendSiteIDs: [StackTable.StackKey: SiteID] = [:]
     }
@@ -128,6 +135,16 @@ public final class TraceModel {
         get { st.pointee.peakLiveTasks }
         set { st.pointee.peakLiveTasks = newValue }
     }
+    /// What did not fit ``limits``, per kind (observers add theirs: lint candidates, groups).
+    public internal(set) var overflow: ModelLimits.Overflow {
+        get {
+            var o = st.pointee.overflow
+            o.sites = st.pointee.sites.overflowed
+            o.stackRecords = st.pointee.stackTable.overflowed
+            return o
+        }
+        set { st.pointee.overflow = newValue }
+    }
     var tasks: SlotPool<LiveTask> { st.pointee.tasks }
     var callbacks: SlotPool<PendingCallback> { st.pointee.callbacks }
 
@@ -138,15 +155,53 @@ public final class TraceModel {
     ///   - window: the time window that per-task totals count.
     ///   - taskFilter: which tasks are selected.
     ///   - suspendSiteResolver: names unmodified code's suspend sites and tasks (nil: none).
+    ///   - limits: the most state to keep.
     public init(blockingThreshold: Int64 = 100_000_000, window: Range<Int64> = Int64.min..<Int64.max,
-                taskFilter: TaskFilter? = nil, suspendSiteResolver: SuspendSiteResolver? = nil) {
+                taskFilter: TaskFilter? = nil, suspendSiteResolver: SuspendSiteResolver? = nil,
+                limits: ModelLimits = ModelLimits()) {
         self.blockingThreshold = blockingThreshold
         self.window = window
         self.taskFilter = taskFilter
         self.suspendSiteResolver = suspendSiteResolver
+        self.limits = limits
         st = .allocate(capacity: 1)
         st.initialize(to: State())
+        st.pointee.sites.maxSites = limits.sites
+        st.pointee.sites.maxTextBytes = limits.siteTextBytes
+        st.pointee.stackTable.maxRecords = limits.stackRecords
+        st.pointee.stackTable.maxFrames = limits.stackRecords * 16
+        st.pointee.stackTable.maxImageTextBytes = limits.siteTextBytes
     }
+
+    /// What a live task costs against `limits.liveStateBytes`: its record, its index entry and
+    /// its name's heap storage (names of up to 15 bytes are stored inline).
+    @inline(__always)
+    static func liveCost(taskName name: String) -> Int {
+        let n = name.utf8.count
+        return MemoryLayout<LiveTask>.stride + 24 + (n > 15 ? n + 32 : 0)
+    }
+
+    /// What a pending callback costs against `limits.liveStateBytes`: its record, its index
+    /// entry and its place in the stream's queue.
+    static let callbackCost = MemoryLayout<PendingCallback>.stride + 48
+
+    /// What a pending thread-pool job or a held lock costs against `limits.liveStateBytes`: a
+    /// dictionary entry.
+    static let recordCost = 128
+
+    /// Takes a job's or a held lock's cost from the live-state budget; false (counted) when it
+    /// does not fit.
+    func admitRecord() -> Bool {
+        guard st.pointee.liveBytes + Self.recordCost <= limits.liveStateBytes else {
+            st.pointee.overflow.jobsAndLocks += 1
+            return false
+        }
+        st.pointee.liveBytes += Self.recordCost
+        return true
+    }
+
+    /// Whether the task with this id is alive in the model now.
+    public func isLive(_ id: UInt64) -> Bool { st.pointee.taskIndex.find(id) != nil }
 
     deinit {
         st.pointee.tasks.deallocate()
@@ -157,6 +212,9 @@ public final class TraceModel {
         st.deinitialize(count: 1)
         st.deallocate()
     }
+
+    /// `Stream.runningSlot` while a task past the limits runs: its events are skipped.
+    static let overLimitSlot: Int32 = -2
 
     /// How many finished wakers' names the model keeps.
     static let retiredNameCapacity = 16_384
@@ -202,8 +260,9 @@ public final class TraceModel {
         return hi > lo ? hi - lo : 0
     }
 
-    /// The state of stream `id`, created on first use. Valid until the next call with a new id.
-    func stream(_ id: UInt32) -> UnsafeMutablePointer<Stream> {
+    /// The state of stream `id`, created on first use; nil past `limits.streams` streams. Valid
+    /// until the next call with a new id.
+    func stream(_ id: UInt32) -> UnsafeMutablePointer<Stream>? {
         if st.pointee.lastStreamSlot >= 0 && st.pointee.lastStreamID == id {
             return st.pointee.streams + st.pointee.lastStreamSlot
         }
@@ -212,6 +271,7 @@ public final class TraceModel {
             i = slot
         } else {
             i = st.pointee.streamCount
+            guard i < limits.streams else { return nil }
             if i >= st.pointee.streamCapacity {
                 let capacity = st.pointee.streamCapacity * 2
                 let grown = UnsafeMutablePointer<Stream>.allocate(capacity: capacity)

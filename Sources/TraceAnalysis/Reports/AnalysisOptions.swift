@@ -27,6 +27,8 @@ public struct AnalysisOptions: Sendable {
     public var maxTimerSites: Int = 256
     /// Decoding threads.
     public var threads: Int = 0
+    /// The most state the model keeps (tests lower them).
+    public var limits = ModelLimits()
 
     public init() {}
 

@@ -71,7 +71,10 @@ public struct AnalysisResult: Sendable, Codable, Equatable {
         public var anomalies: UInt64
         /// The reader's messages, one per damaged chunk (at most 20).
         public var messages: [String]
-        public var isEmpty: Bool { damagedChunks == 0 && eventsDroppedByRecorder == 0 && anomalies == 0 }
+        /// What did not fit the model's limits (``ModelLimits``), one sentence per limit reached;
+        /// absent from the JSON when every limit held.
+        public var limits: [String]? = nil
+        public var isEmpty: Bool { damagedChunks == 0 && eventsDroppedByRecorder == 0 && anomalies == 0 && limits == nil }
     }
 
     public struct Counts: Sendable, Codable, Equatable {

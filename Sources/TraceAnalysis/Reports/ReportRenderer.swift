@@ -45,6 +45,7 @@ public struct ReportRenderer {
         }
         if dm.eventsDroppedByRecorder > 0 { parts.append("\(count(dm.eventsDroppedByRecorder)) events dropped by the recorder") }
         if dm.anomalies > 0 { parts.append("\(count(dm.anomalies)) events out of sequence skipped") }
+        if let limits = dm.limits { parts.append("limits reached: " + limits.joined(separator: "; ")) }
         var out = style.yellow("damage: ") + parts.joined(separator: "; ")
             + "; the figures cover what was recovered and may miss steps near the gaps\n"
         for m in dm.messages { out += "  " + m + "\n" }

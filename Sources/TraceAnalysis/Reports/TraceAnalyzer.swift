@@ -66,6 +66,19 @@ public struct TraceAnalyzer: TraceObserver {
         var a: SiteID
         var b: SiteID
     }
+    /// Blocking findings that went into the "(other sites)" group at `limits.blockingGroups`.
+    var groupsOverflowed: UInt64 = 0
+    /// The site standing for every group past the limit.
+    static let otherGroupSite = SiteID.max
+
+    /// `key`, or the kind's "(other sites)" group when `key` is new and the groups are full.
+    mutating func groupKey(_ key: GroupKey, _ model: TraceModel) -> GroupKey {
+        guard groups.count >= model.limits.blockingGroups, groups[key] == nil else { return key }
+        groupsOverflowed += 1
+        return GroupKey(callback: key.callback, a: Self.otherGroupSite, b: key.callback ? 0 : Self.otherGroupSite)
+    }
+
+    static func groupSite(_ id: SiteID, _ model: TraceModel) -> String { id == Self.otherGroupSite ? SiteTable.otherSite : model.sites[id] }
 
     public init(options: AnalysisOptions) {
         self.options = options
@@ -165,9 +178,9 @@ public struct TraceAnalyzer: TraceObserver {
         // began before `--since` is reported with its whole and its clipped duration.
         if d >= options.blockingThreshold, let impact = s.impact, overlapsWindow(s.begin, s.end) {
             blockingCount += 1
-            let key = GroupKey(callback: false, a: s.resumeSite, b: s.suspendSite)
-            groups[key, default: BlockingGroup(kind: "step", resumeSite: model.sites[s.resumeSite],
-                                               suspendSite: model.sites[s.suspendSite], count: 0, totalNanos: 0, maxNanos: 0)]
+            let key = groupKey(GroupKey(callback: false, a: s.resumeSite, b: s.suspendSite), model)
+            groups[key, default: BlockingGroup(kind: "step", resumeSite: Self.groupSite(key.a, model),
+                                               suspendSite: Self.groupSite(key.b, model), count: 0, totalNanos: 0, maxNanos: 0)]
                 .add(d)
             lastBlocking[s.stream] = (s.task, s.begin, s.end)
             findings.offer(d, BlockingFinding(kind: "step", task: s.task, name: model.name(ofTask: s.task), step: s.index,
@@ -190,8 +203,8 @@ public struct TraceAnalyzer: TraceObserver {
         let d = c.duration
         if d >= options.blockingThreshold, let impact = c.impact, overlapsWindow(c.begin, c.end) {
             blockingCount += 1
-            let key = GroupKey(callback: true, a: c.site, b: 0)
-            groups[key, default: BlockingGroup(kind: "callback", resumeSite: model.sites[c.site], suspendSite: "",
+            let key = groupKey(GroupKey(callback: true, a: c.site, b: 0), model)
+            groups[key, default: BlockingGroup(kind: "callback", resumeSite: Self.groupSite(key.a, model), suspendSite: "",
                                                count: 0, totalNanos: 0, maxNanos: 0)].add(d)
             lastBlocking[c.stream] = (0, c.begin, c.end)
             findings.offer(d, BlockingFinding(kind: "callback", task: 0, name: "callback \(c.handle)", step: 0,
@@ -347,6 +360,10 @@ public struct TraceAnalyzer: TraceObserver {
             silentNanos: unstopped.map { last - (model.lastTimestamp(ofStream: $0) ?? last) }.max() ?? 0)
         var damage = AnalysisResult.Damage(damagedChunks: 0, eventsLostInChunks: 0, bytesSkipped: 0,
                                            eventsDroppedByRecorder: model.lostEvents, anomalies: model.anomalies, messages: [])
+        var overflow = model.overflow
+        overflow.lintCandidates = lints.neverAwaited.decidedEarly
+        overflow.blockingGroups = groupsOverflowed
+        if !overflow.isEmpty { damage.limits = overflow.messages(model.limits) }
         if let reader {
             damage.damagedChunks = reader.damageCount
             damage.eventsLostInChunks = reader.eventsLostToDamage
