@@ -172,8 +172,8 @@ extension EventLoop {
             st.pointee.wakerKind = .task
             st.pointee.wakerID = task
             process.runningRuntimeJobTask = object
-            tracer.stepBegin(task: task)
-            st.pointee.beacon?.began(task: task, ticks: tracer.lastEventTicks)
+            let began = tracer.stepBegin(task: task)
+            st.pointee.beacon?.began(task: task, ticks: began)
             tracer.runtimeJob(kind: record.kind)
             run(job, route: .runtimeJob)
             st.pointee.beacon?.ended()
@@ -190,8 +190,8 @@ extension EventLoop {
         } else {
             st.pointee.wakerKind = .callback
             st.pointee.wakerID = record.handle
-            tracer.callbackBegin(handle: record.handle)
-            st.pointee.beacon?.began(task: 0, ticks: tracer.lastEventTicks)
+            let began = tracer.callbackBegin(handle: record.handle)
+            st.pointee.beacon?.began(task: 0, ticks: began)
             tracer.runtimeJob(kind: record.kind)
             run(job, route: .runtimeJob)
             st.pointee.beacon?.ended()

@@ -208,8 +208,11 @@ extension EventLoop {
         st.pointee.runningTask = task
         st.pointee.wakerKind = .task
         st.pointee.wakerID = task
-        tracer.stepBegin(task: task)
-        st.pointee.beacon?.began(task: task, ticks: tracer.lastEventTicks)
+        // The tick the step began at, whether or not its record was kept: a dropped record
+        // left `lastEventTicks` at an older event, and the watchdog took every later step for
+        // one endless stall, signalling the loop thread every few ms.
+        let began = tracer.stepBegin(task: task)
+        st.pointee.beacon?.began(task: task, ticks: began)
         var outcome: StepOutcome?
         if st.pointee.tasks[task] != nil {
             // A loop task: its body's wrapper marks the outcome of its last step.
@@ -307,8 +310,8 @@ extension EventLoop {
             st.pointee.wakerKind = .callback
             st.pointee.wakerID = handle.id
         }
-        st.pointee.tracer?.callbackBegin(handle: handle.id)
-        if let beacon = st.pointee.beacon { beacon.began(task: 0, ticks: st.pointee.tracer?.lastEventTicks ?? 0) }
+        let began = st.pointee.tracer?.callbackBegin(handle: handle.id) ?? 0
+        if let beacon = st.pointee.beacon { beacon.began(task: 0, ticks: began) }
         do {
             try handle.callback()
         } catch {

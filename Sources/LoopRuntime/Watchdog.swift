@@ -9,7 +9,7 @@ import TraceFormat
 ///
 /// Publishing costs three plain stores per step on x86 (task and start at the begin, a zero at the
 /// end; relaxed and release atomics compile to `mov`), and no clock read: the start is the tick
-/// of the `stepBegin` record just written (``TraceStream/lastEventTicks``). The start doubles as
+/// `stepBegin` read for its record (returned even when the record was dropped). The start doubles as
 /// the step's identity (ticks only grow on a stream), so no sequence number is needed.
 struct StepBeacon {
     /// The running task, 0 for a callback. Written by the loop thread before `start`.
@@ -144,6 +144,8 @@ final class Watchdog: @unchecked Sendable {
         while !stopping.load(ordering: .acquiring) {
             _ = wake.wait(timeout: .now() + .nanoseconds(Int(period)))
             if stopping.load(ordering: .acquiring) { break }
+            // Once the file cannot be written, no sample can be kept: stop disturbing the loop.
+            if recorder.isFailed { break }
             let start = beacon.start.load(ordering: .acquiring)
             if let sampled = current, sampled.start != start {
                 stream.stallEnd(stepStartTicks: sampled.start)

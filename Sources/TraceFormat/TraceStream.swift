@@ -159,14 +159,17 @@ public struct TraceStream: @unchecked Sendable {
     }
 
     /// A task step starts. The task is this stream's running task until ``stepEnd(_:site:)``.
-    @inlinable @inline(__always) public func stepBegin(task: UInt64) {
+    /// - Returns: the tick the step began at, also when the record was dropped (full buffers, a
+    ///   failed recording): the loop's watchdog times the step from it.
+    @inlinable @inline(__always) @discardableResult public func stepBegin(task: UInt64) -> UInt64 {
         let t = now()
-        guard begin(t) else { return }
+        guard begin(t) else { return t }
         var p = state.pointee.cursor
         head(&p, .stepBegin, t)
         putTask(&p, task)
         state.pointee.runningTask = task
         commit(p)
+        return t
     }
 
     /// The running task's step ends.
@@ -284,13 +287,15 @@ public struct TraceStream: @unchecked Sendable {
     }
 
     /// A callback starts.
-    @inlinable @inline(__always) public func callbackBegin(handle: UInt64) {
+    /// - Returns: the tick it began at, also when the record was dropped (see ``stepBegin(task:)``).
+    @inlinable @inline(__always) @discardableResult public func callbackBegin(handle: UInt64) -> UInt64 {
         let t = now()
-        guard begin(t) else { return }
+        guard begin(t) else { return t }
         var p = state.pointee.cursor
         head(&p, .callbackBegin, t)
         putHandle(&p, handle)
         commit(p)
+        return t
     }
 
     /// A callback returns.
