@@ -224,7 +224,7 @@ extension EventLoop {
             // costs more than the table probe above, hence only here).
             let retained = Unmanaged<AnyObject>.fromOpaque(pointer).retain()
             run(job, route: route)
-            if taskStatusIsReadable, pointer.load(fromByteOffset: 96, as: UInt32.self) & 0x2000 != 0 {
+            if RuntimeInternals.taskIsComplete(pointer) {
                 outcome = .completed
                 // An unstructured task referenced only by our retain: its handle is gone, and
                 // with it any way to read its outcome (the never-awaited lint's exact case).
@@ -460,16 +460,6 @@ extension EventLoop {
     }
 }
 
-/// Whether the runtime's private task layout is the one whose status flags the loop reads
-/// (checked once).
-let taskStatusIsReadable = _swift_concurrency_debug_internal_layout_version == 1
-
-/// `JobFlags::Task_IsChildTask` of the Swift runtime's ABI (`swift/ABI/MetadataValues.h`): set
-/// on `async let` and task-group children, never on unstructured tasks.
-let jobFlagIsChildTask: UInt32 = 1 << 24
-
 /// The site recorded when none is known.
 let unknownSite = SourceSite(name: "<unknown>")
 
-/// The generic executor ("no particular executor"): the `(0, 0)` executor reference.
-let genericExecutor: UnownedSerialExecutor = unsafeBitCast((0, 0) as (Int, Int), to: UnownedSerialExecutor.self)

@@ -122,21 +122,6 @@ public final class LoopTask<Value>: LoopFuture<Value>, AnyLoopTask, @unchecked S
 /// outlives its body and the body's structured children.
 @TaskLocal var currentLoopTaskContext: Unmanaged<LoopTaskContext>?
 
-/// The key of `currentLoopTaskContext` in the runtime's task-local storage: the `TaskLocal`
-/// object's address, as `TaskLocal.withValue` and `get()` use it.
-nonisolated(unsafe) let taskContextKey = UnsafeRawPointer(Unmanaged.passUnretained($currentLoopTaskContext).toOpaque())
-/// The type metadata of `currentLoopTaskContext`'s value.
-nonisolated(unsafe) let taskContextMetadata = unsafeBitCast(Unmanaged<LoopTaskContext>?.self as Any.Type, to: UnsafeRawPointer.self)
-
-/// `currentLoopTaskContext`, read straight from the runtime's task-local storage. `TaskLocal.get()`
-/// does the same lookup and then copies the value out through its type's generic metadata (~30
-/// instructions per await); the value here is one word, `Unmanaged<LoopTaskContext>?`, nil = 0.
-@inline(__always)
-func currentLoopTaskContextFast(key: UnsafeRawPointer = taskContextKey) -> Unmanaged<LoopTaskContext>? {
-    guard let storage = swift_task_localValueGet(key) else { return nil }
-    return storage.load(as: Unmanaged<LoopTaskContext>?.self)
-}
-
 /// The running loop task's context, if its body (or one of its children) is running.
 var currentLoopTask: LoopTaskContext? {
     currentLoopTaskContext?.takeUnretainedValue()

@@ -76,6 +76,7 @@ enum RuntimeInternals {
 
     /// Whether a task job has completed (its memory is kept alive by the caller). False when the
     /// layout is unknown.
+    @inline(__always)
     static func taskIsComplete(_ task: UnsafeRawPointer) -> Bool {
         layoutIsKnown && task.load(fromByteOffset: taskStatusOffset, as: UInt32.self) & taskStatusIsComplete != 0
     }
@@ -182,3 +183,25 @@ enum RuntimeInternals {
 
 @_silgen_name("swift_retainCount")
 private func _swiftRetainCount(_ object: UnsafeMutableRawPointer) -> Int
+
+/// `JobFlags::Task_IsChildTask` of the Swift runtime's ABI (`swift/ABI/MetadataValues.h`): set
+/// on `async let` and task-group children, never on unstructured tasks.
+let jobFlagIsChildTask: UInt32 = 1 << 24
+
+/// The generic executor ("no particular executor"): the `(0, 0)` executor reference.
+let genericExecutor: UnownedSerialExecutor = unsafeBitCast((0, 0) as (Int, Int), to: UnownedSerialExecutor.self)
+
+/// The key of `currentLoopTaskContext` in the runtime's task-local storage: the `TaskLocal`
+/// object's address, as `TaskLocal.withValue` and `get()` use it.
+nonisolated(unsafe) let taskContextKey = UnsafeRawPointer(Unmanaged.passUnretained($currentLoopTaskContext).toOpaque())
+/// The type metadata of `currentLoopTaskContext`'s value.
+nonisolated(unsafe) let taskContextMetadata = unsafeBitCast(Unmanaged<LoopTaskContext>?.self as Any.Type, to: UnsafeRawPointer.self)
+
+/// `currentLoopTaskContext`, read straight from the runtime's task-local storage. `TaskLocal.get()`
+/// does the same lookup and then copies the value out through its type's generic metadata (~30
+/// instructions per await); the value here is one word, `Unmanaged<LoopTaskContext>?`, nil = 0.
+@inline(__always)
+func currentLoopTaskContextFast(key: UnsafeRawPointer = taskContextKey) -> Unmanaged<LoopTaskContext>? {
+    guard let storage = swift_task_localValueGet(key) else { return nil }
+    return storage.load(as: Unmanaged<LoopTaskContext>?.self)
+}
