@@ -81,7 +81,7 @@ struct InfoCommand: ParsableCommand {
             skippedUnknown += chunk.skippedUnknown
             for e in chunk.events {
                 byType[Int(e.type.rawValue)] += 1
-                if e.type == .lostEvents { dropped += e.args[0] }
+                if e.type == .lostEvents { dropped += e.lostEvents.count }
             }
         }
         let events = byType.reduce(0, +)

@@ -114,7 +114,7 @@ extension TraceModel {
         if s.pointee.callbackBegin >= 0 { st.pointee.anomalies += 1 }
         s.pointee.callbackKey = Self.callbackKey(e.stream, e.callbackBegin.handle)
         s.pointee.callbackBegin = e.timestamp
-        observer.callbackBegan(handle: e.args[0], stream: e.stream, at: e.timestamp, model: self)
+        observer.callbackBegan(handle: e.callbackBegin.handle, stream: e.stream, at: e.timestamp, model: self)
     }
 
     func callbackEnd<O: TraceObserver>(_ e: TraceEvent, _ s: UnsafeMutablePointer<Stream>, _ observer: inout O) {

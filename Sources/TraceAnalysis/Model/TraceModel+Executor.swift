@@ -35,29 +35,32 @@ extension TraceModel {
     // MARK: - Thread-pool jobs
 
     func executorSubmit<O: TraceObserver>(_ e: TraceEvent, _ chunk: DecodedChunk, _ observer: inout O) {
-        let site = st.pointee.sites.intern(stream: e.stream, stringID: e.args[1], chunk: chunk)
-        guard st.pointee.jobs[e.args[0]] != nil || admitRecord() else { return }
-        var job = st.pointee.jobs[e.args[0]] ?? PendingJob()
+        let submit = e.executorSubmit
+        let site = st.pointee.sites.intern(stream: e.stream, stringID: submit.site, chunk: chunk)
+        guard st.pointee.jobs[submit.job] != nil || admitRecord() else { return }
+        var job = st.pointee.jobs[submit.job] ?? PendingJob()
         job.site = site
         job.submittedAt = e.timestamp
-        settle(e.args[0], job, &observer)
+        settle(submit.job, job, &observer)
     }
 
     func executorBegin(_ e: TraceEvent) {
-        guard st.pointee.jobs[e.args[0]] != nil || admitRecord() else { return }
-        var job = st.pointee.jobs[e.args[0]] ?? PendingJob()
+        let id = e.executorBegin.job
+        guard st.pointee.jobs[id] != nil || admitRecord() else { return }
+        var job = st.pointee.jobs[id] ?? PendingJob()
         job.begin = e.timestamp
         job.workerStream = e.stream
-        st.pointee.jobs[e.args[0]] = job
+        st.pointee.jobs[id] = job
     }
 
     func executorEnd<O: TraceObserver>(_ e: TraceEvent, _ observer: inout O) {
-        guard var job = st.pointee.jobs[e.args[0]], job.begin != nil else {
+        let id = e.executorEnd.job
+        guard var job = st.pointee.jobs[id], job.begin != nil else {
             st.pointee.anomalies += 1
             return
         }
         job.end = e.timestamp
-        settle(e.args[0], job, &observer)
+        settle(id, job, &observer)
     }
 
     /// Reports `job` if it is complete, else keeps it.

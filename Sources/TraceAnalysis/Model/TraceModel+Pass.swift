@@ -51,8 +51,8 @@ extension TraceModel {
             var newChains: [StackTable.StackKey] = []
             for e in buffer where e.type.rawValue >= firstStackType && e.type.rawValue <= stackDef {
                 st.pointee.stackTable.add(e, chunk: chunk)
-                if e.type.rawValue == stackDef && e.args[1] == UInt64(StackKind.suspendChain.rawValue) {
-                    let key = StackTable.StackKey(stream: e.stream, id: e.args[0])
+                if e.type.rawValue == stackDef && e.stackDef.kind == .suspendChain {
+                    let key = StackTable.StackKey(stream: e.stream, id: e.stackDef.stack)
                     if st.pointee.suspendSiteIDs[key] == nil { newChains.append(key) }
                 }
             }
@@ -88,11 +88,11 @@ extension TraceModel {
                     s.pointee.sentTask = e.wakeupSent.task
                     s.pointee.sentAt = e.wakeupSent.sent
                 } else if type == suspendStack {
-                    s.pointee.pendingSuspendSite = suspendSite(StackTable.StackKey(stream: e.stream, id: e.args[0]))
+                    s.pointee.pendingSuspendSite = suspendSite(StackTable.StackKey(stream: e.stream, id: e.suspendStack.stack))
                 } else if type == taskEntry {
                     self.taskEntry(e, &observer)
                 } else if type == taskHandleDropped {
-                    if let slot = st.pointee.taskIndex.find(e.args[0]) { tasks.pointer(slot).pointee.handleDropped = true }
+                    if let slot = st.pointee.taskIndex.find(e.taskHandleDropped.task) { tasks.pointer(slot).pointee.handleDropped = true }
                 } else if type == executorSubmit {
                     self.executorSubmit(e, chunk, &observer)
                 } else if type == executorBegin {

@@ -50,25 +50,27 @@ extension TraceModel {
     // MARK: - Locks and queues
 
     func lockAcquired(_ e: TraceEvent, _ s: UnsafeMutablePointer<Stream>, _ chunk: DecodedChunk) {
-        let site = st.pointee.sites.intern(stream: e.stream, stringID: e.args[1], chunk: chunk)
+        let acquired = e.lockAcquired
+        let site = st.pointee.sites.intern(stream: e.stream, stringID: acquired.site, chunk: chunk)
         // A lock taken again without a release in between: the release was lost.
-        if st.pointee.heldLocks[e.args[0]] != nil {
+        if st.pointee.heldLocks[acquired.lock] != nil {
             st.pointee.anomalies += 1
         } else if !admitRecord() {
             return
         }
         let steps = s.pointee.runningSlot >= 0 ? tasks[s.pointee.runningSlot].steps : 0
-        st.pointee.heldLocks[e.args[0]] = HeldLock(stream: e.stream, holder: s.pointee.runningTask, holderSteps: steps,
-                                                   site: site, acquiredAt: e.timestamp)
+        st.pointee.heldLocks[acquired.lock] = HeldLock(stream: e.stream, holder: s.pointee.runningTask, holderSteps: steps,
+                                                       site: site, acquiredAt: e.timestamp)
     }
 
     func lockReleased<O: TraceObserver>(_ e: TraceEvent, _ observer: inout O) {
-        guard let held = st.pointee.heldLocks.removeValue(forKey: e.args[0]) else {
+        let released = e.lockReleased
+        guard let held = st.pointee.heldLocks.removeValue(forKey: released.lock) else {
             st.pointee.anomalies += 1
             return
         }
         st.pointee.liveBytes -= Self.recordCost
-        observer.lockHeld(holdRecord(e.args[0], held, releasedAt: e.timestamp, waiters: Int(truncatingIfNeeded: e.args[1])),
+        observer.lockHeld(holdRecord(released.lock, held, releasedAt: e.timestamp, waiters: Int(truncatingIfNeeded: released.waiters)),
                           model: self)
     }
 
@@ -84,9 +86,10 @@ extension TraceModel {
     }
 
     func queueDepth<O: TraceObserver>(_ e: TraceEvent, _ s: UnsafeMutablePointer<Stream>, _ chunk: DecodedChunk, _ observer: inout O) {
-        let site = st.pointee.sites.intern(stream: e.stream, stringID: e.args[2], chunk: chunk)
-        observer.queueDepth(QueueDepthRecord(queue: e.args[0], stream: e.stream, time: e.timestamp,
-                                             depth: Int(truncatingIfNeeded: e.args[1]), site: site, task: s.pointee.runningTask),
+        let depth = e.queueDepth
+        let site = st.pointee.sites.intern(stream: e.stream, stringID: depth.site, chunk: chunk)
+        observer.queueDepth(QueueDepthRecord(queue: depth.queue, stream: e.stream, time: e.timestamp,
+                                             depth: Int(truncatingIfNeeded: depth.depth), site: site, task: s.pointee.runningTask),
                             model: self)
     }
 

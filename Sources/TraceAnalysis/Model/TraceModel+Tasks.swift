@@ -93,14 +93,15 @@ extension TraceModel {
     /// `taskEntry`: names a task the recorder could not name after the function its body starts
     /// in, when the symbolizer can.
     func taskEntry<O: TraceObserver>(_ e: TraceEvent, _ observer: inout O) {
-        let key = StackTable.StackKey(stream: e.stream, id: e.args[1])
-        guard let name = suspendSiteResolver?.entryName(key), let slot = st.pointee.taskIndex.find(e.args[0]) else { return }
+        let entry = e.taskEntry
+        let key = StackTable.StackKey(stream: e.stream, id: entry.stack)
+        guard let name = suspendSiteResolver?.entryName(key), let slot = st.pointee.taskIndex.find(entry.task) else { return }
         st.pointee.names[Int(slot)] = name
         let t = tasks.pointer(slot)
-        let selected = matches(e.args[0], name)
+        let selected = matches(entry.task, name)
         if selected != t.pointee.selected { st.pointee.selectedTasks += selected ? 1 : -1 }
         t.pointee.selected = selected
-        observer.taskCreated(e.args[0], at: e.timestamp, model: self)
+        observer.taskCreated(entry.task, at: e.timestamp, model: self)
     }
 
     func wakeup<O: TraceObserver>(_ e: TraceEvent, _ s: UnsafeMutablePointer<Stream>, _ observer: inout O) {

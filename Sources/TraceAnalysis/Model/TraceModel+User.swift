@@ -15,10 +15,11 @@ extension TraceModel {
     /// of its name; spans opened inside it and still open are reported unclosed. An end with no
     /// open span of its name is ignored.
     func user<O: TraceObserver>(_ e: TraceEvent, _ s: UnsafeMutablePointer<Stream>, _ chunk: DecodedChunk, _ observer: inout O) {
-        let name = st.pointee.sites.intern(stream: e.stream, stringID: e.args[0], chunk: chunk)
+        // userMark, userSpanBegin and userSpanEnd all carry the name first.
+        let name = st.pointee.sites.intern(stream: e.stream, stringID: e.userMark.name, chunk: chunk)
         switch e.type {
         case .userMark:
-            observer.mark(MarkRecord(stream: e.stream, name: name, at: e.timestamp, value: e.signed(1)), model: self)
+            observer.mark(MarkRecord(stream: e.stream, name: name, at: e.timestamp, value: e.userMark.value), model: self)
         case .userSpanBegin:
             s.pointee.spans.append(OpenSpan(name: name, begin: e.timestamp, slice: openSlice(s)))
         default:
@@ -37,6 +38,7 @@ extension TraceModel {
     }
 
     /// `ioWait`, `ioWaitRemoved` or `ioReady`.
+    /// The three carry the same arguments (fd, events), read through `ioWait`'s view.
     func io<O: TraceObserver>(_ e: TraceEvent, _ s: UnsafeMutablePointer<Stream>, _ observer: inout O) {
         let kind: IORecord.Kind
         switch e.type {
@@ -46,8 +48,8 @@ extension TraceModel {
         case .ioWaitRemoved: kind = .removed
         default: kind = .ready
         }
-        observer.io(IORecord(kind: kind, stream: e.stream, fd: Int32(truncatingIfNeeded: e.args[0]),
-                             events: UInt32(truncatingIfNeeded: e.args[1]), at: e.timestamp,
+        observer.io(IORecord(kind: kind, stream: e.stream, fd: Int32(truncatingIfNeeded: e.ioWait.fd),
+                             events: UInt32(truncatingIfNeeded: e.ioWait.events), at: e.timestamp,
                              task: s.pointee.runningSlot >= 0 ? s.pointee.runningTask : 0), model: self)
     }
 }
