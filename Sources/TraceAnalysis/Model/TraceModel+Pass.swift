@@ -8,6 +8,13 @@ extension TraceModel {
         let events = chunk.events
         guard !events.isEmpty else { return }
         st.pointee.events += UInt64(events.count)
+        // Times beyond ±2^61 ns (73 years) come only from a hostile header or chunk: their
+        // differences and sums would not fit an Int64 (the fuzzer found traps in the figures and
+        // the export). Events of a stream are in time order, so the ends of the chunk decide.
+        if events[0].timestamp < -Self.timeLimit || events[events.count - 1].timestamp > Self.timeLimit {
+            st.pointee.anomalies += UInt64(events.count)
+            return
+        }
         let knownStreams = st.pointee.streamCount
         guard let s = stream(chunk.header.stream) else {
             st.pointee.overflow.streamEvents += UInt64(events.count)
@@ -130,9 +137,9 @@ extension TraceModel {
             observer.taskTransition(TaskTransition(task: t.id, stream: t.stream, at: max(end, t.since), from: t.state, to: nil,
                                                    since: t.since, site: t.site, wake: nil), model: self)
             switch t.state {
-            case .ready: t.readyWait += overlap(t.since, end)
+            case .ready: t.readyWait &+= overlap(t.since, end)
             case .suspended: withUnsafeMutablePointer(to: &t) { endWait($0, at: end, waker: nil, wakerID: 0) }
-            case .running: t.busy += overlap(t.since, end)
+            case .running: t.busy &+= overlap(t.since, end)
             default: break
             }
             observer.taskFinished(summary(t, outcome: nil, finishedAt: nil), model: self)

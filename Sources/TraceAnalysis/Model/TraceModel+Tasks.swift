@@ -207,7 +207,7 @@ extension TraceModel {
         }
         switch state {
         case .ready:
-            task.pointee.readyWait += overlap(task.pointee.since, t)
+            task.pointee.readyWait &+= overlap(task.pointee.since, t)
             task.pointee.stepReadyAt = task.pointee.readyAt
             task.pointee.stepWake = task.pointee.pendingWake
         case .suspended:
@@ -253,7 +253,7 @@ extension TraceModel {
         if suspendSite == 0 { suspendSite = s.pointee.pendingSuspendSite }
         s.pointee.pendingSuspendSite = 0
         let duration = t - begin
-        task.pointee.busy += overlap(begin, t)
+        task.pointee.busy &+= overlap(begin, t)
         if begin >= window.lowerBound && begin < window.upperBound {
             task.pointee.stepsInWindow += 1
             if duration > task.pointee.maxStep { task.pointee.maxStep = duration }

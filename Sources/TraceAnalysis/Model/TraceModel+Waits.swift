@@ -50,15 +50,15 @@ extension TraceModel {
     @inline(__always)
     func endWait(_ task: UnsafeMutablePointer<LiveTask>, at end: Int64, waker: WakerKind?, wakerID: UInt64) {
         let nanos = overlap(task.pointee.since, end)
-        task.pointee.suspended += nanos
+        task.pointee.suspended &+= nanos
         let reason = suspendReason(site: task.pointee.site, waker: waker, pendingTimer: task.pointee.pendingTimers > 0)
         switch reason {
-        case .io: task.pointee.suspendedBy.0 += nanos
-        case .lockOrQueue: task.pointee.suspendedBy.1 += nanos
-        case .sleep: task.pointee.suspendedBy.2 += nanos
-        case .executor: task.pointee.suspendedBy.3 += nanos
-        case .otherTask: task.pointee.suspendedBy.4 += nanos
-        case .other: task.pointee.suspendedBy.5 += nanos
+        case .io: task.pointee.suspendedBy.0 &+= nanos
+        case .lockOrQueue: task.pointee.suspendedBy.1 &+= nanos
+        case .sleep: task.pointee.suspendedBy.2 &+= nanos
+        case .executor: task.pointee.suspendedBy.3 &+= nanos
+        case .otherTask: task.pointee.suspendedBy.4 &+= nanos
+        case .other: task.pointee.suspendedBy.5 &+= nanos
         }
         if nanos > task.pointee.longestWait.nanos {
             task.pointee.longestWait = TaskWait(site: task.pointee.site, reason: reason, begin: task.pointee.since,

@@ -255,9 +255,17 @@ public final class TraceModel {
     public var liveTasks: Int { tasks.liveCount }
 
     @inline(__always)
+    /// The largest event time the model takes, either side of zero (see `consume`).
+    static let timeLimit: Int64 = 1 << 61
+
     func overlap(_ a: Int64, _ b: Int64) -> Int64 {
         let lo = max(a, window.lowerBound), hi = min(b, window.upperBound)
-        return hi > lo ? hi - lo : 0
+        guard hi > lo else { return 0 }
+        // A hostile trace's times may span more than Int64 holds (the fuzzer found a trap here):
+        // the difference saturates, and the totals it feeds add with wrapping (`&+=`), so such a
+        // trace gets absurd figures, never a crash.
+        let (d, overflow) = hi.subtractingReportingOverflow(lo)
+        return overflow ? .max : d
     }
 
     /// The state of stream `id`, created on first use; nil past `limits.streams` streams. Valid

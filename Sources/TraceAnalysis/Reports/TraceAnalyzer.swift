@@ -296,7 +296,7 @@ public struct TraceAnalyzer: TraceObserver {
         if let f = t.finishedAt, f < window.lowerBound { return }
         tasksSeen += 1
         if t.outcome != nil { tasksFinished += 1 }
-        for (i, nanos) in t.suspendedByReason.enumerated() { suspendedByReason[i] += nanos }
+        for (i, nanos) in t.suspendedByReason.enumerated() { suspendedByReason[i] &+= nanos }
         if rows.count < options.maxTaskRows {
             rows.append(TaskRow(id: t.id, parent: t.parent, name: t.name, createSite: model.sites[t.createSite],
                                 createdNanos: t.createdAt, finishedNanos: t.finishedAt,
