@@ -177,21 +177,18 @@ enum ChildProcess {
             argv.forEach { free($0) }
             envp.forEach { free($0) }
         }
-        for signal in [SIGINT, SIGTERM, SIGHUP, SIGQUIT] {
-            // An ignored signal (nohup) stays ignored, for the program too.
+        // Signals looptrace was started with ignored (a script's background job ignores SIGINT
+        // and SIGQUIT, nohup SIGHUP) stay ignored in the program, as they would without looptrace:
+        // the program inherits SIG_IGN through the spawn. Once it runs, looptrace forwards them too,
+        // so that `kill -INT` sent to looptrace reaches a program that handles the signal itself
+        // (a server's graceful shutdown) exactly as sent to the program directly.
+        let forwarded = [SIGINT, SIGTERM, SIGHUP, SIGQUIT]
+        let ignored = forwarded.filter { signal in
             var current = sigaction()
-            if sigaction(signal, nil, &current) == 0,
-               unsafeBitCast(current.__sigaction_handler.sa_handler, to: Int.self) == 1 { continue }  // SIG_IGN
-            var action = sigaction()
-            action.__sigaction_handler.sa_sigaction = { signal, info, _ in
-                // Forward what was sent to looptrace itself; the terminal's signals (SI_KERNEL)
-                // already went to the whole foreground process group, the child included.
-                if let info, info.pointee.si_code <= 0, ChildProcess.pid > 0 { kill(ChildProcess.pid, signal) }
-            }
-            action.sa_flags = SA_SIGINFO | SA_RESTART
-            sigemptyset(&action.sa_mask)
-            sigaction(signal, &action, nil)
+            return sigaction(signal, nil, &current) == 0
+                && unsafeBitCast(current.__sigaction_handler.sa_handler, to: Int.self) == 1  // SIG_IGN
         }
+        for signal in forwarded where !ignored.contains(signal) { forward(signal) }
         // The program starts with no signal blocked, whatever looptrace inherited (a test
         // harness may block SIGTERM): its own signals, and those record forwards, must arrive.
         var attributes = posix_spawnattr_t()
@@ -210,6 +207,7 @@ enum ChildProcess {
             throw ExitCode(126)
         }
         pid = child
+        for signal in ignored { forward(signal) }
         var status: Int32 = 0
         while waitpid(child, &status, 0) < 0 {
             if errno != EINTR { break }
@@ -233,5 +231,17 @@ enum ChildProcess {
             line = text
         }
         return (status, line)
+    }
+
+    /// Passes `signal` on to the child when it was sent to looptrace itself; the terminal's
+    /// signals (SI_KERNEL) already went to the whole foreground process group, the child included.
+    private static func forward(_ signal: Int32) {
+        var action = sigaction()
+        action.__sigaction_handler.sa_sigaction = { signal, info, _ in
+            if let info, info.pointee.si_code <= 0, ChildProcess.pid > 0 { kill(ChildProcess.pid, signal) }
+        }
+        action.sa_flags = SA_SIGINFO | SA_RESTART
+        sigemptyset(&action.sa_mask)
+        sigaction(signal, &action, nil)
     }
 }

@@ -5,9 +5,11 @@ import TraceTestSupport
 /// Small programs the record tests build with the toolchain's compilers, once per test run.
 enum RecordFixtures {
     /// An async-main program: `exit N` exits with N, `signal N` kills itself with signal N,
-    /// `wait` sleeps until killed.
+    /// `wait` sleeps until killed, `handle` handles SIGINT itself (as a server's graceful
+    /// shutdown does) and exits 0 on it, or 9 after 20 s without one.
     static let source = """
         import Glibc
+        nonisolated(unsafe) var interrupted: sig_atomic_t = 0
         @main struct Fixture {
             static func main() async throws {
                 let arguments = CommandLine.arguments.dropFirst()
@@ -16,6 +18,10 @@ enum RecordFixtures {
                 switch arguments.first {
                 case "signal": kill(getpid(), value); sleep(5)
                 case "wait": while true { try await Task.sleep(for: .milliseconds(20)) }
+                case "handle":
+                    signal(SIGINT) { _ in interrupted = 1 }
+                    for _ in 0..<1000 where interrupted == 0 { try await Task.sleep(for: .milliseconds(20)) }
+                    exit(interrupted == 0 ? 9 : 0)
                 default: exit(value)
                 }
             }
@@ -111,6 +117,21 @@ struct RecordTests {
         #expect(validate.status == 0, "\(validate.stdout)\(validate.stderr)")
         let dump = try looptrace(["dump", trace])
         #expect(dump.stdout.contains("loopStop"), "the signal path did not finish the trace")
+    }
+
+    @Test("SIGINT sent to a record started with SIGINT ignored (a script's background job) reaches a program that handles it itself")
+    func sigintReachesAProgramThatHandlesItWhenIgnoredOnEntry() throws {
+        let program = try #require(RecordFixtures.asyncMain, "swiftc could not build the fixture")
+        let scratch = TemporaryDirectory(prefix: "cli")
+        let trace = scratch.path + "/handling.trace"
+        // sh's `trap '' INT` ignores SIGINT for what it execs, as a non-interactive shell does for
+        // its background jobs; looptrace is then the process the signal is sent to.
+        let run = try runProgram("/bin/sh", ["-c", "trap '' INT; exec \"$0\" \"$@\"", looptracePath,
+                                             "record", "-o", trace, "--", program, "handle"],
+                                 signalAfter: (0.3, SIGINT, trace))
+        #expect(!run.signaled && run.status == 0, "status \(run.status) (9: the program never saw SIGINT): \(run.stderr)")
+        #expect(run.stderr.contains("trace written to \(trace)"), "\(run.stderr)")
+        #expect(try looptrace(["validate", trace]).status == 0)
     }
 
     @Test("A sync-main program, a statically linked one and a C program each get one line, and their own exit status")
