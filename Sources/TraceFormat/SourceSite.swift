@@ -50,8 +50,13 @@ public struct SourceSite: Sendable, Hashable, CustomStringConvertible {
         (Self.address(file), Self.address(function), line)
     }
 
+    ///
+    /// It is the first word of the `@frozen` (layout-stable) `StaticString`: the address of its
+    /// UTF-8 bytes, or for a single-scalar literal the scalar's value, below 0x110000, where no
+    /// Linux process has its strings. One load, where `utf8Start` and `unicodeScalar` validate the
+    /// representation with about fifteen instructions per string on every emit with a site.
     @inlinable @inline(__always)
     static func address(_ s: StaticString) -> UInt {
-        s.hasPointerRepresentation ? UInt(bitPattern: s.utf8Start) : UInt(s.unicodeScalar.value) | (1 << 63)
+        withUnsafeBytes(of: s) { $0.load(as: UInt.self) }
     }
 }

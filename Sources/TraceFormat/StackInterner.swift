@@ -145,19 +145,22 @@ extension StreamState {
         let table = stacks!
         let index = table.pointee.entry(frames, kind)
         // The common case, read without copying the entry (and retaining its arrays).
-        if table.pointee.entries[index].generation == generation && buffer != nil && cursor + need <= limit {
+        if table.pointee.entries[index].generation == generation && buffer != nil
+            && UnsafeMutableRawPointer(cursor) + need <= UnsafeMutableRawPointer(limit) {
             return UInt64(table.pointee.entries[index].id)
         }
         let entry = table.pointee.entries[index]
         // Room for every image's definition, whether or not this chunk has it: a refill starts a
         // chunk that has none.
-        var size = 1 + 5 + 2 + 3 + entry.text.count
+        var size = 8 + 7 + 1 + 5 + 2 + 3 + entry.text.count
         for id in entry.images { size += table.pointee.imageRecord(id).count }
-        if buffer == nil || cursor + (size + need) > limit {
+        if buffer == nil || UnsafeMutableRawPointer(cursor) + (size + need) > UnsafeMutableRawPointer(limit) {
             guard refill(now: now, need: size + need) else { return nil }
         }
         if entry.generation == generation { return UInt64(entry.id) }
-        var p = cursor
+        // One verbatim record: the image definitions this chunk lacks, then the stack's.
+        var p = beginVerbatim()
+        var events: UInt16 = 1
         for id in entry.images {
             let i = Int(id)
             if i >= table.pointee.imageGenerations.count {
@@ -169,14 +172,13 @@ extension StreamState {
             table.pointee.imageGenerations[i] = generation
             record.withUnsafeBufferPointer { b in p.update(from: b.baseAddress!, count: b.count) }
             p += record.count
-            eventCount += 2
+            events += 2
         }
         p.putByte(EventType.stackDef.rawValue)
         p.putVarint(UInt64(entry.id))
         p.putVarint(UInt64(entry.kind.rawValue))
         p.putText(entry.text)
-        eventCount += 1
-        cursor = p
+        endVerbatim(p, events: events)
         table.pointee.entries[index].generation = generation
         return UInt64(entry.id)
     }

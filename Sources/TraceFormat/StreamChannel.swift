@@ -105,6 +105,12 @@ final class StreamChannel: @unchecked Sendable {
     let retiring = ManagedAtomic<Bool>(false)
     /// Set by the writer once a retiring channel is drained and gone.
     let retired = ManagedAtomic<Bool>(false)
+    /// The last tick of the stream's last chunk written: the writer keeps the stream's
+    /// timestamps in order across chunks with it. Writer thread only.
+    var writerLastTick: UInt64 = 0
+    /// The task in a step at the end of the stream's last chunk written, the next chunk's
+    /// running task. Writer thread only.
+    var writerRunningTask: UInt64 = 0
     /// `full` holding this many buffers wakes the writer at once.
     let pressure: Int
     /// Wake the writer at every hand-off (offline generators that wait rather than drop).

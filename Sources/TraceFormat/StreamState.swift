@@ -4,8 +4,9 @@ import CLoopTraceShims
 import Glibc
 #endif
 
-/// Metadata at the front of every recorder buffer; the payload follows it. Filled by the
-/// emitting thread at hand-over, read by the writer thread after it pops the buffer.
+/// Metadata at the front of every recorder buffer; the payload, raw records (see
+/// ``RawRecords``), follows it. Filled by the emitting thread at hand-over, read by the writer
+/// thread after it pops the buffer.
 @usableFromInline
 struct BufferMeta {
     var capacity: Int
@@ -16,6 +17,7 @@ struct BufferMeta {
     /// Records among `eventCount` that stand for two events (`stepYield`).
     var pairedRecords: UInt32 = 0
     var firstTick: UInt64
+    /// The writer fills in the chunk's last tick and its running task as it transcodes.
     var lastTick: UInt64
     var runningTask: UInt64
 
@@ -38,37 +40,37 @@ struct SiteSlot {
 
 /// The hot state of one emitting thread. It lives behind an `UnsafeMutablePointer` so that
 /// recording an event does no reference counting and no dynamic exclusivity check.
+///
+/// Events go into the buffer as raw fixed-width records (``RawRecords``): a few stores each.
+/// The writer thread turns a full buffer into the wire format (timestamp and id deltas, varints)
+/// before it compresses it.
 /// Emitting thread only, except `closed`, which `TraceRecorder.close()` sets once the emitting
 /// threads are done.
 @usableFromInline
 struct StreamState {
     // --- hot: touched by every event ---
-    /// The next byte to write.
-    @usableFromInline var cursor: UnsafeMutablePointer<UInt8>
-    /// The last position where a fixed-size event (≤ `maxFixedEvent` bytes) still fits.
-    @usableFromInline var limit: UnsafeMutablePointer<UInt8>
+    /// The next word to write.
+    @usableFromInline var cursor: UnsafeMutablePointer<UInt64>
+    /// The last position where a fixed-size record (≤ `maxFixedEvent` bytes) still fits.
+    @usableFromInline var limit: UnsafeMutablePointer<UInt64>
     /// The tick at which this buffer is handed over however full it is (the flush interval);
     /// 0 when there is no buffer, so that the next event takes the slow path.
     @usableFromInline var deadline: UInt64
-    @usableFromInline var lastTick: UInt64
-    @usableFromInline var lastTask: UInt64
-    @usableFromInline var lastHandle: UInt64
-    @usableFromInline var runningTask: UInt64
-    @usableFromInline var eventCount: UInt32
-    /// Records of this buffer that stand for two events (`stepYield`), for the statistics.
-    @usableFromInline var pairedCount: UInt32 = 0
     /// Bumped for every new buffer; a site whose slot has an older generation is defined again.
     @usableFromInline var generation: UInt32
     /// 0: TSC, 1: CLOCK_MONOTONIC, 2: synthetic (``syntheticTicks``, for generators and tests).
     @usableFromInline let clockMode: UInt8
     @usableFromInline var syntheticTicks: UInt64 = 0
-    /// The site of the last event that had one: its key, its id, and the generation whose chunk
-    /// defines it (`TraceStream.site`'s one-entry cache in front of `sites`).
-    @usableFromInline var lastSiteFile: UInt = 0
+    /// The latest tick this stream read on a slow path (hand-over, drops): the raw records'
+    /// timestamps are not kept in order here; the writer clamps them as it transcodes.
+    var lastTick: UInt64 = 0
+    /// The site of the last event that had one, and its id (`TraceStream.site`'s one-entry cache
+    /// in front of `sites`). A new buffer empties it (`UInt.max` is no site's key), so a hit is
+    /// always defined in the current chunk.
+    @usableFromInline var lastSiteFile: UInt = .max
     @usableFromInline var lastSiteFunction: UInt = 0
     @usableFromInline var lastSiteLine: UInt32 = 0
     @usableFromInline var lastSiteID: UInt32 = 0
-    @usableFromInline var lastSiteGeneration: UInt32 = 0
     @usableFromInline var sites: UnsafeMutablePointer<SiteSlot>
     @usableFromInline var siteMask: Int
 
@@ -77,7 +79,6 @@ struct StreamState {
     var siteCount = 0
     var nextStringID: UInt32 = 1
     var chunkFirstTick: UInt64 = 0
-    var chunkRunningTask: UInt64 = 0
     var dropped: UInt64 = 0
     var droppedTotal: UInt64 = 0
     var dropFirstTick: UInt64 = 0
@@ -99,9 +100,12 @@ struct StreamState {
     /// Interned stacks and the images defined per chunk (`StackInterner`), made on first use.
     var stacks: UnsafeMutablePointer<StackInterner>? = nil
 
-    /// The most bytes a record other than `taskCreate` and `stringDef` takes: type, timestamp and
-    /// four 10-byte varints.
+    /// The most bytes a raw record other than those with text takes: the head word and up to
+    /// seven argument words.
     @usableFromInline static let maxFixedEvent = 64
+    /// The limit while there is no buffer: below any cursor, so that every emit takes the slow
+    /// path (a deadline of 0 does the same for the emits that check it).
+    static var noRoom: UnsafeMutablePointer<UInt64> { UnsafeMutablePointer(bitPattern: 64)! }
     /// Sites longer than this are cut (at a UTF-8 boundary).
     static let maxSiteText = 1024
     /// Task names longer than this are cut.
@@ -109,15 +113,9 @@ struct StreamState {
 
     init(streamID: UInt32, clockMode: UInt8, flushTicks: UInt64, nanosPerTick: Double, waitWhenFull: Bool,
          channel: StreamChannel) {
-        let sentinel = UnsafeMutablePointer<UInt8>(bitPattern: 64)!
-        cursor = sentinel
-        limit = sentinel
+        cursor = UnsafeMutablePointer(bitPattern: 128)!
+        limit = Self.noRoom
         deadline = 0
-        lastTick = 0
-        lastTask = 0
-        lastHandle = 0
-        runningTask = 0
-        eventCount = 0
         generation = 0
         self.clockMode = clockMode
         siteMask = 255
@@ -156,18 +154,21 @@ struct StreamState {
             // The file cannot be written: run untraced. What is emitted from here on is counted
             // as dropped, and nothing more reaches the buffers.
             if let buffer {
-                droppedTotal += UInt64(eventCount) + UInt64(pairedCount)
+                let payload = (buffer + BufferMeta.size).assumingMemoryBound(to: UInt64.self)
+                droppedTotal += RawRecords.eventCount(UnsafeRawBufferPointer(start: payload, count: (cursor - payload) * 8))
                 channel.returnUnused(buffer)
             }
             buffer = nil
+            limit = Self.noRoom
             deadline = 0
             countDrop(now)
             return false
         }
         if buffer != nil {
-            if now < deadline && cursor + need <= limit { return true }
+            if now < deadline && UnsafeMutableRawPointer(cursor) + need <= UnsafeMutableRawPointer(limit) { return true }
             handOver()
         }
+        lastTick = Swift.max(lastTick, now)
         // A spare the writer keeps ready (pre-faulted), or a recycled buffer; a new mapping on
         // this thread only when the writer fell behind.
         var next = free.pop() ?? channel.budget.allocate(prefault: false)
@@ -184,7 +185,7 @@ struct StreamState {
             return false
         }
         install(fresh, now: now)
-        guard need <= limit - cursor - Self.maxFixedEvent else { return false }
+        guard need <= UnsafeMutableRawPointer(limit) - UnsafeMutableRawPointer(cursor) - Self.maxFixedEvent else { return false }
         writeLostEvents(now: now)
         return true
     }
@@ -201,19 +202,14 @@ struct StreamState {
     /// Makes `fresh` the current buffer, starting a chunk at `now`.
     mutating func install(_ fresh: UnsafeMutableRawPointer, now: UInt64) {
         let meta = fresh.assumingMemoryBound(to: BufferMeta.self)
-        let payload = (fresh + BufferMeta.size).assumingMemoryBound(to: UInt8.self)
+        let payload = (fresh + BufferMeta.size).assumingMemoryBound(to: UInt64.self)
         buffer = fresh
         cursor = payload
-        limit = payload + (meta.pointee.capacity - Self.maxFixedEvent)
+        limit = payload + (meta.pointee.capacity - Self.maxFixedEvent) / 8
         deadline = now &+ flushTicks
-        lastTick = now
-        lastTask = 0
-        lastHandle = 0
-        eventCount = 0
-        pairedCount = 0
         generation &+= 1
+        lastSiteFile = .max
         chunkFirstTick = now
-        chunkRunningTask = runningTask
     }
 
     /// Writes a `lostEvents` record for the events dropped since the last one, if any. The
@@ -221,14 +217,11 @@ struct StreamState {
     mutating func writeLostEvents(now: UInt64) {
         guard dropped > 0 else { return }
         var p = cursor
-        p.putByte(EventType.lostEvents.rawValue)
-        p.putVarint(now &- lastTick)
-        p.putVarint(dropped)
-        p.putVarint(zigzagEncode(-Int64(Double(now &- dropFirstTick) * nanosPerTick)))
-        p.putVarint(zigzagEncode(-Int64(Double(now &- dropLastTick) * nanosPerTick)))
-        lastTick = now
+        p.putHead(.lostEvents, now)
+        p.putWord(dropped)
+        p.putWord(-Int64(Double(now &- dropFirstTick) * nanosPerTick))
+        p.putWord(-Int64(Double(now &- dropLastTick) * nanosPerTick))
         cursor = p
-        eventCount += 1
         dropped = 0
     }
 
@@ -237,6 +230,21 @@ struct StreamState {
     func currentTick() -> UInt64 {
         let raw = clockMode == 0 ? lt_ticks() : (clockMode == 1 ? lt_monotonic_ns() : syntheticTicks)
         return Swift.max(raw, lastTick)
+    }
+
+    /// Reserves a verbatim record of `byteCount` wire bytes at the cursor (room checked by the
+    /// caller) and returns where its bytes go; ``endVerbatim(_:)`` closes it.
+    mutating func beginVerbatim() -> UnsafeMutablePointer<UInt8> {
+        UnsafeMutableRawPointer(cursor + 1).assumingMemoryBound(to: UInt8.self)
+    }
+
+    /// Closes the verbatim record begun at the cursor, whose bytes end at `end`, holding
+    /// `events` events for the chunk's count.
+    mutating func endVerbatim(_ end: UnsafeMutablePointer<UInt8>, events: UInt16) {
+        let start = UnsafeMutableRawPointer(cursor + 1).assumingMemoryBound(to: UInt8.self)
+        let count = end - start
+        cursor.pointee = RawRecords.verbatimHead(byteCount: count, events: events)
+        cursor += 1 + (count + 7) >> 3
     }
 
     /// Ends the stream: hands over what it holds, then writes a `lostEvents` record for drops
@@ -267,15 +275,11 @@ struct StreamState {
     mutating func handOver() {
         guard let buffer else { return }
         let meta = buffer.assumingMemoryBound(to: BufferMeta.self)
-        let payload = (buffer + BufferMeta.size).assumingMemoryBound(to: UInt8.self)
-        meta.pointee.length = cursor - payload
-        meta.pointee.eventCount = eventCount
-        meta.pointee.pairedRecords = pairedCount
+        let payload = (buffer + BufferMeta.size).assumingMemoryBound(to: UInt64.self)
+        meta.pointee.length = (cursor - payload) * 8
         meta.pointee.stream = streamID
         meta.pointee.threadID = threadID
         meta.pointee.firstTick = chunkFirstTick
-        meta.pointee.lastTick = lastTick
-        meta.pointee.runningTask = chunkRunningTask
         if meta.pointee.length == 0 {
             channel.returnUnused(buffer)
         } else {
@@ -284,6 +288,7 @@ struct StreamState {
             if full.producerCount(atLeast: pressure) { channel.wake() }
         }
         self.buffer = nil
+        limit = Self.noRoom
         deadline = 0
     }
 
@@ -305,7 +310,6 @@ struct StreamState {
         lastSiteFunction = key.function
         lastSiteLine = key.line
         lastSiteID = UInt32(truncatingIfNeeded: id)
-        lastSiteGeneration = generation
         return id
     }
 
@@ -330,18 +334,18 @@ struct StreamState {
             siteCount += 1
         }
         let text = sites[slot].text
-        let defSize = 1 + 5 + 2 + text.count
-        if cursor + (defSize + need) > limit || buffer == nil {
+        let defSize = 8 + (1 + 5 + 2 + text.count + 7) & ~7
+        if buffer == nil || UnsafeMutableRawPointer(cursor) + (defSize + need) > UnsafeMutableRawPointer(limit) {
             guard refill(now: now, need: defSize + need) else { return nil }
             // A new buffer: the slot may need defining again in it, which the code below does.
         }
-        var p = cursor
+        var p = beginVerbatim()
         p.putByte(EventType.stringDef.rawValue)
         p.putVarint(UInt64(sites[slot].id))
         p.putVarint(UInt64(text.count))
         if let base = text.baseAddress { p.update(from: base, count: text.count) }
         p += text.count
-        cursor = p
+        endVerbatim(p, events: 0)
         sites[slot].generation = generation
         return UInt64(sites[slot].id)
     }

@@ -314,9 +314,14 @@ public final class TraceRecorder: @unchecked Sendable {
         _ = pthread_setschedparam(pthread_self(), 3 /* SCHED_BATCH, not exported by Glibc */, &parameters)
         _ = setpriority(__priority_which_t(PRIO_PROCESS.rawValue), id_t(lt_thread_id()), 10)
         let compressor = ChunkCompressor(level: configuration.compressionLevel, preferLibdeflate: configuration.preferLibdeflate)
-        let capacity = ChunkHeader.size + ChunkCompressor.bound(configuration.bufferBytes)
+        let wireCapacity = RawRecords.wireBound(rawBytes: configuration.bufferBytes)
+        let capacity = ChunkHeader.size + ChunkCompressor.bound(wireCapacity)
         let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: capacity, alignment: 64)
-        defer { scratch.deallocate() }
+        let wire = UnsafeMutablePointer<UInt8>.allocate(capacity: wireCapacity)
+        defer {
+            scratch.deallocate()
+            wire.deallocate()
+        }
         while true {
             let stop = stopping.load(ordering: .acquiring)
             if !stop && testsOnly_writerPaused.load(ordering: .relaxed) {
@@ -328,7 +333,7 @@ public final class TraceRecorder: @unchecked Sendable {
                 // Read before draining: once set, the stream's thread pushes nothing more.
                 let retiring = channel.retiring.load(ordering: .acquiring)
                 while let buffer = channel.full.pop() {
-                    writeChunk(buffer, compressor: compressor, scratch: scratch)
+                    writeChunk(buffer, of: channel, compressor: compressor, wire: wire, scratch: scratch)
                     if stop || retiring { budget.release(buffer) } else { channel.free.push(buffer) }
                 }
                 if retiring && !stop {
@@ -356,14 +361,31 @@ public final class TraceRecorder: @unchecked Sendable {
         channel.retired.store(true, ordering: .releasing)
     }
 
-    private func writeChunk(_ buffer: UnsafeMutableRawPointer, compressor: ChunkCompressor, scratch: UnsafeMutableRawBufferPointer) {
-        let meta = buffer.assumingMemoryBound(to: BufferMeta.self).pointee
+    /// Transcodes one buffer of `channel`'s raw records into wire records (``RawRecords``),
+    /// compresses them and appends the chunk. Writer thread.
+    private func writeChunk(_ buffer: UnsafeMutableRawPointer, of channel: StreamChannel, compressor: ChunkCompressor,
+                            wire: UnsafeMutablePointer<UInt8>, scratch: UnsafeMutableRawBufferPointer) {
+        var meta = buffer.assumingMemoryBound(to: BufferMeta.self).pointee
+        let raw = UnsafeRawBufferPointer(start: buffer + BufferMeta.size, count: meta.length)
         guard !failed.load(ordering: .relaxed) else {
-            lock.withLock { stats.droppedEvents += UInt64(meta.eventCount) + UInt64(meta.pairedRecords) }
+            lock.withLock { stats.droppedEvents += RawRecords.eventCount(raw) }
             return
         }
         let cpuStart = threadCPUNanos()
-        let payload = UnsafeRawBufferPointer(start: buffer + BufferMeta.size, count: meta.length)
+        guard let transcoded = RawRecords.transcode(raw, firstTick: meta.firstTick, notBefore: channel.writerLastTick,
+                                                    runningTask: channel.writerRunningTask, into: wire) else {
+            preconditionFailure("TraceRecorder: malformed raw records in a buffer of stream \(meta.stream)")
+        }
+        // Each chunk starts no earlier than the stream's previous one ended.
+        meta.firstTick = Swift.max(meta.firstTick, channel.writerLastTick)
+        meta.runningTask = channel.writerRunningTask
+        channel.writerRunningTask = transcoded.runningTask
+        meta.lastTick = transcoded.lastTick
+        meta.length = transcoded.length
+        meta.eventCount = transcoded.eventCount
+        meta.pairedRecords = transcoded.pairedRecords
+        channel.writerLastTick = transcoded.lastTick
+        let payload = UnsafeRawBufferPointer(start: wire, count: meta.length)
         let out = UnsafeMutableRawBufferPointer(rebasing: scratch[ChunkHeader.size...])
         var codec = ChunkHeader.Codec.zlib
         var length = compressor.compress(payload, into: out) ?? meta.length

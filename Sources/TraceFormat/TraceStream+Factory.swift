@@ -8,8 +8,8 @@ extension TraceStream {
         let t = now()
         guard begin(t) else { return }
         var p = state.pointee.cursor
-        head(&p, .executorFactory, t)
-        p.putVarint(UInt64(globalHook))
+        p.putHead(.executorFactory, t)
+        p.putWord(UInt64(globalHook))
         commit(p)
     }
 
@@ -19,8 +19,8 @@ extension TraceStream {
         let t = now()
         guard begin(t) else { return }
         var p = state.pointee.cursor
-        head(&p, .taskHandleDropped, t)
-        putTask(&p, task)
+        p.putHead(.taskHandleDropped, t)
+        p.putWord(task)
         commit(p)
     }
 
@@ -29,8 +29,8 @@ extension TraceStream {
         let t = now()
         guard begin(t) else { return }
         var p = state.pointee.cursor
-        head(&p, .runtimeJob, t)
-        p.putVarint(UInt64(kind))
+        p.putHead(.runtimeJob, t)
+        p.putWord(UInt64(kind))
         commit(p)
     }
 }

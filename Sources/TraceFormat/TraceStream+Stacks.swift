@@ -12,12 +12,8 @@
 /// as `extra`, then write the record. That order guarantees the definition lands in the same
 /// chunk as the record.
 extension TraceStream {
-    /// The tick of this stream's latest event: after ``stepBegin(task:)``, the step's start. The
-    /// event loop publishes it to its watchdog with one store, instead of reading the clock again.
-    @inlinable public var lastEventTicks: UInt64 { state.pointee.lastTick }
-
-    /// The current tick on this stream's clock (never earlier than its previous event).
-    public func ticksNow() -> UInt64 { now() }
+    /// The current tick on this stream's clock.
+    @inlinable public func ticksNow() -> UInt64 { now() }
 
     /// Nanoseconds per tick of this stream's clock.
     public var nanosPerTick: Double { state.pointee.nanosPerTick }
@@ -62,8 +58,8 @@ extension TraceStream {
         let t = now()
         guard begin(t), let id = stack(frames, kind: .suspendChain, t) else { return }
         var p = state.pointee.cursor
-        head(&p, .suspendStack, t)
-        p.putVarint(id)
+        p.putHead(.suspendStack, t)
+        p.putWord(id)
         commit(p)
     }
 
@@ -75,9 +71,9 @@ extension TraceStream {
         let t = now()
         guard begin(t), let id = stack(frames, kind: .suspendChain, t) else { return }
         var p = state.pointee.cursor
-        head(&p, .taskEntry, t)
-        putTask(&p, task)
-        p.putVarint(id)
+        p.putHead(.taskEntry, t)
+        p.putWord(task)
+        p.putWord(id)
         commit(p)
     }
 
@@ -86,9 +82,9 @@ extension TraceStream {
         let t = now()
         guard begin(t) else { return }
         var p = state.pointee.cursor
-        head(&p, .watchdogStart, t)
-        p.putVarint(UInt64(loopStream))
-        p.putVarint(thresholdNanos)
+        p.putHead(.watchdogStart, t)
+        p.putWord(UInt64(loopStream))
+        p.putWord(thresholdNanos)
         commit(p)
     }
 
@@ -96,7 +92,7 @@ extension TraceStream {
     /// - Parameters:
     ///   - task: the running task, 0 for a callback.
     ///   - stepStartTicks: when the step began, in ticks of the same clock (the loop stream's
-    ///     ``lastEventTicks`` after its `stepBegin`).
+    ///     tick ``stepBegin(task:)`` returned).
     ///   - syscall: the Linux syscall number it is blocked in; -1 when running.
     ///   - frames: the stack, innermost first; empty when none was captured.
     ///   - kind: how the stack was captured.
@@ -110,11 +106,11 @@ extension TraceStream {
             stackID = id
         }
         var p = state.pointee.cursor
-        head(&p, .stallSample, t)
-        putTask(&p, task)
-        p.putVarint(zigzagEncode(relativeNanos(stepStartTicks, t)))
-        p.putVarint(zigzagEncode(syscall))
-        p.putVarint(stackID)
+        p.putHead(.stallSample, t)
+        p.putWord(task)
+        p.putWord(relativeNanos(stepStartTicks, t))
+        p.putWord(syscall)
+        p.putWord(stackID)
         commit(p)
     }
 
@@ -123,8 +119,8 @@ extension TraceStream {
         let t = now()
         guard begin(t) else { return }
         var p = state.pointee.cursor
-        head(&p, .stallEnd, t)
-        p.putVarint(zigzagEncode(relativeNanos(stepStartTicks, t)))
+        p.putHead(.stallEnd, t)
+        p.putWord(relativeNanos(stepStartTicks, t))
         commit(p)
     }
 

@@ -5,34 +5,34 @@ extension TraceStream {
     /// The running task takes lock `lock` at `site`.
     @inlinable public func lockAcquired(lock: UInt64, site: SourceSite) {
         let t = now()
-        guard begin(t), let siteID = self.site(site, t) else { return }
+        guard room(t), let siteID = self.site(site, t) else { return }
         var p = state.pointee.cursor
-        head(&p, .lockAcquired, t)
-        p.putVarint(lock)
-        p.putVarint(siteID)
+        p.putHead(.lockAcquired, t)
+        p.putWord(lock)
+        p.putWord(siteID)
         commit(p)
     }
 
     /// Lock `lock` is released while `waiters` tasks wait for it.
     @inlinable public func lockReleased(lock: UInt64, waiters: Int) {
         let t = now()
-        guard begin(t) else { return }
+        guard room(t) else { return }
         var p = state.pointee.cursor
-        head(&p, .lockReleased, t)
-        p.putVarint(lock)
-        p.putVarint(UInt64(truncatingIfNeeded: waiters))
+        p.putHead(.lockReleased, t)
+        p.putWord(lock)
+        p.putWord(UInt64(truncatingIfNeeded: waiters))
         commit(p)
     }
 
     /// A put or get at `site` left `depth` elements in queue `queue`.
     @inlinable public func queueDepth(queue: UInt64, depth: Int, site: SourceSite) {
         let t = now()
-        guard begin(t), let siteID = self.site(site, t) else { return }
+        guard room(t), let siteID = self.site(site, t) else { return }
         var p = state.pointee.cursor
-        head(&p, .queueDepth, t)
-        p.putVarint(queue)
-        p.putVarint(UInt64(truncatingIfNeeded: depth))
-        p.putVarint(siteID)
+        p.putHead(.queueDepth, t)
+        p.putWord(queue)
+        p.putWord(UInt64(truncatingIfNeeded: depth))
+        p.putWord(siteID)
         commit(p)
     }
 }

@@ -3,8 +3,9 @@ import CLoopTraceShims
 /// The recording handle of one emitting thread: one emit function per event kind.
 ///
 /// A `TraceStream` is a pointer-sized value. Each emit reads the clock, checks that the buffer
-/// has room and that its flush deadline has not passed (one predictable branch), and stores a
-/// type byte and a few varints. It never allocates, locks, retains or checks exclusivity; a full
+/// has room and that its flush deadline has not passed (one predictable branch), and stores a raw
+/// record: a head word and a word per argument (``RawRecords``; the writer thread encodes them).
+/// It never allocates, locks, retains or checks exclusivity; a full
 /// buffer goes to the writer thread on the slow path. At the memory cap events are dropped and
 /// counted, and a `lostEvents` record follows once there is room again.
 ///
@@ -17,14 +18,12 @@ public struct TraceStream: @unchecked Sendable {
     /// The stream id in the trace.
     public var id: UInt32 { state.pointee.streamID }
 
-    /// Reads the clock: never earlier than the stream's previous event, so deltas stay positive
-    /// even if the counter is skewed between cores.
+    /// Reads the clock. (The writer keeps each stream's timestamps in order as it transcodes, so
+    /// a counter skewed between cores costs the emit nothing.)
     @inlinable @inline(__always)
     func now() -> UInt64 {
-        let s = state
-        let mode = s.pointee.clockMode
-        let raw = _fastPath(mode == 0) ? lt_ticks() : (mode == 1 ? lt_monotonic_ns() : s.pointee.syntheticTicks)
-        return Swift.max(raw, s.pointee.lastTick)
+        let mode = state.pointee.clockMode
+        return _fastPath(mode == 0) ? lt_ticks() : (mode == 1 ? lt_monotonic_ns() : state.pointee.syntheticTicks)
     }
 
     /// Sets the time of the next events, in ns, on a recorder made with
@@ -34,12 +33,27 @@ public struct TraceStream: @unchecked Sendable {
         state.pointee.syntheticTicks = nanos
     }
 
-    /// Makes room for an event of at most `StreamState.maxFixedEvent + extra` bytes.
+    /// Makes room for a raw record of at most `StreamState.maxFixedEvent + extra` bytes.
     @inlinable @inline(__always)
     func begin(_ now: UInt64, extra: Int = 0) -> Bool {
         let s = state
-        if _fastPath(now < s.pointee.deadline && s.pointee.cursor + extra <= s.pointee.limit) { return true }
+        if _fastPath(now < s.pointee.deadline
+                     && UnsafeMutableRawPointer(s.pointee.cursor) + extra <= UnsafeMutableRawPointer(s.pointee.limit)) {
+            return true
+        }
         return s.pointee.refill(now: now, need: extra)
+    }
+
+    /// Makes room for a raw record of at most `StreamState.maxFixedEvent` bytes, without looking
+    /// at the flush deadline: for the events that only happen inside a step, a callback or a
+    /// poll's aftermath (a wakeup, a step's end), whose opening event (``stepBegin(task:)``,
+    /// ``callbackBegin(handle:)``, ``pollEnd(readyCount:)``) checked it. Two instructions fewer
+    /// on the most frequent events; the hand-off then waits for the next opening event.
+    @inlinable @inline(__always)
+    func room(_ now: UInt64) -> Bool {
+        let s = state
+        if _fastPath(s.pointee.cursor <= s.pointee.limit) { return true }
+        return s.pointee.refill(now: now, need: 0)
     }
 
     /// The interned id of `site` in the current chunk; nil when the event must be dropped.
@@ -52,36 +66,15 @@ public struct TraceStream: @unchecked Sendable {
         let s = state
         let key = site.internKey
         if _fastPath(key.file == s.pointee.lastSiteFile && key.line == s.pointee.lastSiteLine
-                     && key.function == s.pointee.lastSiteFunction && s.pointee.lastSiteGeneration == s.pointee.generation) {
+                     && key.function == s.pointee.lastSiteFunction) {
             return UInt64(s.pointee.lastSiteID)
         }
         return s.pointee.lookUpSite(site, now: now, need: extra)
     }
 
-    /// Writes the type byte and the timestamp delta.
     @inlinable @inline(__always)
-    func head(_ p: inout UnsafeMutablePointer<UInt8>, _ type: EventType, _ now: UInt64) {
-        p.putByte(type.rawValue)
-        p.putVarint(now &- state.pointee.lastTick)
-        state.pointee.lastTick = now
-    }
-
-    @inlinable @inline(__always)
-    func putTask(_ p: inout UnsafeMutablePointer<UInt8>, _ task: UInt64) {
-        p.putVarint(zigzagEncode(Int64(bitPattern: task &- state.pointee.lastTask)))
-        state.pointee.lastTask = task
-    }
-
-    @inlinable @inline(__always)
-    func putHandle(_ p: inout UnsafeMutablePointer<UInt8>, _ handle: UInt64) {
-        p.putVarint(zigzagEncode(Int64(bitPattern: handle &- state.pointee.lastHandle)))
-        state.pointee.lastHandle = handle
-    }
-
-    @inlinable @inline(__always)
-    func commit(_ p: UnsafeMutablePointer<UInt8>) {
+    func commit(_ p: UnsafeMutablePointer<UInt64>) {
         state.pointee.cursor = p
-        state.pointee.eventCount &+= 1
     }
 
     // MARK: - Loop
@@ -91,8 +84,8 @@ public struct TraceStream: @unchecked Sendable {
         let t = now()
         guard begin(t) else { return }
         var p = state.pointee.cursor
-        head(&p, .loopStart, t)
-        p.putVarint(loop)
+        p.putHead(.loopStart, t)
+        p.putWord(loop)
         commit(p)
     }
 
@@ -101,8 +94,8 @@ public struct TraceStream: @unchecked Sendable {
         let t = now()
         guard begin(t) else { return }
         var p = state.pointee.cursor
-        head(&p, .loopStop, t)
-        p.putVarint(loop)
+        p.putHead(.loopStop, t)
+        p.putWord(loop)
         commit(p)
     }
 
@@ -112,8 +105,8 @@ public struct TraceStream: @unchecked Sendable {
         let t = now()
         guard begin(t) else { return }
         var p = state.pointee.cursor
-        head(&p, .pollBegin, t)
-        p.putVarint(zigzagEncode(timeoutNanos))
+        p.putHead(.pollBegin, t)
+        p.putWord(timeoutNanos)
         commit(p)
     }
 
@@ -122,8 +115,8 @@ public struct TraceStream: @unchecked Sendable {
         let t = now()
         guard begin(t) else { return }
         var p = state.pointee.cursor
-        head(&p, .pollEnd, t)
-        p.putVarint(UInt64(truncatingIfNeeded: readyCount))
+        p.putHead(.pollEnd, t)
+        p.putWord(UInt64(truncatingIfNeeded: readyCount))
         commit(p)
     }
 
@@ -140,20 +133,18 @@ public struct TraceStream: @unchecked Sendable {
         name.withUTF8 { utf8 in
             let length = Swift.min(utf8.count, StreamState.maxNameText)
             let t = now()
-            guard begin(t, extra: length + 2) else { return }
+            guard begin(t, extra: length + 8) else { return }
             var siteID: UInt64 = 0
             if let site {
-                guard let id = self.site(site, t, extra: length + 2) else { return }
+                guard let id = self.site(site, t, extra: length + 8) else { return }
                 siteID = id
             }
             var p = state.pointee.cursor
-            head(&p, .taskCreate, t)
-            putTask(&p, task)
-            putTask(&p, parent)
-            p.putVarint(UInt64(length))
-            if let base = utf8.baseAddress { p.update(from: base, count: length) }
-            p += length
-            p.putVarint(siteID)
+            p.putHead(.taskCreate, t)
+            p.putWord(task)
+            p.putWord(parent)
+            p.putText(utf8.baseAddress, count: length)
+            p.putWord(siteID)
             commit(p)
         }
     }
@@ -165,9 +156,8 @@ public struct TraceStream: @unchecked Sendable {
         let t = now()
         guard begin(t) else { return t }
         var p = state.pointee.cursor
-        head(&p, .stepBegin, t)
-        putTask(&p, task)
-        state.pointee.runningTask = task
+        p.putHead(.stepBegin, t)
+        p.putWord(task)
         commit(p)
         return t
     }
@@ -178,17 +168,16 @@ public struct TraceStream: @unchecked Sendable {
     ///   - site: where it suspended, when known.
     @inlinable @inline(__always) public func stepEnd(_ outcome: StepOutcome, site: SourceSite?) {
         let t = now()
-        guard begin(t) else { return }
+        guard room(t) else { return }
         var siteID: UInt64 = 0
         if let site {
             guard let id = self.site(site, t) else { return }
             siteID = id
         }
         var p = state.pointee.cursor
-        head(&p, .stepEnd, t)
-        p.putByte(outcome.rawValue)
-        p.putVarint(siteID)
-        state.pointee.runningTask = 0
+        p.putHead(.stepEnd, t)
+        p.putWord(UInt64(outcome.rawValue))
+        p.putWord(siteID)
         commit(p)
     }
 
@@ -198,17 +187,15 @@ public struct TraceStream: @unchecked Sendable {
     /// bytes of the pair, and its wakerID, the task id again, is left out.
     @inlinable @inline(__always) public func stepYield(site: SourceSite?) {
         let t = now()
-        guard begin(t) else { return }
+        guard room(t) else { return }
         var siteID: UInt64 = 0
         if let site {
             guard let id = self.site(site, t) else { return }
             siteID = id
         }
         var p = state.pointee.cursor
-        head(&p, .stepYield, t)
-        p.putVarint(siteID)
-        state.pointee.runningTask = 0
-        state.pointee.pairedCount &+= 1
+        p.putHead(.stepYield, t)
+        p.putWord(siteID)
         commit(p)
     }
 
@@ -220,12 +207,12 @@ public struct TraceStream: @unchecked Sendable {
     ///     kernel thread id.
     @inlinable @inline(__always) public func wakeup(task: UInt64, waker: WakerKind, wakerID: UInt64) {
         let t = now()
-        guard begin(t) else { return }
+        guard room(t) else { return }
         var p = state.pointee.cursor
-        head(&p, .wakeup, t)
-        putTask(&p, task)
-        p.putByte(waker.rawValue)
-        p.putVarint(wakerID)
+        p.putHead(.wakeup, t)
+        p.putWord(task)
+        p.putWord(UInt64(waker.rawValue))
+        p.putWord(wakerID)
         commit(p)
     }
 
@@ -233,11 +220,11 @@ public struct TraceStream: @unchecked Sendable {
     /// analysis reports tasks that never get one as never awaited.
     @inlinable @inline(__always) public func taskObserved(task: UInt64, how: TaskObservation) {
         let t = now()
-        guard begin(t) else { return }
+        guard room(t) else { return }
         var p = state.pointee.cursor
-        head(&p, .taskObserved, t)
-        putTask(&p, task)
-        p.putByte(how.rawValue)
+        p.putHead(.taskObserved, t)
+        p.putWord(task)
+        p.putWord(UInt64(how.rawValue))
         commit(p)
     }
 
@@ -246,11 +233,11 @@ public struct TraceStream: @unchecked Sendable {
     /// the analysis times the task's ready wait from the send, not from the loop's pickup.
     @inlinable @inline(__always) public func wakeupSent(task: UInt64, sentInNanos: Int64) {
         let t = now()
-        guard begin(t) else { return }
+        guard room(t) else { return }
         var p = state.pointee.cursor
-        head(&p, .wakeupSent, t)
-        putTask(&p, task)
-        p.putVarint(zigzagEncode(sentInNanos))
+        p.putHead(.wakeupSent, t)
+        p.putWord(task)
+        p.putWord(sentInNanos)
         commit(p)
     }
 
@@ -261,8 +248,8 @@ public struct TraceStream: @unchecked Sendable {
         let t = now()
         guard begin(t) else { return }
         var p = state.pointee.cursor
-        head(&p, .taskUntracked, t)
-        putTask(&p, task)
+        p.putHead(.taskUntracked, t)
+        p.putWord(task)
         commit(p)
     }
 
@@ -276,13 +263,13 @@ public struct TraceStream: @unchecked Sendable {
     ///   - site: where it was scheduled.
     @inlinable @inline(__always) public func callbackScheduled(handle: UInt64, kind: CallbackKind, dueInNanos: Int64, site: SourceSite) {
         let t = now()
-        guard begin(t), let siteID = self.site(site, t) else { return }
+        guard room(t), let siteID = self.site(site, t) else { return }
         var p = state.pointee.cursor
-        head(&p, .callbackScheduled, t)
-        putHandle(&p, handle)
-        p.putByte(kind.rawValue)
-        p.putVarint(zigzagEncode(dueInNanos))
-        p.putVarint(siteID)
+        p.putHead(.callbackScheduled, t)
+        p.putWord(handle)
+        p.putWord(UInt64(kind.rawValue))
+        p.putWord(dueInNanos)
+        p.putWord(siteID)
         commit(p)
     }
 
@@ -292,8 +279,8 @@ public struct TraceStream: @unchecked Sendable {
         let t = now()
         guard begin(t) else { return t }
         var p = state.pointee.cursor
-        head(&p, .callbackBegin, t)
-        putHandle(&p, handle)
+        p.putHead(.callbackBegin, t)
+        p.putWord(handle)
         commit(p)
         return t
     }
@@ -301,10 +288,10 @@ public struct TraceStream: @unchecked Sendable {
     /// A callback returns.
     @inlinable @inline(__always) public func callbackEnd(handle: UInt64) {
         let t = now()
-        guard begin(t) else { return }
+        guard room(t) else { return }
         var p = state.pointee.cursor
-        head(&p, .callbackEnd, t)
-        putHandle(&p, handle)
+        p.putHead(.callbackEnd, t)
+        p.putWord(handle)
         commit(p)
     }
 
@@ -314,21 +301,21 @@ public struct TraceStream: @unchecked Sendable {
     ///   - dueInNanos: its deadline relative to now: negative by the lateness.
     @inlinable @inline(__always) public func timerFired(handle: UInt64, dueInNanos: Int64) {
         let t = now()
-        guard begin(t) else { return }
+        guard room(t) else { return }
         var p = state.pointee.cursor
-        head(&p, .timerFired, t)
-        putHandle(&p, handle)
-        p.putVarint(zigzagEncode(dueInNanos))
+        p.putHead(.timerFired, t)
+        p.putWord(handle)
+        p.putWord(dueInNanos)
         commit(p)
     }
 
     /// A scheduled callback or timer is cancelled before it runs.
     @inlinable @inline(__always) public func callbackCancelled(handle: UInt64) {
         let t = now()
-        guard begin(t) else { return }
+        guard room(t) else { return }
         var p = state.pointee.cursor
-        head(&p, .callbackCancelled, t)
-        putHandle(&p, handle)
+        p.putHead(.callbackCancelled, t)
+        p.putWord(handle)
         commit(p)
     }
 
@@ -347,9 +334,9 @@ public struct TraceStream: @unchecked Sendable {
         let t = now()
         guard begin(t) else { return }
         var p = state.pointee.cursor
-        head(&p, type, t)
-        p.putVarint(UInt64(UInt32(bitPattern: fd)))
-        p.putVarint(UInt64(events))
+        p.putHead(type, t)
+        p.putWord(UInt64(UInt32(bitPattern: fd)))
+        p.putWord(UInt64(events))
         commit(p)
     }
 
@@ -358,9 +345,9 @@ public struct TraceStream: @unchecked Sendable {
         let t = now()
         guard begin(t), let siteID = self.site(site, t) else { return }
         var p = state.pointee.cursor
-        head(&p, .executorSubmit, t)
-        p.putVarint(job)
-        p.putVarint(siteID)
+        p.putHead(.executorSubmit, t)
+        p.putWord(job)
+        p.putWord(siteID)
         commit(p)
     }
 
@@ -374,8 +361,8 @@ public struct TraceStream: @unchecked Sendable {
         let t = now()
         guard begin(t) else { return }
         var p = state.pointee.cursor
-        head(&p, type, t)
-        p.putVarint(job)
+        p.putHead(type, t)
+        p.putWord(job)
         commit(p)
     }
 
@@ -386,9 +373,9 @@ public struct TraceStream: @unchecked Sendable {
         let t = now()
         guard begin(t), let nameID = site(SourceSite(name: name), t) else { return }
         var p = state.pointee.cursor
-        head(&p, .userMark, t)
-        p.putVarint(nameID)
-        p.putVarint(zigzagEncode(value))
+        p.putHead(.userMark, t)
+        p.putWord(nameID)
+        p.putWord(value)
         commit(p)
     }
 
@@ -402,8 +389,8 @@ public struct TraceStream: @unchecked Sendable {
         let t = now()
         guard begin(t), let nameID = site(SourceSite(name: name), t) else { return }
         var p = state.pointee.cursor
-        head(&p, type, t)
-        p.putVarint(nameID)
+        p.putHead(type, t)
+        p.putWord(nameID)
         commit(p)
     }
 

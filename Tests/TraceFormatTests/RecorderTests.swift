@@ -78,7 +78,8 @@ struct RecorderTests {
         var faults = 0
         var handOffs = 0
         // One thread does everything, as a loop thread would: warm up (sites, code paths), then
-        // fill about 200 KiB (~50 pages) per flush interval and let the deadline hand it over.
+        // fill about 190 KiB (~47 pages; a mark is a 24-byte raw record) per flush interval and
+        // let the deadline hand it over.
         Thread.detachNewThread {}  // (a second thread exists anyway: the writer)
         let stream = recorder.makeStream()
         var time: UInt64 = 0
@@ -100,7 +101,7 @@ struct RecorderTests {
             let deadline = Date().addingTimeInterval(10)
             while free.count < 1 && Date() < deadline { usleep(1_000) }
             let before = threadMinorFaults()
-            interval(events: 20_000)
+            interval(events: 8_000)
             faults += threadMinorFaults() - before
             handOffs += 1
         }
