@@ -99,6 +99,10 @@ public enum RawRecords {
     /// Transcodes one buffer's raw records into wire records at `out` (room for
     /// ``wireBound(rawBytes:)`` bytes). Timestamps are clamped so that they never go back: not
     /// before `notBefore` (the stream's previous chunk), nor before the previous event.
+    ///
+    /// The types a loop emits most (steps, wakeups, callbacks, polls) have their own straight-line
+    /// cases; every other type goes by its spec row's argument kinds. `RawRecordsTests` checks
+    /// both against the spec table.
     /// - Parameters:
     ///   - firstTick: the tick the buffer began at (its chunk's first tick).
     ///   - runningTask: the task in a step when the buffer began (the previous buffer's
@@ -107,89 +111,219 @@ public enum RawRecords {
     /// - Returns: nil if the records are malformed (a recorder bug).
     static func transcode(_ raw: UnsafeRawBufferPointer, firstTick: UInt64, notBefore: UInt64, runningTask: UInt64,
                           into out: UnsafeMutablePointer<UInt8>) -> Transcoded? {
-        let layout = Layout.shared
+        var t = Transcoder(firstTick: firstTick, lastTick: Swift.max(firstTick, notBefore), running: runningTask, out: out)
         let words = raw.bindMemory(to: UInt64.self)
         guard let base = words.baseAddress else {
-            return Transcoded(length: 0, lastTick: Swift.max(firstTick, notBefore), runningTask: runningTask)
+            return Transcoded(length: 0, lastTick: t.lastTick, runningTask: runningTask)
         }
-        let end = words.count
-        var i = 0
-        var p = out
-        var lastTick = Swift.max(firstTick, notBefore)
+        let layout = Layout.shared
+        let ok = layout.start.withUnsafeBufferPointer { start in
+            layout.count.withUnsafeBufferPointer { count in
+                layout.timed.withUnsafeBufferPointer { timed in
+                    layout.kinds.withUnsafeBufferPointer { kinds in
+                        t.run(base, end: base + words.count, start: start, count: count, timed: timed, kinds: kinds)
+                    }
+                }
+            }
+        }
+        guard ok else { return nil }
+        return Transcoded(length: t.p - out, lastTick: t.lastTick, eventCount: t.eventCount,
+                          pairedRecords: t.pairedRecords, runningTask: t.running)
+    }
+
+    /// The state of one buffer's transcoding.
+    struct Transcoder {
+        let firstTick: UInt64
+        var lastTick: UInt64
+        var running: UInt64
+        var p: UnsafeMutablePointer<UInt8>
         var lastTask: UInt64 = 0
         var lastHandle: UInt64 = 0
         var eventCount: UInt32 = 0
         var pairedRecords: UInt32 = 0
-        var running = runningTask
-        let stepBegin = EventType.stepBegin.rawValue
-        let stepEnd = EventType.stepEnd.rawValue
-        let stepYield = EventType.stepYield.rawValue
-        let low56: UInt64 = (1 << 56) - 1
-        return layout.kinds.withUnsafeBufferPointer { kinds -> Transcoded? in
-            while i < end {
-                let head = base[i]
-                i += 1
-                let type = UInt8(truncatingIfNeeded: head)
-                if type == verbatim {
-                    eventCount &+= UInt32((head >> 8) & 0xFFFF)
-                    let count = Int(head >> 24)
-                    let wordsUsed = (count + 7) >> 3
-                    guard wordsUsed <= end - i else { return nil }
-                    p.update(from: UnsafeRawPointer(base + i).assumingMemoryBound(to: UInt8.self), count: count)
-                    p += count
-                    i += wordsUsed
+
+        init(firstTick: UInt64, lastTick: UInt64, running: UInt64, out: UnsafeMutablePointer<UInt8>) {
+            self.firstTick = firstTick
+            self.lastTick = lastTick
+            self.running = running
+            p = out
+        }
+
+        @inline(__always)
+        mutating func varint(_ value: UInt64) {
+            if _fastPath(value < 0x80) {
+                p.pointee = UInt8(truncatingIfNeeded: value)
+                p += 1
+            } else if value < 0x4000 {  // most timestamp deltas
+                p[0] = UInt8(truncatingIfNeeded: value) | 0x80
+                p[1] = UInt8(truncatingIfNeeded: value >> 7)
+                p += 2
+            } else {
+                p = Self.longVarint(p, value)
+            }
+        }
+
+        /// A varint of three bytes or more; returns the position after it. (A value in and out, not
+        /// an `inout` pointer, so that the transcoder's state stays in registers.)
+        @inline(never)
+        static func longVarint(_ at: UnsafeMutablePointer<UInt8>, _ value: UInt64) -> UnsafeMutablePointer<UInt8> {
+            var p = at
+            p.putVarint(value)
+            return p
+        }
+
+        /// The type byte and the timestamp delta of a timed record.
+        @inline(__always)
+        mutating func head(_ type: UInt8, _ word: UInt64) {
+            p.pointee = type
+            p += 1
+            // The low 56 bits' distance from the first tick, as a signed 56-bit number, then from
+            // the last tick (never behind the first), clamped at 0: timestamps never go back.
+            let distance = Int64(bitPattern: (((word >> 8) &- firstTick) & ((1 << 56) - 1)) &<< 8) >> 8
+            let delta = Swift.max(0, distance &- Int64(bitPattern: lastTick &- firstTick))
+            varint(UInt64(bitPattern: delta))
+            lastTick &+= UInt64(bitPattern: delta)
+        }
+
+        @inline(__always)
+        mutating func task(_ word: UInt64) {
+            varint(zigzagEncode(Int64(bitPattern: word &- lastTask)))
+            lastTask = word
+        }
+
+        @inline(__always)
+        mutating func handle(_ word: UInt64) {
+            varint(zigzagEncode(Int64(bitPattern: word &- lastHandle)))
+            lastHandle = word
+        }
+
+        /// Transcodes the records in [base, end). False if they are malformed.
+        mutating func run(_ base: UnsafePointer<UInt64>, end: UnsafePointer<UInt64>,
+                          start: UnsafeBufferPointer<Int32>, count: UnsafeBufferPointer<UInt8>,
+                          timed: UnsafeBufferPointer<Bool>, kinds: UnsafeBufferPointer<WireKind>) -> Bool {
+            // A local copy the optimizer keeps in registers, written back once.
+            var t = self
+            defer { self = t }
+            var r = base
+            while r < end {
+                let word = r.pointee
+                let type = UInt8(truncatingIfNeeded: word)
+                let room = end - r - 1
+                // The hot types: straight-line, their sizes known (a jump table on the type).
+                switch type {
+                case 7:  // stepBegin: task
+                    guard room >= 1 else { return false }
+                    t.head(type, word)
+                    t.task(r[1])
+                    t.running = r[1]
+                    r += 2
+                case 8:  // stepEnd: outcome, site
+                    guard room >= 2 else { return false }
+                    t.head(type, word)
+                    t.varint(r[1])
+                    t.varint(r[2])
+                    t.running = 0
+                    r += 3
+                case 58:  // stepYield: site
+                    guard room >= 1 else { return false }
+                    t.head(type, word)
+                    t.varint(r[1])
+                    t.running = 0
+                    t.pairedRecords &+= 1
+                    r += 2
+                case 9:  // wakeup: task, waker, wakerID
+                    guard room >= 3 else { return false }
+                    t.head(type, word)
+                    t.task(r[1])
+                    t.varint(r[2])
+                    t.varint(r[3])
+                    r += 4
+                case 10:  // callbackScheduled: handle, kind, due, site
+                    guard room >= 4 else { return false }
+                    t.head(type, word)
+                    t.handle(r[1])
+                    t.varint(r[2])
+                    t.varint(zigzagEncode(Int64(bitPattern: r[3])))
+                    t.varint(r[4])
+                    r += 5
+                case 11, 12:  // callbackBegin, callbackEnd: handle
+                    guard room >= 1 else { return false }
+                    t.head(type, word)
+                    t.handle(r[1])
+                    r += 2
+                case 4:  // pollBegin: timeout (signed)
+                    guard room >= 1 else { return false }
+                    t.head(type, word)
+                    t.varint(zigzagEncode(Int64(bitPattern: r[1])))
+                    r += 2
+                case 5:  // pollEnd: ready count
+                    guard room >= 1 else { return false }
+                    t.head(type, word)
+                    t.varint(r[1])
+                    r += 2
+                case RawRecords.verbatim:
+                    t.eventCount &+= UInt32((word >> 8) & 0xFFFF)
+                    let bytes = Int(word >> 24)
+                    let wordsUsed = (bytes + 7) >> 3
+                    guard wordsUsed <= room else { return false }
+                    t.p.update(from: UnsafeRawPointer(r + 1).assumingMemoryBound(to: UInt8.self), count: bytes)
+                    t.p += bytes
+                    r += 1 + wordsUsed
                     continue
-                }
-                let start = Int(layout.start[Int(type)])
-                guard start >= 0 else { return nil }
-                eventCount &+= 1
-                if type == stepYield {
-                    pairedRecords &+= 1
-                    running = 0
-                } else if type == stepEnd {
-                    running = 0
-                } else if type == stepBegin, i < end {
-                    running = base[i]
-                }
-                p.putByte(type)
-                if layout.timed[Int(type)] {
-                    // The low 56 bits' distance from the first tick, as a signed 56-bit number.
-                    let distance = Int64(bitPattern: (((head >> 8) &- firstTick) & low56) &<< 8) >> 8
-                    var tick = firstTick &+ UInt64(bitPattern: distance)
-                    if distance < 0 && tick > firstTick { tick = 0 }  // before the epoch: clamped below
-                    if tick < lastTick { tick = lastTick }
-                    p.putVarint(tick &- lastTick)
-                    lastTick = tick
-                }
-                let argCount = Int(layout.count[Int(type)])
-                guard argCount <= end - i else { return nil }
-                for k in start..<(start + argCount) {
-                    let word = base[i]
-                    i += 1
-                    switch kinds[k] {
-                    case .uvarint, .string:
-                        p.putVarint(word)
-                    case .svarint, .time:
-                        p.putVarint(zigzagEncode(Int64(bitPattern: word)))
-                    case .task:
-                        p.putVarint(zigzagEncode(Int64(bitPattern: word &- lastTask)))
-                        lastTask = word
-                    case .handle:
-                        p.putVarint(zigzagEncode(Int64(bitPattern: word &- lastHandle)))
-                        lastHandle = word
-                    case .text:
-                        let count = Int(truncatingIfNeeded: word)
-                        let wordsUsed = (count + 7) >> 3
-                        guard count >= 0, wordsUsed <= end - i else { return nil }
-                        p.putVarint(word)
-                        p.update(from: UnsafeRawPointer(base + i).assumingMemoryBound(to: UInt8.self), count: count)
-                        p += count
-                        i += wordsUsed
+                default:
+                    guard let next = t.generic(r, end: end, type: type, start: start, count: count, timed: timed, kinds: kinds) else {
+                        return false
                     }
+                    r = next
+                }
+                t.eventCount &+= 1
+            }
+            return true
+        }
+
+        /// Any other type, by its spec row. Returns the next record, or nil if malformed.
+        mutating func generic(_ record: UnsafePointer<UInt64>, end: UnsafePointer<UInt64>, type: UInt8,
+                              start: UnsafeBufferPointer<Int32>, count: UnsafeBufferPointer<UInt8>,
+                              timed: UnsafeBufferPointer<Bool>, kinds: UnsafeBufferPointer<WireKind>) -> UnsafePointer<UInt64>? {
+            let first = Int(start[Int(type)])
+            guard first >= 0 else { return nil }
+            let argCount = Int(count[Int(type)])
+            var r = record + 1
+            guard argCount <= end - r else { return nil }
+            if timed[Int(type)] {
+                head(type, record.pointee)
+            } else {
+                p.pointee = type
+                p += 1
+            }
+            for k in first..<(first + argCount) {
+                let word = r.pointee
+                r += 1
+                switch kinds[k] {
+                case .uvarint, .string:
+                    varint(word)
+                case .svarint, .time:
+                    varint(zigzagEncode(Int64(bitPattern: word)))
+                case .task:
+                    task(word)
+                case .handle:
+                    handle(word)
+                case .text:
+                    let bytes = Int(truncatingIfNeeded: word)
+                    guard bytes >= 0, (bytes + 7) >> 3 <= end - r else { return nil }
+                    varint(word)
+                    p.update(from: UnsafeRawPointer(r).assumingMemoryBound(to: UInt8.self), count: bytes)
+                    p += bytes
+                    r += (bytes + 7) >> 3
                 }
             }
-            return Transcoded(length: p - out, lastTick: lastTick, eventCount: eventCount, pairedRecords: pairedRecords,
-                              runningTask: running)
+            if type == EventType.stepBegin.rawValue {
+                running = lastTask
+            } else if type == EventType.stepEnd.rawValue || type == EventType.stepYield.rawValue {
+                running = 0
+                if type == EventType.stepYield.rawValue { pairedRecords &+= 1 }
+            }
+            return r
         }
     }
 }

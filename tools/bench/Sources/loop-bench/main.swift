@@ -40,7 +40,7 @@ let report = BenchReport(name: "loop-bench", usage: """
       --keep-traces  keep the traced runs' trace files (their paths are printed)
       --floor-only   only untraced ping-pong against the floor executor (time and instructions)
       --only W       run one workload alone and print its figure (for perf and callgrind):
-                     pingpong, pingpong-traced, pingpong-traced-nowatchdog, floor-pingpong, callsoon, sleep0,
+                     pingpong, pingpong-traced, pingpong-traced-nowatchdog, floor-pingpong, callsoon, callsoon-traced, sleep0,
                      sleep0-traced, default-pingpong, timers, timers-traced, idle-memory-loop,
                      idle-memory-swift
       --repeat N     with --only: run it N times
@@ -375,7 +375,7 @@ func instructionsPerStep(_ workload: String) -> Double? {
 
 // MARK: - One workload alone (for profilers)
 
-// `--only W [--repeat N]`, W one of pingpong, pingpong-traced, pingpong-traced-nowatchdog, callsoon, sleep0, sleep0-traced,
+// `--only W [--repeat N]`, W one of pingpong, pingpong-traced, pingpong-traced-nowatchdog, callsoon, callsoon-traced, sleep0, sleep0-traced,
 // default-pingpong, timers, timers-traced, idle-memory-loop, idle-memory-swift: runs one workload
 // N times and prints each figure, with nothing else in the process (for `perf record`,
 // `valgrind --tool=callgrind`; the memory figures are measured this way, in fresh processes).
@@ -389,6 +389,7 @@ if let i = arguments.firstIndex(of: "--only"), i + 1 < arguments.count {
         case "pingpong-traced-nowatchdog": value = try watchdog(false) { try pingPong(.on) }
         case "floor-pingpong": value = FloorExecutor().pingPong(roundTrips: roundTrips)
         case "callsoon": value = try callSoonChurn(.off)
+        case "callsoon-traced": value = try callSoonChurn(.on)
         case "sleep0": value = try sleepZeroFanOut(.off)
         case "sleep0-traced": value = try sleepZeroFanOut(.on)
         case "default-pingpong": value = defaultExecutorPingPong()
