@@ -11,8 +11,10 @@ import Glibc
 /// - Memory is bounded by ``Configuration/memoryCapBytes``: at the cap, emitting threads drop
 ///   events (counted, then reported by a `lostEvents` record) and never block.
 /// - Each stream hands its buffer over at least every ``Configuration/flushIntervalNanos``
-///   (minus one writer tick) while it records, and the writer thread, which polls every tick
-///   (a tenth of the interval), writes it: a SIGKILL loses at most about one interval.
+///   (minus one writer tick) while it records, at the first opening event past that deadline (a
+///   step's, a callback's or a poll's; the events inside a step only check for room), and the
+///   writer thread, which polls every tick (a tenth of the interval), writes it: a SIGKILL loses
+///   at most about one interval, plus the step that was running.
 ///   ``finishStream(_:)``, ``close()`` and process exit flush the rest.
 /// - The hand-off costs the emitting thread O(1): no syscall, no lock, no page fault (the writer
 ///   keeps pre-faulted spare buffers ready; see ``StreamChannel``).
