@@ -214,7 +214,7 @@ extension EventLoop {
         let began = tracer.stepBegin(task: task)
         st.pointee.beacon?.began(task: task, ticks: began)
         var outcome: StepOutcome?
-        if st.pointee.tasks[task] != nil {
+        if st.pointee.loopTaskIDs.contains(task) {
             // A loop task: its body's wrapper marks the outcome of its last step.
             run(job, route: route)
             outcome = st.pointee.runningStepOutcome
@@ -391,6 +391,7 @@ extension EventLoop {
             created.taskID = task
             created.taskPointer = pointer
             st.pointee.tasks[task] = created.task
+            st.pointee.loopTaskIDs.insert(task)
             if let tracer = st.pointee.tracer {
                 st.pointee.taskNames[task] = created.task.name
                 tracer.taskCreate(task: task, parent: parent, name: created.task.name, site: created.task.site)

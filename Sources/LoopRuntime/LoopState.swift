@@ -144,6 +144,8 @@ struct LoopState {
     var highestTaskID: UInt64 = 0
     /// Live loop-created tasks by runtime id.
     var tasks: [UInt64: any AnyLoopTask] = [:]
+    /// The keys of `tasks`, for the per-step "is this a loop task?" test.
+    var loopTaskIDs = TaskIDSet()
     /// Names of tasks seen while tracing, for naming their unnamed children.
     var taskNames: [UInt64: String] = [:]
     var childCounts: [UInt64: Int] = [:]

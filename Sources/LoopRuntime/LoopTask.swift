@@ -110,6 +110,7 @@ public final class LoopTask<Value>: LoopFuture<Value>, AnyLoopTask, @unchecked S
         default: st.pointee.runningStepOutcome = .cancelled
         }
         st.pointee.tasks[taskID] = nil
+        st.pointee.loopTaskIDs.remove(taskID)
         swiftTask = nil
         context.waitingOn = nil
         complete(outcome)
