@@ -51,6 +51,15 @@ public final class TraceRecorder: @unchecked Sendable {
         /// At the memory cap, wait for the writer thread instead of dropping events. Only for
         /// offline generators: an instrumented program must never block on its tracer.
         public var waitWhenFull: Bool = false
+        /// When a stream has at least this many full buffers waiting, the writer writes its
+        /// chunks uncompressed (the `stored` codec) until it has caught up: compression is most of
+        /// the writer's CPU, and a writer that far behind (one that shares a busy CPU with the
+        /// program) would soon make the stream drop events at the memory cap. Those chunks take
+        /// about ten times the bytes. nil (the default): half the buffers the memory cap allows,
+        /// twice the backlog at which the stream starts waking the writer, so that a writer woken
+        /// in time still compresses; 0: never. Off with ``syntheticClock`` or ``waitWhenFull``,
+        /// whose files must not depend on timing.
+        public var storeWhenBehind: Int? = nil
 
         /// The default of ``memoryCapBytes``: 64 MiB.
         public static let defaultMemoryCapBytes = 64 << 20
@@ -78,6 +87,9 @@ public final class TraceRecorder: @unchecked Sendable {
         public var events: UInt64 = 0
         /// Chunks written.
         public var chunks: UInt64 = 0
+        /// Chunks written uncompressed: the writer was behind (see
+        /// ``Configuration/storeWhenBehind``), or compression did not make them smaller.
+        public var storedChunks: UInt64 = 0
         /// Uncompressed payload bytes.
         public var rawBytes: UInt64 = 0
         /// Bytes in the file.
@@ -125,6 +137,8 @@ public final class TraceRecorder: @unchecked Sendable {
     /// Drops of streams already retired (their channels are gone). Guarded by lock.
     private var retiredDrops: UInt64 = 0
     private let flushTicks: UInt64
+    /// ``Configuration/storeWhenBehind``, resolved.
+    private let storeWhenBehind: Int
     /// How often the writer thread looks for buffers to write.
     private let writerTickNanos: Int64
     /// CLOCK_MONOTONIC when the recorder opened, for "disk full after 300 ms".
@@ -141,6 +155,7 @@ public final class TraceRecorder: @unchecked Sendable {
         configuration.bufferBytes = min(max(configuration.bufferBytes, 16 << 10), 4 << 20)
         configuration.memoryCapBytes = max(configuration.memoryCapBytes, 2 * configuration.bufferBytes)
         configuration.flushIntervalNanos = max(configuration.flushIntervalNanos, 1_000_000)
+        if configuration.syntheticClock || configuration.waitWhenFull { configuration.storeWhenBehind = 0 }
         self.configuration = configuration
         openedNanos = lt_monotonic_ns()
         let fd = open(configuration.path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
@@ -164,6 +179,7 @@ public final class TraceRecorder: @unchecked Sendable {
                                  arguments: configuration.arguments, flushIntervalNanos: UInt64(configuration.flushIntervalNanos))
         headerBytes = header.encode()
         budget = BufferBudget(capBytes: configuration.memoryCapBytes, bufferBytes: configuration.bufferBytes)
+        storeWhenBehind = configuration.storeWhenBehind ?? max(1, budget.maxBuffers / 2)
         // The writer polls ten times per flush interval, and a stream hands its buffer over one
         // tick before the interval ends: events reach the file within the interval, while the
         // emitting thread never has to wake the writer.
@@ -335,7 +351,8 @@ public final class TraceRecorder: @unchecked Sendable {
                 // Read before draining: once set, the stream's thread pushes nothing more.
                 let retiring = channel.retiring.load(ordering: .acquiring)
                 while let buffer = channel.full.pop() {
-                    writeChunk(buffer, of: channel, compressor: compressor, wire: wire, scratch: scratch)
+                    let behind = storeWhenBehind > 0 && channel.full.count + 1 >= storeWhenBehind
+                    writeChunk(buffer, of: channel, compressor: behind ? nil : compressor, wire: wire, scratch: scratch)
                     if stop || retiring { budget.release(buffer) } else { channel.free.push(buffer) }
                 }
                 if retiring && !stop {
@@ -364,8 +381,9 @@ public final class TraceRecorder: @unchecked Sendable {
     }
 
     /// Transcodes one buffer of `channel`'s raw records into wire records (``RawRecords``),
-    /// compresses them and appends the chunk. Writer thread.
-    private func writeChunk(_ buffer: UnsafeMutableRawPointer, of channel: StreamChannel, compressor: ChunkCompressor,
+    /// compresses them (unless `compressor` is nil: the writer is behind) and appends the chunk.
+    /// Writer thread.
+    private func writeChunk(_ buffer: UnsafeMutableRawPointer, of channel: StreamChannel, compressor: ChunkCompressor?,
                             wire: UnsafeMutablePointer<UInt8>, scratch: UnsafeMutableRawBufferPointer) {
         var meta = buffer.assumingMemoryBound(to: BufferMeta.self).pointee
         let raw = UnsafeRawBufferPointer(start: buffer + BufferMeta.size, count: meta.length)
@@ -390,7 +408,7 @@ public final class TraceRecorder: @unchecked Sendable {
         let payload = UnsafeRawBufferPointer(start: wire, count: meta.length)
         let out = UnsafeMutableRawBufferPointer(rebasing: scratch[ChunkHeader.size...])
         var codec = ChunkHeader.Codec.zlib
-        var length = compressor.compress(payload, into: out) ?? meta.length
+        var length = compressor?.compress(payload, into: out) ?? meta.length
         if length >= meta.length {
             codec = .stored
             length = meta.length
@@ -413,6 +431,7 @@ public final class TraceRecorder: @unchecked Sendable {
                 chunkLastTick = max(chunkLastTick, meta.lastTick)
                 stats.events += UInt64(meta.eventCount) + UInt64(meta.pairedRecords)
                 stats.chunks += 1
+                if codec == .stored { stats.storedChunks += 1 }
                 stats.rawBytes += UInt64(meta.length)
                 stats.fileBytes += UInt64(ChunkHeader.size + length)
             } else {

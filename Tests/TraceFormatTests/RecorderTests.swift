@@ -64,6 +64,45 @@ struct RecorderTests {
         #expect(UInt64(events) - 1 + reported == 50_000, "every mark is either in the file or counted as dropped")
     }
 
+    @Test("A writer that falls behind writes the backlog's chunks uncompressed, which read back exactly, then compresses again")
+    func aWriterBehindStoresChunks() throws {
+        let dir = TemporaryDirectory()
+        let path = dir.file("behind.trace")
+        // A real clock: the synthetic one turns the behaviour off (its files must be reproducible).
+        var configuration = TraceRecorder.Configuration(path: path, memoryCapBytes: 8 << 20, bufferBytes: 16 << 10)
+        configuration.storeWhenBehind = 4
+        let recorder = try TraceRecorder(configuration)
+        let stream = recorder.makeStream()
+        func burst(_ range: Range<Int>) {
+            for i in range {
+                stream.stepBegin(task: UInt64(i % 7) + 1)
+                stream.stepEnd(.suspended, site: sampleSites[i % sampleSites.count])
+            }
+        }
+        // A backlog of about 25 buffers while the writer is held back, as on a CPU it shares.
+        recorder.testsOnly_writerPaused.store(true, ordering: .relaxed)
+        burst(0..<20_000)
+        recorder.testsOnly_writerPaused.store(false, ordering: .relaxed)
+        // Then the writer keeps up: a buffer at a time, each written before the next is full.
+        let backlog = Date().addingTimeInterval(10)
+        while recorder.statistics.chunks < 20 && Date() < backlog { usleep(1_000) }
+        for round in 0..<5 {
+            burst(20_000 + round * 800..<20_000 + (round + 1) * 800)
+            stream.flush()
+            let chunks = recorder.statistics.chunks
+            let deadline = Date().addingTimeInterval(10)
+            while recorder.statistics.chunks == chunks && Date() < deadline { usleep(1_000) }
+        }
+        let stats = recorder.close()
+        #expect(stats.droppedEvents == 0)
+        #expect(stats.storedChunks >= 10, "\(stats.storedChunks) of \(stats.chunks) chunks stored")
+        #expect(stats.storedChunks < stats.chunks, "the chunks written once caught up are compressed")
+        let (events, reader) = try readAll(path, strict: true)
+        #expect(reader.damage.isEmpty, "\(reader.damage)")
+        #expect(events.count == 2 * 24_000)
+        #expect(events.filter { $0.type == .stepBegin }.map(\.task).prefix(14) == [1, 2, 3, 4, 5, 6, 7, 1, 2, 3, 4, 5, 6, 7])
+    }
+
     /// With tracing on, the first event after a long step cost 8–73 µs on the loop thread
     /// (untraced 1.4–6.6 µs): the buffer it moved to was freshly allocated and faulted in page by
     /// page as events filled it.
