@@ -35,7 +35,7 @@ public final class TraceRecorder: @unchecked Sendable {
         public var memoryCapBytes: Int
         /// The size of one buffer, which is one chunk's uncompressed size. Default 256 KiB.
         public var bufferBytes: Int
-        /// The longest time recorded events wait in memory. Default 100 ms.
+        /// The longest time recorded events wait in memory. Default 100 ms; 1 ms to 1 hour.
         public var flushIntervalNanos: Int64
         /// The zlib compression level (1 is fastest; higher levels gain little on event data).
         public var compressionLevel: Int
@@ -154,7 +154,9 @@ public final class TraceRecorder: @unchecked Sendable {
         var configuration = configuration
         configuration.bufferBytes = min(max(configuration.bufferBytes, 16 << 10), 4 << 20)
         configuration.memoryCapBytes = max(configuration.memoryCapBytes, 2 * configuration.bufferBytes)
-        configuration.flushIntervalNanos = max(configuration.flushIntervalNanos, 1_000_000)
+        // At most an hour: a raw record keeps its tick's low 56 bits, about 139 days of a 3 GHz
+        // counter from its chunk's first tick (``RawRecords``).
+        configuration.flushIntervalNanos = min(max(configuration.flushIntervalNanos, 1_000_000), 3_600_000_000_000)
         if configuration.syntheticClock || configuration.waitWhenFull { configuration.storeWhenBehind = 0 }
         self.configuration = configuration
         openedNanos = lt_monotonic_ns()
