@@ -208,9 +208,9 @@ extension EventLoop {
         st.pointee.runningTask = task
         st.pointee.wakerKind = .task
         st.pointee.wakerID = task
-        // The tick the step began at, whether or not its record was kept: a dropped record
-        // left `lastEventTicks` at an older event, and the watchdog took every later step for
-        // one endless stall, signalling the loop thread every few ms.
+        // The tick the step began at, whether or not its record was kept: timing the step from
+        // the stream's last kept event once made the watchdog take every step after a dropped
+        // record for one endless stall, signalling the loop thread every few ms.
         let began = tracer.stepBegin(task: task)
         st.pointee.beacon?.began(task: task, ticks: began)
         var outcome: StepOutcome?

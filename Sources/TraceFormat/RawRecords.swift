@@ -317,12 +317,7 @@ public enum RawRecords {
                     r += (bytes + 7) >> 3
                 }
             }
-            if type == EventType.stepBegin.rawValue {
-                running = lastTask
-            } else if type == EventType.stepEnd.rawValue || type == EventType.stepYield.rawValue {
-                running = 0
-                if type == EventType.stepYield.rawValue { pairedRecords &+= 1 }
-            }
+            // (Step records never come here: `run` takes them, and rejects a cut-off one.)
             return r
         }
     }
