@@ -44,13 +44,23 @@ struct TraceRecordingTests {
         let path = temporaryTracePath()
         defer { unlink(path) }
         let group = DispatchGroup()
+        // Both loops are open before either runs: a loop that closed before the other opened
+        // would have been the file's only user, and the next opener starts a new file (CI saw
+        // that under load: one stream).
+        let opened = DispatchGroup()
         let failures = ManagedCounter()
         for prefix in ["A", "B"] {
             group.enter()
+            opened.enter()
             Thread.detachNewThread {
                 defer { group.leave() }
                 do {
-                    let loop = try EventLoop(trace: .file(path))
+                    let loop: EventLoop
+                    do {
+                        defer { opened.leave() }
+                        loop = try EventLoop(trace: .file(path))
+                    }
+                    opened.wait()
                     try runYieldingWorkers(on: loop, prefix: prefix, tasks: 40, yields: 25)
                 } catch {
                     failures.add()
