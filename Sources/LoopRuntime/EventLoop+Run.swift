@@ -58,6 +58,7 @@ extension EventLoop {
     func poll(timeoutNanos: Int64) {
         let st = state
         st.pointee.polls &+= 1
+        st.pointee.chainedTick = 0
         st.pointee.tracer?.pollBegin(timeoutNanos: timeoutNanos)
         var n = lt_epoll_wait(epollFD, readyEvents, Int32(Self.readyEventCapacity), timeoutNanos)
         if n < 0 {
@@ -85,6 +86,7 @@ extension EventLoop {
     /// Moves work handed over by other threads to the ready queue.
     func drainInbox() {
         let st = state
+        st.pointee.chainedTick = 0
         inbox.drain(into: &inboxBuffer)
         for item in inboxBuffer {
             switch item {
@@ -115,6 +117,7 @@ extension EventLoop {
         guard let first = st.pointee.timers.min else { return }
         var now = time()
         guard first.deadline <= now else { return }
+        st.pointee.chainedTick = 0
         while let head = st.pointee.timers.min, head.deadline <= now {
             _ = st.pointee.timers.popMin()
             switch head.payload {
@@ -175,6 +178,8 @@ extension EventLoop {
             case .callback(let handle):
                 runCallback(handle)
             case .yield(let continuation, let task):
+                // The resume runs the runtime's enqueue before the step: not just dispatch.
+                st.pointee.chainedTick = 0
                 runYield(continuation, task: task)
             }
         }
@@ -195,8 +200,11 @@ extension EventLoop {
     /// Runs one job: a step of a task, or a non-task job (no step events).
     /// - Parameter task: the task's runtime id if known (always when tracing), else 0.
     func runStep(_ job: UnownedJob, route: JobRoute, task: UInt64) {
-        if route == .runtimeJob { return runRuntimeJob(job) }  // factory mode
         let st = state
+        // Taken here whatever the job: the work a non-task job does is not the loop's dispatch.
+        let chainedTick = st.pointee.chainedTick
+        st.pointee.chainedTick = 0
+        if route == .runtimeJob { return runRuntimeJob(job) }  // factory mode
         let pointer = unsafeBitCast(job, to: UnsafeMutableRawPointer.self)
         st.pointee.runningJob = pointer
         guard task != 0, let tracer = st.pointee.tracer else {
@@ -211,7 +219,7 @@ extension EventLoop {
         // The tick the step began at, whether or not its record was kept: timing the step from
         // the stream's last kept event once made the watchdog take every step after a dropped
         // record for one endless stall, signalling the loop thread every few ms.
-        let began = tracer.stepBegin(task: task)
+        let began = tracer.stepBegin(task: task, chainedTick: chainedTick)
         st.pointee.beacon?.began(task: task, ticks: began)
         var outcome: StepOutcome?
         if st.pointee.loopTaskIDs.contains(task) {
@@ -245,12 +253,15 @@ extension EventLoop {
         if final == .yielded && st.pointee.runningTaskYielded {
             // A `sleep(.zero)` made the task ready again, by itself: stepEnd and wakeup in one
             // record.
-            tracer.stepYield(site: st.pointee.suspendSite)
+            st.pointee.chainedTick = tracer.stepYield(site: st.pointee.suspendSite)
         } else if final == .suspended || final == .yielded {
-            tracer.stepEnd(final, site: st.pointee.suspendSite)
-            if st.pointee.runningTaskYielded { tracer.wakeup(task: task, waker: .task, wakerID: task) }
+            st.pointee.chainedTick = tracer.stepEnd(final, site: st.pointee.suspendSite)
+            if st.pointee.runningTaskYielded {
+                tracer.wakeup(task: task, waker: .task, wakerID: task)
+                st.pointee.chainedTick = 0
+            }
         } else {
-            tracer.stepEnd(final, site: nil)
+            st.pointee.chainedTick = tracer.stepEnd(final, site: nil)
             // Names are kept only to name children, which a finished task has no more of.
             st.pointee.taskNames[task] = nil
             st.pointee.childCounts[task] = nil
@@ -266,7 +277,10 @@ extension EventLoop {
         st.pointee.runningTaskYielded = false
         st.pointee.runningStepOutcome = nil
         st.pointee.suspendSite = nil
-        if !st.pointee.deferredJobs.isEmpty { runDeferredJobs() }
+        if !st.pointee.deferredJobs.isEmpty {
+            st.pointee.chainedTick = 0
+            runDeferredJobs()
+        }
         st.pointee.wakerKind = .callback
         st.pointee.wakerID = 0
     }
@@ -310,7 +324,8 @@ extension EventLoop {
             st.pointee.wakerKind = .callback
             st.pointee.wakerID = handle.id
         }
-        let began = st.pointee.tracer?.callbackBegin(handle: handle.id) ?? 0
+        let began = st.pointee.tracer?.callbackBegin(handle: handle.id, chainedTick: st.pointee.chainedTick) ?? 0
+        st.pointee.chainedTick = 0
         if let beacon = st.pointee.beacon { beacon.began(task: 0, ticks: began) }
         do {
             try handle.callback()
@@ -318,7 +333,7 @@ extension EventLoop {
             reportError("callback scheduled at \(handle.site) threw", error)
         }
         st.pointee.beacon?.ended()
-        st.pointee.tracer?.callbackEnd(handle: handle.id)
+        st.pointee.chainedTick = st.pointee.tracer?.callbackEnd(handle: handle.id) ?? 0
         st.pointee.wakerKind = .callback
         st.pointee.wakerID = 0
     }

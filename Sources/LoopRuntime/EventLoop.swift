@@ -307,6 +307,7 @@ public final class EventLoop: @unchecked Sendable {
         // The kernel may wake a timed wait up to the thread's timer slack late (50 µs by
         // default); the loop wants its timers on time.
         savedTimerSlack = lt_set_timer_slack(1)
+        st.pointee.chainedTick = 0
         st.pointee.tracer?.loopStart(loop: id)
         watchdog?.loopStarted()
     }

@@ -125,6 +125,11 @@ struct LoopState {
     /// The running task yielded with `sleep(.zero)`: its wakeup (by itself) is recorded right
     /// after its step ends, where a `Task.yield`'s would be.
     var runningTaskYielded = false
+    /// The tick at which the last step or callback ended, while the loop has done nothing since
+    /// but pick the next ready item (0 otherwise: a poll, the inbox, due timers, a `sleep(0)`
+    /// resume or a non-task job clear it). That item's begin record reuses it instead of reading
+    /// the clock again (see `TraceStream.callbackEnd(handle:)`).
+    var chainedTick: UInt64 = 0
     /// Set while the loop resumes a `.yield` item: the task job the resume enqueues goes to
     /// `yieldedJob` and runs at once.
     var resumingYield = false

@@ -92,7 +92,7 @@ extension TraceStream {
     /// - Parameters:
     ///   - task: the running task, 0 for a callback.
     ///   - stepStartTicks: when the step began, in ticks of the same clock (the loop stream's
-    ///     tick ``stepBegin(task:)`` returned).
+    ///     tick ``stepBegin(task:chainedTick:)`` returned).
     ///   - syscall: the Linux syscall number it is blocked in; -1 when running.
     ///   - frames: the stack, innermost first; empty when none was captured.
     ///   - kind: how the stack was captured.

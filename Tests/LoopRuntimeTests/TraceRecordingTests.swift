@@ -165,3 +165,73 @@ final class ManagedCounter: @unchecked Sendable {
     func add() { lock.withLock { count += 1 } }
     var value: Int { lock.withLock { count } }
 }
+
+@Suite("Trace recording: one clock read between consecutive items")
+struct ChainedTickTests {
+    /// The events of `path` in order.
+    func events(_ path: String) throws -> [TraceEvent] {
+        var out: [TraceEvent] = []
+        try TraceReader(path: path).forEachEvent { e, _ in out.append(e) }
+        return out
+    }
+
+    @Test("A callback run straight after another begins at the tick the other ended; the first of a pass reads the clock")
+    func callbacksChain() throws {
+        let path = temporaryTracePath()
+        defer { unlink(path) }
+        let loop = try EventLoop(trace: .file(path))
+        let remaining = ManagedCounter()
+        @Sendable func again() {
+            remaining.add()
+            // A callback that takes a measurable while, so that a fresh clock read would differ.
+            let start = DispatchTime.now().uptimeNanoseconds
+            while DispatchTime.now().uptimeNanoseconds - start < 20_000 {}
+            if remaining.value < 50 { loop.callSoon(again) } else { loop.stop() }
+        }
+        loop.callSoon(again)
+        try loop.runForever()
+        loop.close()
+        let all = try events(path)
+        var chained = 0
+        for (previous, next) in zip(all, all.dropFirst()) where next.type == .callbackBegin {
+            if previous.type == .callbackEnd {
+                // Nothing ran between them but the loop's dispatch: the same tick.
+                #expect(next.timestamp == previous.timestamp)
+                chained += 1
+            } else {
+                // After the loop's start, a poll or the inbox: its own clock read.
+                #expect(next.timestamp > previous.timestamp, "\(previous.type) then \(next.type)")
+            }
+        }
+        #expect(chained > 0)
+        // Each callback still lasts what it ran: at least its 20 µs of spinning.
+        var begin: Int64 = 0
+        for e in all {
+            if e.type == .callbackBegin { begin = e.timestamp }
+            if e.type == .callbackEnd { #expect(e.timestamp - begin >= 20_000) }
+        }
+    }
+
+    @Test("A step after a sleep(0) resume reads the clock: the resume is the runtime's work, not dispatch")
+    func yieldResumeDoesNotChain() throws {
+        let path = temporaryTracePath()
+        defer { unlink(path) }
+        let loop = try EventLoop(trace: .file(path))
+        // Several tasks, so that a resume follows another task's step in the same pass.
+        try runYieldingWorkers(on: loop, prefix: "y", tasks: 3, yields: 100)
+        let all = try events(path)
+        var resumed = 0
+        var yielded: Set<UInt64> = []
+        for (previous, next) in zip(all, all.dropFirst()) {
+            // A yielded step's end is its stepYield record, delivered as stepEnd then its wakeup.
+            if next.type == .wakeup, case let w = WakeupEvent(next), w.waker == .task, w.wakerID == w.task, previous.type == .stepEnd {
+                yielded.insert(w.task)
+            }
+            guard next.type == .stepBegin, yielded.remove(next.task) != nil else { continue }
+            // Resumed from its `.yield` item: the loop resumed the continuation first.
+            #expect(next.timestamp > previous.timestamp, "\(previous.type) then \(next.type)")
+            resumed += 1
+        }
+        #expect(resumed >= 250)
+    }
+}
