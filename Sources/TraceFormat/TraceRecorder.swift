@@ -121,11 +121,16 @@ public final class TraceRecorder: @unchecked Sendable {
     private let budget: BufferBudget
     private let wakeSemaphore = DispatchSemaphore(value: 0)
     private let stopping = ManagedAtomic<Bool>(false)
+    /// Buffers the writer thread has finished with (written, or dropped after a failure): how a
+    /// thread waiting for it tells a slow writer from a stuck one.
+    private let writerProgress = ManagedAtomic<UInt64>(0)
     /// Set once the file cannot be written; every stream then stops recording. Freed in deinit,
     /// after the streams.
     private let failed = UnsafeAtomic<Bool>.create(false)
     /// Tests only: while set, the writer thread writes nothing, so the budget runs out.
     let testsOnly_writerPaused = ManagedAtomic<Bool>(false)
+    /// Tests only: the writer sleeps this long after each buffer (a writer starved of CPU).
+    let testsOnly_writerDelayNanos = ManagedAtomic<UInt32>(0)
     /// Tests only: the next chunk write fails with this errno (0: none), as a full disk would.
     let testsOnly_failNextWrite = ManagedAtomic<Int32>(0)
     private let lock = PthreadMutex()
@@ -238,9 +243,10 @@ public final class TraceRecorder: @unchecked Sendable {
     }
 
     /// Ends a stream whose thread is done with it (an event loop closing): its events, and a
-    /// `lostEvents` record for drops still pending, are in the file when this returns (unless
-    /// the disk takes longer than `maxWaitNanos`). The stream must not be used again.
-    /// Call it on the stream's own thread.
+    /// `lostEvents` record for drops still pending, are in the file when this returns, unless
+    /// the writer thread makes no progress for `maxWaitNanos` (a stalled disk). A writer that is
+    /// only slow (starved of CPU by a loaded machine: it runs at a low priority) is waited for.
+    /// The stream must not be used again. Call it on the stream's own thread.
     public func finishStream(_ stream: TraceStream, maxWaitNanos: UInt64 = 2_000_000_000) {
         let state = stream.state
         let channel = state.pointee.channel
@@ -249,10 +255,21 @@ public final class TraceRecorder: @unchecked Sendable {
         state.pointee.finish(maxWaitNanos: maxWaitNanos)
         channel.retiring.store(true, ordering: .releasing)
         wakeSemaphore.signal()
-        let start = lt_monotonic_ns()
-        while !channel.retired.load(ordering: .acquiring) && lt_monotonic_ns() &- start < maxWaitNanos {
+        // A wait that the writer's progress extends: CI's test runs once starved it for over
+        // 2 s, and the loop's close returned with its last chunks still to be written.
+        var progress = writerProgress.load(ordering: .relaxed)
+        var since = lt_monotonic_ns()
+        while !channel.retired.load(ordering: .acquiring) {
             if lock.withLock({ closed }) { return }
             usleep(100)
+            let now = lt_monotonic_ns()
+            let current = writerProgress.load(ordering: .relaxed)
+            if current != progress {
+                progress = current
+                since = now
+            } else if now &- since >= maxWaitNanos {
+                return
+            }
         }
     }
 
@@ -355,6 +372,9 @@ public final class TraceRecorder: @unchecked Sendable {
                 while let buffer = channel.full.pop() {
                     let behind = storeWhenBehind > 0 && channel.full.count + 1 >= storeWhenBehind
                     writeChunk(buffer, of: channel, compressor: behind ? nil : compressor, wire: wire, scratch: scratch)
+                    writerProgress.wrappingIncrement(ordering: .relaxed)
+                    let delay = testsOnly_writerDelayNanos.load(ordering: .relaxed)
+                    if delay > 0 { usleep(delay / 1000) }
                     if stop || retiring { budget.release(buffer) } else { channel.free.push(buffer) }
                 }
                 if retiring && !stop {

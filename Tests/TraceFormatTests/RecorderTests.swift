@@ -64,6 +64,45 @@ struct RecorderTests {
         #expect(UInt64(events) - 1 + reported == 50_000, "every mark is either in the file or counted as dropped")
     }
 
+    /// CI once starved the writer (nice 10, SCHED_BATCH) of CPU for over 2 s during a full test
+    /// run: a loop's close returned with its last chunks unwritten, and a check that the trace
+    /// held what the program reported failed.
+    @Test("finishStream waits for a writer that is slow but making progress, and gives up on one that makes none")
+    func finishStreamWaitsWhileTheWriterProgresses() throws {
+        let dir = TemporaryDirectory()
+        func burst(_ stream: TraceStream) {
+            for i in 0..<6_000 {
+                stream.stepBegin(task: UInt64(i % 7) + 1)
+                stream.stepEnd(.suspended, site: nil)
+            }
+        }
+        // Slow: 100 ms per 16 KiB buffer, 10 or so buffers, and a wait of 300 ms without progress.
+        let slow = try TraceRecorder(.init(path: dir.file("slow.trace"), memoryCapBytes: 8 << 20, bufferBytes: 16 << 10))
+        slow.testsOnly_writerDelayNanos.store(100_000_000, ordering: .relaxed)
+        let a = slow.makeStream()
+        burst(a)
+        let t0 = Date()
+        slow.finishStream(a, maxWaitNanos: 300_000_000)
+        let waited = Date().timeIntervalSince(t0)
+        #expect(slow.statistics.events == 12_000, "every event written when finishStream returns")
+        #expect(waited > 0.3, "past maxWait, as long as the writer progressed")
+        slow.testsOnly_writerDelayNanos.store(0, ordering: .relaxed)
+        slow.close()
+
+        // Stuck: no buffer written at all; finishStream returns after its wait.
+        let stuck = try TraceRecorder(.init(path: dir.file("stuck.trace"), memoryCapBytes: 8 << 20, bufferBytes: 16 << 10))
+        stuck.testsOnly_writerPaused.store(true, ordering: .relaxed)
+        let b = stuck.makeStream()
+        burst(b)
+        let t1 = Date()
+        stuck.finishStream(b, maxWaitNanos: 200_000_000)
+        let gaveUp = Date().timeIntervalSince(t1)
+        #expect(gaveUp >= 0.2 && gaveUp < 5, "\(gaveUp) s")
+        #expect(stuck.statistics.events < 12_000)
+        stuck.testsOnly_writerPaused.store(false, ordering: .relaxed)
+        #expect(stuck.close().events == 12_000, "close still writes what the stalled writer had not")
+    }
+
     @Test("A writer that falls behind writes the backlog's chunks uncompressed, which read back exactly, then compresses again")
     func aWriterBehindStoresChunks() throws {
         let dir = TemporaryDirectory()
