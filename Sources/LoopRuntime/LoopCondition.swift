@@ -13,8 +13,8 @@ public final class LoopCondition: @unchecked Sendable {
     /// The lock the condition releases while waiting.
     public let lock: LoopLock
     // loop thread only
-    private var binding = LoopBinding()
-    private var waiters = Deque<LoopWaiter>()
+    @exclusivity(unchecked) private var binding = LoopBinding()
+    @exclusivity(unchecked) private var waiters = Deque<LoopWaiter>()
 
     /// A condition on `lock` (a new lock by default).
     public init(lock: LoopLock = LoopLock()) {

@@ -8,9 +8,9 @@ import TraceFormat
 /// bound to the loop that first uses it.
 public final class LoopEvent: @unchecked Sendable {
     // loop thread only
-    private var binding = LoopBinding()
-    private var value = false
-    private var waiters = Deque<LoopWaiter>()
+    @exclusivity(unchecked) private var binding = LoopBinding()
+    @exclusivity(unchecked) private var value = false
+    @exclusivity(unchecked) private var waiters = Deque<LoopWaiter>()
 
     /// An event, not set.
     public init() {}

@@ -22,9 +22,9 @@ public final class LoopLock: @unchecked Sendable {
     let id = LoopLock.ids.loadThenWrappingIncrement(ordering: .relaxed) + 1
     static let ids = ManagedAtomic<UInt64>(0)
     // loop thread only
-    private var binding = LoopBinding()
-    private var locked = false
-    private var waiters = Deque<LoopWaiter>()
+    @exclusivity(unchecked) private var binding = LoopBinding()
+    @exclusivity(unchecked) private var locked = false
+    @exclusivity(unchecked) private var waiters = Deque<LoopWaiter>()
 
     /// A lock, unlocked.
     public init() {}

@@ -10,9 +10,9 @@ import TraceFormat
 /// be released above its initial value.
 public final class LoopSemaphore: @unchecked Sendable {
     // loop thread only
-    private var binding = LoopBinding()
-    private var units: Int
-    private var waiters = Deque<LoopWaiter>()
+    @exclusivity(unchecked) private var binding = LoopBinding()
+    @exclusivity(unchecked) private var units: Int
+    @exclusivity(unchecked) private var waiters = Deque<LoopWaiter>()
 
     /// A semaphore with `value` units.
     public init(value: Int = 1) {

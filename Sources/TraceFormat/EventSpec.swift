@@ -98,20 +98,20 @@ public struct EventType: RawRepresentable, Hashable, Sendable, Comparable, Custo
     public static let stallSample = EventType(41)
     public static let stallEnd = EventType(42)
     public static let watchdogStart = EventType(43)
-    public static let wakeupSent = EventType(34)
-    public static let taskUntracked = EventType(35)
+    @inlinable public static var wakeupSent: EventType { EventType(34) }
+    @inlinable public static var taskUntracked: EventType { EventType(35) }
     public static let executorFactory = EventType(46)
-    public static let runtimeJob = EventType(47)
+    @inlinable public static var runtimeJob: EventType { EventType(47) }
     // 50–57: synchronization primitives (format 1.3). See `TraceStream+Sync`.
-    public static let lockAcquired = EventType(50)
-    public static let lockReleased = EventType(51)
-    public static let queueDepth = EventType(52)
+    @inlinable public static var lockAcquired: EventType { EventType(50) }
+    @inlinable public static var lockReleased: EventType { EventType(51) }
+    @inlinable public static var queueDepth: EventType { EventType(52) }
     // 58–61: the recorder (format 1.3).
     @inlinable public static var stepYield: EventType { EventType(58) }
     // 62–65: unmodified programs (format 1.3).
-    public static let suspendStack = EventType(62)
-    public static let taskEntry = EventType(63)
-    public static let taskHandleDropped = EventType(64)
+    @inlinable public static var suspendStack: EventType { EventType(62) }
+    @inlinable public static var taskEntry: EventType { EventType(63) }
+    @inlinable public static var taskHandleDropped: EventType { EventType(64) }
 
     /// The spec row of this type, if this reader knows it.
     @inlinable public var spec: EventSpec? { TraceSpec.byType[Int(rawValue)] }

@@ -3,7 +3,7 @@
 // capacity check, raw stores), so a traced acquire or put costs a few ns and no allocation.
 extension TraceStream {
     /// The running task takes lock `lock` at `site`.
-    @inlinable public func lockAcquired(lock: UInt64, site: SourceSite) {
+    @inlinable @inline(__always) public func lockAcquired(lock: UInt64, site: SourceSite) {
         let t = now()
         guard room(t), let siteID = self.site(site, t) else { return }
         var p = state.pointee.cursor
@@ -14,7 +14,7 @@ extension TraceStream {
     }
 
     /// Lock `lock` is released while `waiters` tasks wait for it.
-    @inlinable public func lockReleased(lock: UInt64, waiters: Int) {
+    @inlinable @inline(__always) public func lockReleased(lock: UInt64, waiters: Int) {
         let t = now()
         guard room(t) else { return }
         var p = state.pointee.cursor
@@ -25,7 +25,7 @@ extension TraceStream {
     }
 
     /// A put or get at `site` left `depth` elements in queue `queue`.
-    @inlinable public func queueDepth(queue: UInt64, depth: Int, site: SourceSite) {
+    @inlinable @inline(__always) public func queueDepth(queue: UInt64, depth: Int, site: SourceSite) {
         let t = now()
         guard room(t), let siteID = self.site(site, t) else { return }
         var p = state.pointee.cursor

@@ -15,6 +15,39 @@ struct LoopQueueTests {
         }
     }
 
+    /// The FIFO and LIFO elements live in a ring of raw slots that grows by doubling: their order
+    /// survives wrapping around and growing, and every element left in a dropped queue is released.
+    @Test func elementsKeepTheirOrderAcrossTheRingWrappingAndGrowing() throws {
+        final class Token { let n: Int; let released: ManagedCounter
+            init(_ n: Int, _ released: ManagedCounter) { self.n = n; self.released = released }
+            deinit { released.add() }
+        }
+        let released = ManagedCounter(), created = ManagedCounter()
+        try onLoop {
+            let fifo = LoopQueue<Token>(), lifo = LoopQueue<Token>(order: .lifo)
+            var model: [Int] = [], lifoModel: [Int] = [], next = 0
+            // Uneven rounds of puts and gets: the head moves round the ring and it grows past 16
+            // slots several times, with elements wrapped around its end each time.
+            for round in 0..<40 {
+                for _ in 0..<(round % 7 + 3) {
+                    try fifo.putNowait(Token(next, released)); model.append(next)
+                    try lifo.putNowait(Token(next, released)); lifoModel.append(next)
+                    next += 1
+                    created.add(); created.add()
+                }
+                for _ in 0..<(round % 5 + 1) where !model.isEmpty {
+                    #expect(try fifo.getNowait().n == model.removeFirst())
+                    #expect(try lifo.getNowait().n == lifoModel.removeLast())
+                }
+                #expect(fifo.count == model.count && lifo.count == lifoModel.count)
+            }
+            #expect(model.count > 64, "the ring grew several times")
+        }
+        // Both queues are gone with their elements: every token is released exactly once.
+        #expect(created.value > 128)
+        #expect(released.value == created.value)
+    }
+
     @Test func primitivesCanBeFilledAndSetBeforeTheLoopRuns() throws {
         let queue = LoopQueue<Int>(maxSize: 2)
         try queue.putNowait(1)

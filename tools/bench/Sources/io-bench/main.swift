@@ -2,6 +2,7 @@
 // one invocation (the workloads of tools/peers/io_workloads.py, defined the same way).
 //
 //   swift run -c release --package-path tools/bench io-bench [--quick] [--no-python] [--json]
+//   io-bench --only queue|queue-traced    one workload alone (for perf and callgrind)
 //
 // Figures: TCP echo round trips/s over 127.0.0.1 with 1 and 100 connections (64-byte messages,
 // tracing off and on), runInExecutor round trips/s (16 tasks), LoopQueue put/get pairs/s
@@ -19,6 +20,8 @@ let report = BenchReport(name: "io-bench", usage: """
     traced, against Python's asyncio and uvloop (tools/peers/io_workloads.py) in one invocation.
       --quick      smaller workloads and 3 runs per figure instead of 5
       --no-python  skip the asyncio and uvloop peers
+      --only W     run one workload once and print its figure (for perf and callgrind):
+                   queue, queue-traced
     """)
 let quick = report.flag("--quick")
 let withPython = !report.flag("--no-python")
@@ -98,6 +101,18 @@ func queuePairs(traced: Bool) throws -> Double {
 }
 
 func measure(_ body: () throws -> Double) rethrows -> Summary { try BenchSupport.measure(runs: runs, body) }
+
+// `--only W`: one workload alone, for profilers.
+if let only = report.value("--only") {
+    switch only {
+    case "queue": print("queue", try queuePairs(traced: false))
+    case "queue-traced": print("queue-traced", try queuePairs(traced: true))
+    default:
+        FileHandle.standardError.write(Data("io-bench: unknown workload \(only) (queue, queue-traced)\n".utf8))
+        exit(64)
+    }
+    exit(0)
+}
 
 // MARK: Python peers
 
