@@ -20,8 +20,10 @@ struct ChunkDecoder: Sendable {
     private let layouts: [Layout]
     private let clock: ClockCalibration
     /// Whether this file lays out the hottest event types exactly as this reader's spec does, so
-    /// that the decode loop can take their hand-written paths instead of the schema-driven one.
-    private let fastPaths: Bool
+    /// that the decode loop can take their hand-written paths instead of the schema-driven one:
+    /// steps and wakeups (`stepFastPaths`), and polls, callbacks and timers (`loopFastPaths`).
+    private let stepFastPaths: Bool
+    private let loopFastPaths: Bool
     /// How many events one record may stand for in this file: 2 when its schema has `stepYield`
     /// (format 1.3), else 1. Bounds the event array of a chunk (its header counts records).
     let eventsPerRecord: Int
@@ -33,11 +35,17 @@ struct ChunkDecoder: Sendable {
     /// The longest task name (`taskCreate`'s `name`), in bytes.
     static let maxTaskNameLength: UInt64 = 255
 
-    init(header: TraceHeader) {
+    /// - Parameter fastPaths: false decodes every record through the schema-driven path (tests
+    ///   compare the two).
+    init(header: TraceHeader, fastPaths: Bool = true) {
         clock = header.clock
-        fastPaths = [EventType.stepBegin, .stepEnd, .wakeup].allSatisfy { type in
-            header.schema[Int(type.rawValue)] == TraceHeader.currentSchema[Int(type.rawValue)]
+        func asSpecified(_ types: [EventType]) -> Bool {
+            fastPaths && types.allSatisfy { type in
+                header.schema[Int(type.rawValue)] == TraceHeader.currentSchema[Int(type.rawValue)]
+            }
         }
+        stepFastPaths = asSpecified([.stepBegin, .stepEnd, .wakeup])
+        loopFastPaths = asSpecified([.pollBegin, .pollEnd, .callbackScheduled, .callbackBegin, .callbackEnd, .timerFired])
         eventsPerRecord = header.schema[Int(EventType.stepYield.rawValue)] != nil ? 2 : 1
         layouts = header.schema.map { entry in
             guard let entry else { return Layout() }
@@ -128,6 +136,28 @@ struct ChunkDecoder: Sendable {
             p += Int(length)
         }
 
+        /// A `string` argument: 0, or an id defined earlier in the chunk.
+        @inline(__always)
+        func stringID(_ p: inout UnsafePointer<UInt8>, at: Int) throws(DecodeFailure) -> UInt64 {
+            let value = try varint(&p)
+            if value != 0 {
+                let word = Int(truncatingIfNeeded: value >> 6)
+                guard value < Self.maxStringID, word < defined.count, defined[word] & (1 << (value & 63)) != 0 else {
+                    throw DecodeFailure("payload byte \(at): string id \(value) is used before it is defined")
+                }
+            }
+            return value
+        }
+
+        /// A `time` argument: the event's time plus a zigzag delta, clamped like timestamps, so
+        /// that any two decoded times subtract safely.
+        @inline(__always)
+        func time(_ p: inout UnsafePointer<UInt8>, after timestamp: Int64) throws(DecodeFailure) -> UInt64 {
+            let (sum, overflow) = timestamp.addingReportingOverflow(zigzagDecode(try varint(&p)))
+            let limit = TickConverter.limitNanos
+            return UInt64(bitPattern: overflow ? (timestamp < 0 ? -limit : limit) : min(max(sum, -limit), limit))
+        }
+
         @inline(__always)
         func put(_ e: TraceEvent) throws(DecodeFailure) {
             guard n < capacity, let slots else {
@@ -151,7 +181,40 @@ struct ChunkDecoder: Sendable {
                 strings[id] = try text(&q)
                 continue
             }
-            if fastPaths && typeByte >= EventType.stepBegin.rawValue && typeByte <= EventType.wakeup.rawValue {
+            if loopFastPaths && (typeByte >= EventType.pollBegin.rawValue && typeByte <= EventType.pollEnd.rawValue
+                                 || typeByte >= EventType.callbackScheduled.rawValue && typeByte <= EventType.timerFired.rawValue) {
+                // pollBegin(timeoutNanos), pollEnd(readyCount), callbackScheduled(handle, kind,
+                // due, site), callbackBegin(handle), callbackEnd(handle), timerFired(handle, due):
+                // the loop's own records, most of the rest of a loop trace.
+                let (next, overflow) = tick.addingReportingOverflow(try varint(&q))
+                guard !overflow, next <= lastTick else {
+                    throw DecodeFailure("payload byte \(at): timestamp runs past the chunk's last tick")
+                }
+                tick = next
+                let timestamp = nanos(tick)
+                count += 1
+                let args: EventArgs
+                switch typeByte {
+                case EventType.pollBegin.rawValue:
+                    args = EventArgs(UInt64(bitPattern: zigzagDecode(try varint(&q))))
+                case EventType.pollEnd.rawValue:
+                    args = EventArgs(try varint(&q))
+                case EventType.callbackScheduled.rawValue:
+                    lastHandle &+= UInt64(bitPattern: zigzagDecode(try varint(&q)))
+                    let kind = try varint(&q)
+                    let due = try time(&q, after: timestamp)
+                    args = EventArgs(lastHandle, kind, due, try stringID(&q, at: at))
+                case EventType.timerFired.rawValue:
+                    lastHandle &+= UInt64(bitPattern: zigzagDecode(try varint(&q)))
+                    args = EventArgs(lastHandle, try time(&q, after: timestamp))
+                default:  // callbackBegin, callbackEnd
+                    lastHandle &+= UInt64(bitPattern: zigzagDecode(try varint(&q)))
+                    args = EventArgs(lastHandle)
+                }
+                try put(TraceEvent(type: EventType(typeByte), stream: stream, timestamp: timestamp, task: running, args: args))
+                continue
+            }
+            if stepFastPaths && typeByte >= EventType.stepBegin.rawValue && typeByte <= EventType.wakeup.rawValue {
                 // stepBegin(task), stepEnd(outcome, site), wakeup(task, waker, wakerID): most of
                 // every loop trace.
                 let (next, overflow) = tick.addingReportingOverflow(try varint(&q))
@@ -168,13 +231,7 @@ struct ChunkDecoder: Sendable {
                                              args: EventArgs(lastTask)))
                 } else if typeByte == EventType.stepEnd.rawValue {
                     let outcome = try varint(&q)
-                    let site = try varint(&q)
-                    if site != 0 {
-                        let word = Int(truncatingIfNeeded: site >> 6)
-                        guard site < Self.maxStringID, word < defined.count, defined[word] & (1 << (site & 63)) != 0 else {
-                            throw DecodeFailure("payload byte \(at): string id \(site) is used before it is defined")
-                        }
-                    }
+                    let site = try stringID(&q, at: at)
                     try put(TraceEvent(type: .stepEnd, stream: stream, timestamp: timestamp, task: running,
                                              args: EventArgs(outcome, site)))
                     running = 0
@@ -214,18 +271,9 @@ struct ChunkDecoder: Sendable {
                     lastHandle &+= UInt64(bitPattern: zigzagDecode(try varint(&q)))
                     value = lastHandle
                 case WireKind.string.rawValue:
-                    value = try varint(&q)
-                    if value != 0 {
-                        let word = Int(truncatingIfNeeded: value >> 6)
-                        guard value < Self.maxStringID, word < defined.count, defined[word] & (1 << (value & 63)) != 0 else {
-                            throw DecodeFailure("payload byte \(at): string id \(value) is used before it is defined")
-                        }
-                    }
+                    value = try stringID(&q, at: at)
                 case WireKind.time.rawValue:
-                    // Clamped like timestamps, so that any two decoded times subtract safely.
-                    let (sum, overflow) = timestamp.addingReportingOverflow(zigzagDecode(try varint(&q)))
-                    let limit = TickConverter.limitNanos
-                    value = UInt64(bitPattern: overflow ? (timestamp < 0 ? -limit : limit) : min(max(sum, -limit), limit))
+                    value = try time(&q, after: timestamp)
                 default:  // text
                     if layout.known && i < TraceSpec.maxArgs {
                         value = UInt64(texts.count)

@@ -69,6 +69,9 @@ public final class TraceReader {
         public var threads: Int
         /// Use libdeflate to inflate when the machine has it.
         public var preferLibdeflate: Bool
+        /// Tests only: false decodes every record through the schema-driven path, to compare it
+        /// with the hand-written ones.
+        var testsOnly_decodeFastPaths = true
 
         public init(strict: Bool = false, threads: Int = TraceReader.defaultThreads, preferLibdeflate: Bool = true) {
             self.strict = strict
@@ -146,7 +149,7 @@ public final class TraceReader {
             Glibc.close(fd)
             throw error
         }
-        decoder = ChunkDecoder(header: header)
+        decoder = ChunkDecoder(header: header, fastPaths: options.testsOnly_decodeFastPaths)
     }
 
     deinit { Glibc.close(fd) }
