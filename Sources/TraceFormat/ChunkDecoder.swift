@@ -136,6 +136,17 @@ struct ChunkDecoder: Sendable {
             p += Int(length)
         }
 
+        /// A timed record's timestamp delta: moves the running tick, which must neither overflow nor
+        /// pass the chunk's last tick.
+        @inline(__always)
+        func advanceTick(_ p: inout UnsafePointer<UInt8>, at: Int) throws(DecodeFailure) {
+            let (next, overflow) = tick.addingReportingOverflow(try varint(&p))
+            guard !overflow, next <= lastTick else {
+                throw DecodeFailure("payload byte \(at): timestamp runs past the chunk's last tick")
+            }
+            tick = next
+        }
+
         /// A `string` argument: 0, or an id defined earlier in the chunk.
         @inline(__always)
         func stringID(_ p: inout UnsafePointer<UInt8>, at: Int) throws(DecodeFailure) -> UInt64 {
@@ -186,11 +197,7 @@ struct ChunkDecoder: Sendable {
                 // pollBegin(timeoutNanos), pollEnd(readyCount), callbackScheduled(handle, kind,
                 // due, site), callbackBegin(handle), callbackEnd(handle), timerFired(handle, due):
                 // the loop's own records, most of the rest of a loop trace.
-                let (next, overflow) = tick.addingReportingOverflow(try varint(&q))
-                guard !overflow, next <= lastTick else {
-                    throw DecodeFailure("payload byte \(at): timestamp runs past the chunk's last tick")
-                }
-                tick = next
+                try advanceTick(&q, at: at)
                 let timestamp = nanos(tick)
                 count += 1
                 let args: EventArgs
@@ -217,11 +224,7 @@ struct ChunkDecoder: Sendable {
             if stepFastPaths && typeByte >= EventType.stepBegin.rawValue && typeByte <= EventType.wakeup.rawValue {
                 // stepBegin(task), stepEnd(outcome, site), wakeup(task, waker, wakerID): most of
                 // every loop trace.
-                let (next, overflow) = tick.addingReportingOverflow(try varint(&q))
-                guard !overflow, next <= lastTick else {
-                    throw DecodeFailure("payload byte \(at): timestamp runs past the chunk's last tick")
-                }
-                tick = next
+                try advanceTick(&q, at: at)
                 let timestamp = nanos(tick)
                 count += 1
                 if typeByte == EventType.stepBegin.rawValue {
@@ -248,13 +251,7 @@ struct ChunkDecoder: Sendable {
             guard layout.present else {
                 throw DecodeFailure("payload byte \(at): event type \(typeByte) is not in the file's schema")
             }
-            if layout.timed {
-                let (next, overflow) = tick.addingReportingOverflow(try varint(&q))
-                guard !overflow, next <= lastTick else {
-                    throw DecodeFailure("payload byte \(at): timestamp runs past the chunk's last tick")
-                }
-                tick = next
-            }
+            if layout.timed { try advanceTick(&q, at: at) }
             let timestamp = nanos(tick)
             var a0: UInt64 = 0, a1: UInt64 = 0, a2: UInt64 = 0, a3: UInt64 = 0
             for i in 0..<Int(layout.count) {
