@@ -255,8 +255,9 @@ public final class TraceRecorder: @unchecked Sendable {
         state.pointee.finish(maxWaitNanos: maxWaitNanos)
         channel.retiring.store(true, ordering: .releasing)
         wakeSemaphore.signal()
-        // A wait that the writer's progress extends: CI's test runs once starved it for over
-        // 2 s, and the loop's close returned with its last chunks still to be written.
+        // A wait that the writer's progress extends: a loaded machine can starve the low-priority
+        // writer for over 2 s, and a fixed deadline then let the loop's close return with its last
+        // chunks still to be written (the likely cause of a test that failed under CI's load).
         var progress = writerProgress.load(ordering: .relaxed)
         var since = lt_monotonic_ns()
         while !channel.retired.load(ordering: .acquiring) {
