@@ -165,7 +165,9 @@ def main():
             if name is None:
                 fail(f"packet {n}: name iid {get(te, 'name_iid')} not interned on sequence {seq_id}")
         events.append((ts, n, track, get(te, "type"), cats, name,
-                       get_all(te, "flow_ids"), get_all(te, "terminating_flow_ids")))
+                       # trace_processor reads the fixed64 fields when present, else the varint ones.
+                       get_all(te, "flow_ids") or get_all(te, "flow_ids_old"),
+                       get_all(te, "terminating_flow_ids") or get_all(te, "terminating_flow_ids_old")))
 
     events.sort(key=lambda e: (e[0], e[1]))  # stable, like trace_processor's sorter
     open_ = defaultdict(list)

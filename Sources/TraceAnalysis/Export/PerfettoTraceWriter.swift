@@ -21,8 +21,8 @@ import TraceFormat
 ///
 /// TrackEvent has no complete-slice type, so every slice is a begin and an end, written when
 /// the slice closes: the parent's begin, its nested user spans in nesting order, its end. Wake
-/// flows ride on the slices: `flow_ids` on the waker's slice, `terminating_flow_ids` on the
-/// woken step. A step slice is named after its task (interned); its index is its `step` arg.
+/// flows ride on the slices: flow ids on the waker's slice, terminating flow ids on the woken
+/// step (the varint forms, fields 36 and 42). A step slice is named after its task (interned); its index is its `step` arg.
 struct PerfettoTraceWriter: ExportSink {
     let output: ExportOutput
     var buffer = ExportBuffer()
@@ -389,14 +389,11 @@ struct PerfettoTraceWriter: ExportSink {
             stringField(6, delayed.map(String.init).joined(separator: " "))
             endMessage(a)
         }
-        for id in flowsOut {
-            tag(47, 1)
-            buffer.fixed64(id)
-        }
-        if slice.flowIn != 0 {
-            tag(48, 1)
-            buffer.fixed64(slice.flowIn)
-        }
+        // Varints (`flow_ids_old`, `terminating_flow_ids_old`): 5 bytes for a flow id below 2^21
+        // against 10 as `fixed64` (fields 47, 48). Deprecated in the proto, not in the reader:
+        // trace_processor takes either form (`MaybeParseTrackEventFlows`).
+        for id in flowsOut { uintField(36, id) }
+        if slice.flowIn != 0 { uintField(42, slice.flowIn) }
         endMessage(event)
         endMessage(p)
         // Nested spans in nesting order: an end before any begin at or after it.

@@ -235,8 +235,8 @@ struct PerfettoExportCount {
                 fields(payload) { f, v, annotation in
                     if f == 9 && v == 1 { begins += 1 }
                     if f == 9 && v == 2 { ends += 1 }
-                    if f == 47 { starts.insert(v) }
-                    if f == 48 { terminations.insert(v) }
+                    if f == 36 || f == 47 { starts.insert(v) }
+                    if f == 42 || f == 48 { terminations.insert(v) }
                     if f == 4 {
                         fields(annotation) { g, iid, _ in
                             if g == 1 { keys[keyNames[[sequence, iid]] ?? "?", default: 0] += 1 }
